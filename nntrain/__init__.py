@@ -1,0 +1,35 @@
+"""nntrain: train neural networks from YAML configs, with a numpy engine you can read.
+
+The public API (imported lazily so that `nntrain --help` stays fast):
+
+    load_config(path, overrides=())   -> Config
+    fit(cfg, run_dir=None, progress="none") -> summary dict
+    load_model(run_dir)               -> Sequential (model.predict(x))
+    evaluate_run(run_dir, data=None)  -> loss and metrics dict
+    build_layer(spec, input_shape=None, dtype="float32", seed=0)
+    build_loss(spec), build_optimizer(spec)
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+_API = {
+    "load_config": "nntrain.config",
+    "fit": "nntrain.api",
+    "load_model": "nntrain.api",
+    "evaluate_run": "nntrain.api",
+    "build_layer": "nntrain.layers",
+    "build_loss": "nntrain.losses",
+    "build_optimizer": "nntrain.optimizers",
+    "NntrainError": "nntrain.errors",
+}
+
+__all__ = sorted(_API) + ["__version__"]
+
+
+def __getattr__(name: str):
+    if name in _API:
+        import importlib
+
+        return getattr(importlib.import_module(_API[name]), name)
+    raise AttributeError(f"module 'nntrain' has no attribute {name!r}")

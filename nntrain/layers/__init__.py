@@ -1,0 +1,21 @@
+"""Layers, each registered in `nntrain.registry.LAYERS` under its config name."""
+from __future__ import annotations
+
+from ..registry import LAYERS
+from .base import Layer
+from .activations import Activation, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
+from .core import Dense, Dropout, Flatten, Reshape
+
+
+def build_layer(spec, input_shape=None, dtype="float32", seed: int = 0) -> Layer:
+    """A layer from a config spec ({'type': 'dense', 'units': 4}); built when input_shape is given."""
+    import numpy as np
+
+    layer = LAYERS.build(spec)
+    if input_shape is not None:
+        layer.build(tuple(input_shape), rng=np.random.default_rng(seed), dtype=dtype)
+    return layer
+
+
+__all__ = ["Layer", "LAYERS", "build_layer", "Activation", "Dense", "Dropout", "Flatten",
+           "LeakyReLU", "Linear", "ReLU", "Reshape", "Sigmoid", "Softmax", "Tanh"]

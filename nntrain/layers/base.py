@@ -1,0 +1,87 @@
+"""The Layer contract every layer follows.
+
+    layer.build(input_shape, rng, dtype) -> output_shape     # creates params by name
+    y  = layer.forward(x, training)                           # caches what backward needs
+    gx = layer.backward(gy)                                   # fills layer.grads, returns dL/dx
+
+Shapes are batch-first; `input_shape`/`output_shape` exclude the batch axis. `params` and
+`grads` share keys and shapes. Outputs are written into buffers the layer owns and reuses while
+the batch shape stays the same, so a caller must copy an output it wants to keep past the next
+forward call (Sequential.predict does).
+"""
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+from ..initializers import get_initializer
+from ..workspace import Workspace
+
+
+class Layer:
+    registry_name = "layer"
+    # Set by Sequential on the first layer: its input gradient is never used, so skip it.
+    need_input_grad = True
+
+    def __init__(self) -> None:
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.buffers: dict[str, np.ndarray] = {}  # non-trainable state saved with the weights
+        self.input_shape: tuple[int, ...] | None = None
+        self.output_shape: tuple[int, ...] | None = None
+        self.dtype = np.dtype("float32")
+        self.built = False
+        self._cache = None
+        self._work = Workspace()
+
+    # -- construction -------------------------------------------------------------------
+    def build(self, input_shape, rng: np.random.Generator | None = None, dtype="float32"):
+        """Create the parameters for `input_shape` (no batch axis); return the output shape."""
+        self.input_shape = tuple(int(d) for d in input_shape)
+        self.dtype = np.dtype(dtype)
+        rng = rng if rng is not None else np.random.default_rng(0)
+        self.output_shape = tuple(int(d) for d in self._build(self.input_shape, rng))
+        self.built = True
+        return self.output_shape
+
+    def _build(self, input_shape: tuple[int, ...], rng: np.random.Generator) -> tuple[int, ...]:
+        return input_shape
+
+    def add_param(self, name: str, shape, initializer, rng: np.random.Generator) -> np.ndarray:
+        value = get_initializer(initializer)(tuple(shape), rng, self.dtype)
+        self.params[name] = np.ascontiguousarray(value, dtype=self.dtype)
+        self.grads[name] = np.zeros_like(self.params[name])
+        return self.params[name]
+
+    def get_config(self) -> dict:
+        """The constructor arguments, so that `type(layer)(**layer.get_config())` rebuilds it."""
+        sig = inspect.signature(type(self).__init__)
+        return {
+            name: getattr(self, name)
+            for name in sig.parameters
+            if name != "self" and hasattr(self, name)
+        }
+
+    def count_params(self) -> int:
+        return int(sum(p.size for p in self.params.values()))
+
+    # -- computation --------------------------------------------------------------------
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, grad_y: np.ndarray) -> np.ndarray | None:
+        raise NotImplementedError
+
+    def _buf(self, key: str, shape, dtype=None) -> np.ndarray:
+        """A work array reused across calls with the same shape (no per-step allocation)."""
+        return self._work.get(key, shape, self.dtype if dtype is None else dtype)
+
+    def _cached(self):
+        if self._cache is None:
+            raise RuntimeError(f"{self.registry_name}: backward() called before forward()")
+        return self._cache
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"

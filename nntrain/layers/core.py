@@ -1,0 +1,175 @@
+"""Dense, Flatten, Reshape and Dropout."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..registry import INITIALIZERS, LAYERS
+from .base import Layer
+
+
+def _check_positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def _check_initializer(name: str, value) -> None:
+    key = value if isinstance(value, str) else (value or {}).get("type") if isinstance(value, dict) else None
+    if key is None or key not in INITIALIZERS:
+        raise ValueError(f"{name} must be one of {', '.join(INITIALIZERS.names())}, got {value!r}")
+
+
+@LAYERS.register("dense")
+class Dense(Layer):
+    """Fully connected layer: y = x @ W + b, x of shape (n, in), y of shape (n, units).
+
+    Args:
+        units: number of outputs.
+        activation: shorthand for an activation layer right after this one (e.g. relu).
+        use_bias: add the bias b.
+        kernel_initializer: initializer of W (in, units).
+        bias_initializer: initializer of b (units,).
+    """
+
+    def __init__(self, units: int, activation: str | None = None, use_bias: bool = True,
+                 kernel_initializer: str = "glorot_uniform", bias_initializer: str = "zeros"):
+        super().__init__()
+        self.units = _check_positive_int("units", units)
+        # Sequential expands `activation` into a layer of its own; a dense layer used alone
+        # (nntrain.build_layer) applies it itself.
+        self.activation = activation
+        self._act = LAYERS.build(activation) if activation not in (None, "linear") else None
+        self.use_bias = bool(use_bias)
+        _check_initializer("kernel_initializer", kernel_initializer)
+        _check_initializer("bias_initializer", bias_initializer)
+        self.kernel_initializer = kernel_initializer
+        self.bias_initializer = bias_initializer
+
+    def _build(self, input_shape, rng):
+        if len(input_shape) != 1:
+            raise ValueError(
+                f"dense expects flat input (features,), got {input_shape}; add a flatten layer before it"
+            )
+        if self._act is not None:
+            self._act.build((self.units,), rng, self.dtype)
+        self.add_param("W", (input_shape[0], self.units), self.kernel_initializer, rng)
+        if self.use_bias:
+            self.add_param("b", (self.units,), self.bias_initializer, rng)
+        return (self.units,)
+
+    def forward(self, x, training=False):
+        self._cache = x
+        y = self._buf("y", (x.shape[0], self.units))
+        np.matmul(x, self.params["W"], out=y)
+        if self.use_bias:
+            y += self.params["b"]
+        return self._act.forward(y, training) if self._act is not None else y
+
+    def backward(self, grad_y):
+        x = self._cached()
+        if self._act is not None:
+            grad_y = self._act.backward(grad_y)
+        np.matmul(x.T, grad_y, out=self.grads["W"])  # dL/dW = x^T g
+        if self.use_bias:
+            np.sum(grad_y, axis=0, out=self.grads["b"])  # dL/db = sum over the batch of g
+        if not self.need_input_grad:
+            return None
+        gx = self._buf("gx", x.shape)
+        return np.matmul(grad_y, self.params["W"].T, out=gx)  # dL/dx = g W^T
+
+
+@LAYERS.register("flatten")
+class Flatten(Layer):
+    """Flattens every axis but the batch axis: (n, d1, d2, ...) -> (n, d1*d2*...)."""
+
+    def __init__(self):
+        super().__init__()
+
+    def _build(self, input_shape, rng):
+        return (math.prod(input_shape),)
+
+    def forward(self, x, training=False):
+        self._cache = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, grad_y):
+        return grad_y.reshape(self._cached())
+
+
+@LAYERS.register("reshape")
+class Reshape(Layer):
+    """Reshapes each sample to target_shape (one entry may be -1).
+
+    Args:
+        target_shape: the new per-sample shape, e.g. [28, 28, 1].
+    """
+
+    def __init__(self, target_shape: list):
+        super().__init__()
+        if not isinstance(target_shape, (list, tuple)) or not all(
+            isinstance(d, int) and not isinstance(d, bool) and (d > 0 or d == -1) for d in target_shape
+        ) or list(target_shape).count(-1) > 1:
+            raise ValueError(f"target_shape must be a list of positive integers (one may be -1), got {target_shape!r}")
+        self.target_shape = list(target_shape)
+
+    def _build(self, input_shape, rng):
+        size = math.prod(input_shape)
+        shape = list(self.target_shape)
+        if -1 in shape:
+            known = math.prod(d for d in shape if d != -1)
+            if size % known:
+                raise ValueError(f"cannot reshape {input_shape} ({size} values) to {self.target_shape}")
+            shape[shape.index(-1)] = size // known
+        if math.prod(shape) != size:
+            raise ValueError(f"cannot reshape {input_shape} ({size} values) to {self.target_shape}")
+        return tuple(shape)
+
+    def forward(self, x, training=False):
+        self._cache = x.shape
+        return x.reshape((x.shape[0],) + self.output_shape)
+
+    def backward(self, grad_y):
+        return grad_y.reshape(self._cached())
+
+
+@LAYERS.register("dropout")
+class Dropout(Layer):
+    """Inverted dropout: in training zero each value with probability rate and scale the rest
+    by 1/(1-rate), so evaluation is the identity.
+
+    Args:
+        rate: fraction of values dropped, in [0, 1).
+    """
+
+    def __init__(self, rate: float = 0.5):
+        super().__init__()
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+            raise ValueError(f"rate must be a number in [0, 1), got {rate!r}")
+        self.rate = float(rate)
+
+    def _build(self, input_shape, rng):
+        self.rng = rng  # masks are drawn from the model's generator, so they follow the seed
+        return input_shape
+
+    def forward(self, x, training=False):
+        if not training or self.rate == 0.0:
+            self._cache = False  # identity: backward passes the gradient through
+            return x
+        keep = 1.0 - self.rate
+        mask = self._buf("mask", x.shape)
+        self.rng.random(out=mask)
+        # mask <- (u < keep) / keep, in place
+        np.less(mask, keep, out=mask)
+        mask *= 1.0 / keep
+        self._cache = mask
+        y = self._buf("y", x.shape)
+        return np.multiply(x, mask, out=y)
+
+    def backward(self, grad_y):
+        mask = self._cached()
+        if mask is False:
+            return grad_y
+        gx = self._buf("gx", grad_y.shape)
+        return np.multiply(grad_y, mask, out=gx)

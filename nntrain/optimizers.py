@@ -1,0 +1,161 @@
+"""Optimizers, in order of increasing complexity. Each updates parameters in place.
+
+    opt.step([(name, param, grad), ...])
+
+State is kept per parameter name (e.g. "0.W", or "flat" when the model hands over its one
+contiguous parameter vector), so it saves and loads with a checkpoint (`state_dict`). The
+learning rate is a plain attribute: schedules set `opt.lr` from outside.
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterable
+
+import numpy as np
+
+from .registry import OPTIMIZERS
+
+
+def _number(name: str, value, *, low=None, high=None, low_open=False, high_open=False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    if low is not None and (value < low or (low_open and value == low)):
+        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value!r}")
+    if high is not None and (value > high or (high_open and value == high)):
+        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value!r}")
+    return float(value)
+
+
+class Optimizer:
+    """Base: `step` walks the parameters, creating state on first sight; `_update` does the math."""
+
+    state_names: tuple[str, ...] = ()
+
+    def __init__(self, lr: float):
+        self.lr = _number("lr", lr, low=0.0, low_open=True)
+        self.iterations = 0  # steps taken; Adam's bias correction uses it
+        self.state: dict[str, dict[str, np.ndarray]] = {}
+
+    def get_config(self) -> dict:
+        import inspect
+
+        return {k: getattr(self, k) for k in inspect.signature(type(self).__init__).parameters
+                if k != "self" and hasattr(self, k)}
+
+    def step(self, params: Iterable[tuple[str, np.ndarray, np.ndarray]]) -> None:
+        self.iterations += 1
+        for name, p, g in params:
+            state = self.state.get(name)
+            if state is None:
+                state = self.state[name] = {k: np.zeros_like(p) for k in self.state_names + ("tmp",)}
+            self._update(p, g, state)
+
+    def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray]) -> None:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Arrays only (safe to save with allow_pickle=False)."""
+        out = {"iterations": np.array(self.iterations, dtype=np.int64)}
+        for name, state in self.state.items():
+            for key in self.state_names:
+                out[f"{name}/{key}"] = state[key]
+        return out
+
+    def load_state_dict(self, arrays: dict[str, np.ndarray]) -> None:
+        self.iterations = int(arrays["iterations"])
+        self.state = {}
+        for key, value in arrays.items():
+            if key == "iterations":
+                continue
+            name, _, slot = key.rpartition("/")
+            state = self.state.setdefault(name, {"tmp": np.zeros_like(value)})
+            state[slot] = np.array(value, copy=True)
+
+
+@OPTIMIZERS.register("sgd")
+class SGD(Optimizer):
+    """Stochastic gradient descent, with optional (Nesterov) momentum, as in Keras:
+
+        plain:     p <- p - lr * g
+        momentum:  v <- momentum * v - lr * g ;  p <- p + v
+        nesterov:  v <- momentum * v - lr * g ;  p <- p + momentum * v - lr * g
+
+    Args:
+        lr: learning rate.
+        momentum: velocity decay in [0, 1); 0 is plain SGD.
+        nesterov: use Nesterov momentum (look ahead along the velocity).
+    """
+
+    def __init__(self, lr: float = 0.01, momentum: float = 0.0, nesterov: bool = False):
+        super().__init__(lr)
+        self.momentum = _number("momentum", momentum, low=0.0, high=1.0, high_open=True)
+        if not isinstance(nesterov, bool):
+            raise ValueError(f"nesterov must be true or false, got {nesterov!r}")
+        if nesterov and self.momentum == 0.0:
+            raise ValueError("nesterov needs momentum > 0")
+        self.nesterov = nesterov
+        self.state_names = ("velocity",) if self.momentum else ()
+
+    def _update(self, p, g, state):
+        tmp = state["tmp"]
+        np.multiply(g, self.lr, out=tmp)  # lr * g
+        if not self.momentum:
+            p -= tmp
+            return
+        v = state["velocity"]
+        v *= self.momentum
+        v -= tmp
+        if self.nesterov:
+            p -= tmp
+            np.multiply(v, self.momentum, out=tmp)
+            p += tmp
+        else:
+            p += v
+
+
+@OPTIMIZERS.register("adam")
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015, https://arxiv.org/abs/1412.6980), in Keras' form:
+
+        m <- beta_1 m + (1 - beta_1) g
+        v <- beta_2 v + (1 - beta_2) g^2
+        p <- p - lr * sqrt(1 - beta_2^t) / (1 - beta_1^t) * m / (sqrt(v) + epsilon)
+
+    Args:
+        lr: learning rate.
+        beta_1: decay of the first-moment (mean) estimate.
+        beta_2: decay of the second-moment (uncentered variance) estimate.
+        epsilon: added to sqrt(v) for stability (Keras' 1e-7; PyTorch uses 1e-8).
+    """
+
+    state_names = ("m", "v")
+
+    def __init__(self, lr: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7):
+        super().__init__(lr)
+        self.beta_1 = _number("beta_1", beta_1, low=0.0, high=1.0, high_open=True)
+        self.beta_2 = _number("beta_2", beta_2, low=0.0, high=1.0, high_open=True)
+        self.epsilon = _number("epsilon", epsilon, low=0.0, low_open=True)
+
+    def _update(self, p, g, state):
+        m, v, tmp = state["m"], state["v"], state["tmp"]
+        t = self.iterations
+        # m += (1 - b1) (g - m)  ==  b1 m + (1 - b1) g
+        np.subtract(g, m, out=tmp)
+        tmp *= 1.0 - self.beta_1
+        m += tmp
+        # v += (1 - b2) (g^2 - v)
+        np.multiply(g, g, out=tmp)
+        tmp -= v
+        tmp *= 1.0 - self.beta_2
+        v += tmp
+        alpha = self.lr * math.sqrt(1.0 - self.beta_2 ** t) / (1.0 - self.beta_1 ** t)
+        np.sqrt(v, out=tmp)
+        tmp += self.epsilon
+        np.divide(m, tmp, out=tmp)
+        tmp *= alpha
+        p -= tmp
+
+
+def build_optimizer(spec) -> Optimizer:
+    """An optimizer from a name ('adam'), a spec ({'type': 'sgd', 'lr': 0.1}) or an instance."""
+    return OPTIMIZERS.build(spec)
