@@ -129,15 +129,18 @@ def eval_(
         emit_json(result)
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"{result['run_dir']} on {result['data']} ({result['samples']} samples)")
+    console = Console(no_color=bool(os.environ.get("NO_COLOR")), highlight=False)
+    console.print(f"{result['run_dir']} on {result['data']} ({result['samples']} samples)", markup=False)
+    table = Table()
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key in result:
         if key not in ("run_dir", "data", "samples"):
             table.add_row(key, f"{result[key]:.4f}")
-    Console(no_color=bool(os.environ.get("NO_COLOR"))).print(table)
+    console.print(table)
 
 
 @app.command()
@@ -159,16 +162,19 @@ def check(
         raise ConfigError("is needed to summarize the model without loading data", "model.input_shape")
     model = Sequential.from_specs(cfg.model.layers, cfg.model.input_shape, cfg.model.dtype, cfg.seed)
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"{config}: input {list(model.input_shape)}")
+    console = Console(no_color=bool(os.environ.get("NO_COLOR")), highlight=False)
+    console.print(f"{config}: input shape {list(model.input_shape)}", markup=False)
+    table = Table()
     for col, justify in (("#", "right"), ("layer", "left"), ("output shape", "left"), ("parameters", "right")):
         table.add_column(col, justify=justify)
     for index, kind, shape, count in model.summary_rows():
-        table.add_row(index, kind, str(["batch", *shape]).replace("'", ""), f"{count:,}")
+        table.add_row(index, kind, escape(str(["batch", *shape]).replace("'", "")), f"{count:,}")
     table.add_section()
     table.add_row("", "total", "", f"{model.count_params():,}")
-    Console(no_color=bool(os.environ.get("NO_COLOR"))).print(table)
+    console.print(table)
 
 
 @app.command("list")
@@ -188,6 +194,7 @@ def list_(
     if kind is not None and kind not in KINDS:
         raise NntrainError(f"unknown kind {kind!r}{did_you_mean(kind, list(KINDS))}; valid: {', '.join(KINDS)}")
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console(no_color=bool(os.environ.get("NO_COLOR")))
@@ -201,7 +208,7 @@ def list_(
         table.add_column("description")
         for name in registry.names():
             params = ", ".join(p.name if p.required else f"{p.name}={p.default!r}" for p in registry.params(name))
-            table.add_row(name, params or "-", registry.summary(name))
+            table.add_row(name, escape(params or "-"), escape(registry.summary(name)))
         console.print(table)
 
 

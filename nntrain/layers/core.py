@@ -159,7 +159,7 @@ class Dropout(Layer):
             return x
         keep = 1.0 - self.rate
         mask = self._buf("mask", x.shape)
-        self.rng.random(out=mask)
+        self.rng.random(out=mask, dtype=mask.dtype)
         # mask <- (u < keep) / keep, in place
         np.less(mask, keep, out=mask)
         mask *= 1.0 / keep

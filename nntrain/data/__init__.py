@@ -1,0 +1,31 @@
+"""Data sources (built-in, CSV, NPZ, IDX), splits, standardization and the mini-batch iterator.
+
+    splits = load_splits(cfg.data, input_shape=(784,), seed=cfg.seed)
+    it = BatchIterator(splits.train, batch_size=32)
+    for xb, yb in it.batches(it.order(rng)): ...
+
+Importing this package registers the built-in datasets in `nntrain.registry.DATASETS`.
+"""
+from __future__ import annotations
+
+from .batches import BatchIterator
+from .builtin import mnist, sine, spirals, xor
+from .dataset import Dataset
+from .readers import read_csv, read_file, read_idx, read_npz
+from .splits import Splits, apply_standardize, load_splits
+
+__all__ = [
+    "BatchIterator",
+    "Dataset",
+    "Splits",
+    "apply_standardize",
+    "load_splits",
+    "mnist",
+    "read_csv",
+    "read_file",
+    "read_idx",
+    "read_npz",
+    "sine",
+    "spirals",
+    "xor",
+]

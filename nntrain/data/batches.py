@@ -1,0 +1,78 @@
+"""Mini-batches of a Dataset gathered into buffers allocated once, not once per step."""
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+
+from ..errors import DataError
+from .dataset import Dataset
+
+
+class BatchIterator:
+    """Mini-batches of a Dataset, reusing preallocated buffers (the caller must not keep a batch past the next one).
+
+        it = BatchIterator(ds, batch_size=32)
+        for epoch in range(epochs):
+            for xb, yb in it.batches(it.order(rng)):   # xb (b, *feature_shape), yb (b, ...)
+                ...
+
+    Every epoch has len(it) = ceil(n / batch_size) batches; the last one holds the n % batch_size
+    remaining samples when batch_size does not divide n. A batch_size above n is one batch of n.
+    Without shuffling, batches are views of the dataset's arrays (no copy at all).
+    """
+
+    def __init__(self, ds: Dataset, batch_size: int, shuffle: bool = True):
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise DataError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        if len(ds) == 0:
+            raise DataError("cannot make batches of an empty dataset")
+        self.ds = ds
+        self.n = len(ds)
+        self.batch_size = min(int(batch_size), self.n)
+        self.shuffle = shuffle
+        self._full: tuple[np.ndarray, np.ndarray] | None = None
+        self._last: tuple[np.ndarray, np.ndarray] | None = None
+
+    def __len__(self) -> int:
+        return -(-self.n // self.batch_size)
+
+    def order(self, rng: np.random.Generator) -> np.ndarray:
+        """This epoch's sample order (n,): rng.permutation(n) if shuffle else arange(n)."""
+        return rng.permutation(self.n) if self.shuffle else np.arange(self.n)
+
+    def _buffers(self, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """The (x, y) buffer pair for batches of `size` samples, made on first use."""
+        attr = "_full" if size == self.batch_size else "_last"
+        if getattr(self, attr) is None:
+            x, y = self.ds.x, self.ds.y
+            setattr(self, attr, (np.empty((size,) + x.shape[1:], x.dtype), np.empty((size,) + y.shape[1:], y.dtype)))
+        return getattr(self, attr)
+
+    def batches(self, order: np.ndarray, start: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(xb, yb) for batches start, start + 1, ... of `order` (from `self.order`).
+
+        xb: (b, *feature_shape), yb: (b,) or (b, k), with b = batch_size except maybe the last.
+        The arrays are overwritten by the next batch.
+        """
+        order = np.asarray(order)
+        if order.shape != (self.n,):
+            raise ValueError(f"order must have shape ({self.n},), got {order.shape}")
+        if not 0 <= start <= len(self):
+            raise ValueError(f"start must be in [0, {len(self)}], got {start}")
+        x, y, bs = self.ds.x, self.ds.y, self.batch_size
+        # an unshuffled epoch reads contiguous rows: slices are views, nothing to gather
+        identity = not self.shuffle and bool(np.array_equal(order, np.arange(self.n)))
+        if not identity and (order.min() < 0 or order.max() >= self.n):
+            raise ValueError(f"order holds indices outside [0, {self.n})")
+        for i in range(start, len(self)):
+            lo, hi = i * bs, min((i + 1) * bs, self.n)
+            if identity:
+                yield (x, y) if hi - lo == self.n else (x[lo:hi], y[lo:hi])
+                continue
+            xb, yb = self._buffers(hi - lo)
+            idx = order[lo:hi]
+            # mode="clip" skips take's internal bounds-check buffer; indices were checked above
+            np.take(x, idx, axis=0, out=xb, mode="clip")
+            np.take(y, idx, axis=0, out=yb, mode="clip")
+            yield xb, yb

@@ -1,0 +1,58 @@
+"""The `Dataset` pair and the checks every reader shares."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import DataError
+
+
+@dataclass
+class Dataset:
+    """Features and targets of n samples.
+
+    x: (n, *feature_shape), float32 by default.
+    y: (n,) int64 class labels, or (n,) / (n, k) float targets for regression.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+
+    def __post_init__(self) -> None:
+        if len(self.x) != len(self.y):
+            raise DataError(f"x has {len(self.x)} samples but y has {len(self.y)}")
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+
+def float_dtype(dtype) -> np.dtype:
+    """np.dtype(dtype), which must be a float type (float32 or float64)."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise DataError(f"unknown dtype {dtype!r}; valid: float32, float64") from None
+    if dt.kind != "f":
+        raise DataError(f"data dtype must be a float type (float32, float64), got {dt.name}")
+    return dt
+
+
+def first_nonfinite_row(a: np.ndarray) -> int | None:
+    """Index of the first sample of `a` (n, ...) holding NaN or inf, or None if all are finite."""
+    if a.dtype.kind not in "fc" or a.size == 0:
+        return None
+    # A float64 running sum is finite iff every element is (NaN/inf propagate; float32 values
+    # cannot overflow it), and it avoids a full-size boolean temporary in the common case.
+    if a.dtype.itemsize <= 4 and np.isfinite(a.sum(dtype=np.float64)):
+        return None
+    bad = ~np.isfinite(a.reshape(len(a), -1)).all(axis=1)
+    return int(np.argmax(bad)) if bad.any() else None
+
+
+def check_finite(ds: Dataset, source: str) -> None:
+    """DataError naming `source` and the sample when x or a float y holds NaN or inf."""
+    for name, a in (("features", ds.x), ("targets", ds.y)):
+        row = first_nonfinite_row(a)
+        if row is not None:
+            raise DataError(f"{source}: {name} of sample {row} contain NaN or inf")

@@ -1,0 +1,349 @@
+"""Readers for data files: IDX (gzip or raw), CSV with a header row, NPZ with arrays x and y.
+
+Every problem a user can fix (missing file, bad header, ragged row, non-numeric cell, NaN, a
+pickled array) is a `DataError` that names the file and, where there is one, the line,
+column or key.
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import math
+import struct
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+from ..registry import did_you_mean
+from .dataset import Dataset, check_finite, first_nonfinite_row, float_dtype
+
+# IDX type codes (third byte of the magic number); multi-byte values are big-endian.
+IDX_TYPES = {
+    0x08: np.dtype("u1"),
+    0x09: np.dtype("i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+# deflate cannot compress better than ~1032:1, so a gzip file of m bytes holds < 1100 m bytes;
+# a header claiming more is corrupt, and is refused before allocating its array.
+_MAX_DEFLATE_RATIO = 1100
+
+
+def _check_file(path: Path) -> int:
+    """The file's size in bytes; DataError if it is missing or not a file."""
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
+    if not path.is_file():
+        raise DataError(f"{path}: not a file")
+    return path.stat().st_size
+
+
+def _is_gzip(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(2) == b"\x1f\x8b"
+
+
+def _open_binary(path: Path):
+    """The file opened for reading bytes, decompressed when its content is gzip."""
+    return gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb")
+
+
+def scale_uint8(raw: np.ndarray, dtype="float32") -> np.ndarray:
+    """uint8 pixels -> floats in [0, 1], one multiply straight from uint8 (no float64 copy)."""
+    dt = float_dtype(dtype)
+    out = np.empty(raw.shape, dtype=dt)
+    # float32(1/255) * 255 rounds to exactly 1.0, so the range stays within [0, 1]
+    np.multiply(raw, dt.type(1.0 / 255.0), out=out, dtype=dt)
+    return out
+
+
+def read_idx(path) -> np.ndarray:
+    """The array stored in an IDX file (gzip or raw), shape = the dims of its header.
+
+    Format: magic 0x00 0x00 <type code> <ndim>, ndim big-endian uint32 dims, then the values
+    (big-endian) in C order, nothing after them. Returned in native byte order.
+    """
+    path = Path(path)
+    size = _check_file(path)
+    try:
+        gz = _is_gzip(path)
+        with _open_binary(path) as f:
+            magic = f.read(4)
+            if len(magic) < 4:
+                raise DataError(f"{path}: not an IDX file: {len(magic)} bytes, the header needs 4")
+            if magic[0] or magic[1]:
+                raise DataError(
+                    f"{path}: not an IDX file: magic number 0x{magic.hex()} must start with 0x0000"
+                )
+            code, ndim = magic[2], magic[3]
+            if code not in IDX_TYPES:
+                valid = ", ".join(f"0x{c:02X} ({t.name})" for c, t in IDX_TYPES.items())
+                raise DataError(f"{path}: unknown IDX type code 0x{code:02X}; valid: {valid}")
+            if ndim == 0:
+                raise DataError(f"{path}: IDX header declares 0 dimensions")
+            raw_dims = f.read(4 * ndim)
+            if len(raw_dims) < 4 * ndim:
+                raise DataError(f"{path}: truncated IDX header: {ndim} dims need {4 * ndim} bytes")
+            dims = struct.unpack(f">{ndim}I", raw_dims)
+            dtype = IDX_TYPES[code]
+            nbytes = math.prod(dims) * dtype.itemsize
+            available = size * _MAX_DEFLATE_RATIO if gz else size - 4 - 4 * ndim
+            if nbytes > available:
+                raise DataError(
+                    f"{path}: truncated IDX file: dims {dims} need {nbytes} bytes of data "
+                    f"but the file holds {'at most ' if gz else ''}{available}"
+                )
+            arr = np.empty(dims, dtype=dtype)
+            view = memoryview(arr.reshape(-1).view(np.uint8))
+            got = 0
+            while got < nbytes:
+                n = f.readinto(view[got:])
+                if not n:
+                    break
+                got += n
+            if got < nbytes:
+                raise DataError(
+                    f"{path}: truncated IDX file: dims {dims} need {nbytes} bytes of data, found {got}"
+                )
+            # reading past the end also makes gzip verify its CRC
+            if f.read(1):
+                raise DataError(f"{path}: IDX file has bytes after the {nbytes} its dims {dims} describe")
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"{path}: cannot read IDX file ({exc})") from None
+    if not dtype.isnative:
+        arr = arr.byteswap(inplace=True).view(dtype.newbyteorder("="))
+    return arr
+
+
+def _as_features(x: np.ndarray, dtype, source: str) -> np.ndarray:
+    """Numeric x (n, ...) as `dtype`; a 1-D x becomes one feature per sample, (n, 1)."""
+    if x.dtype.kind not in "biuf":
+        raise DataError(f"{source}: x must be numeric, got dtype {x.dtype}")
+    if x.ndim == 0:
+        raise DataError(f"{source}: x must have a sample axis, got a scalar")
+    if x.ndim == 1:
+        x = x.reshape(-1, 1)
+    return x.astype(float_dtype(dtype), copy=False)
+
+
+def _as_targets(y: np.ndarray, dtype, source: str) -> np.ndarray:
+    """Integer y -> int64 labels (n,); float y -> `dtype` regression targets (n,) or (n, k)."""
+    if y.ndim == 0:
+        raise DataError(f"{source}: y must have a sample axis, got a scalar")
+    if y.dtype.kind in "biu":
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y.reshape(-1)
+        if y.ndim != 1:
+            raise DataError(f"{source}: integer labels y must have shape (n,), got {y.shape}")
+        return y.astype(np.int64, copy=False)
+    if y.dtype.kind == "f":
+        return y.astype(float_dtype(dtype), copy=False)
+    raise DataError(f"{source}: y must be numeric, got dtype {y.dtype}")
+
+
+def _labels_path(images: Path) -> Path:
+    """The labels file next to an IDX images file: 'images-idx3' -> 'labels-idx1' in its name."""
+    if "images-idx3" not in images.name:
+        raise DataError(
+            f"{images}: cannot find the labels of an IDX file whose name lacks 'images-idx3' "
+            f"(labels are read from the same name with 'labels-idx1')"
+        )
+    expected = images.with_name(images.name.replace("images-idx3", "labels-idx1"))
+    stem = expected.name[:-3] if expected.name.endswith(".gz") else expected.name
+    for cand in (expected, expected.with_name(stem), expected.with_name(stem + ".gz")):
+        if cand.is_file():
+            return cand
+    raise DataError(f"{images}: IDX labels file {expected} not found")
+
+
+def read_idx_pair(images, labels=None, dtype="float32") -> Dataset:
+    """Images (n, ...) and labels (n,) IDX files as a Dataset; uint8 images scaled to [0, 1]."""
+    images = Path(images)
+    labels = _labels_path(images) if labels is None else Path(labels)
+    raw = read_idx(images)
+    x = scale_uint8(raw, dtype) if raw.dtype == np.uint8 else _as_features(raw, dtype, str(images))
+    y = _as_targets(read_idx(labels), dtype, str(labels))
+    if len(x) != len(y):
+        raise DataError(f"{images} has {len(x)} samples but {labels} has {len(y)} labels")
+    ds = Dataset(x, y)
+    check_finite(ds, str(images))
+    return ds
+
+
+def _read_csv_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
+    """(header, data rows, file line number of each row); blank lines are skipped."""
+    try:
+        raw = path.read_bytes()
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+        text = raw.decode("utf-8-sig")
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"{path}: cannot read ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text ({exc})") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header: list[str] | None = None
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    try:
+        for row in reader:
+            if not row or all(not c.strip() for c in row):
+                continue
+            row = [c.strip() for c in row]
+            if header is None:
+                header = row
+                continue
+            if len(row) != len(header):
+                raise DataError(
+                    f"{path} line {reader.line_num}: {len(row)} fields, expected {len(header)} "
+                    f"like the header ({', '.join(header)})"
+                )
+            rows.append(row)
+            lines.append(reader.line_num)
+    except csv.Error as exc:
+        raise DataError(f"{path} line {reader.line_num}: {exc}") from None
+    if header is None:
+        raise DataError(f"{path}: empty CSV file; expected a header row and data rows")
+    if not rows:
+        raise DataError(f"{path}: CSV file has a header but no data rows")
+    return header, rows, lines
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        np.array([cell]).astype(np.float64)
+    except ValueError:
+        return False
+    return True
+
+
+def _target_index(target, header: list[str], path: Path) -> int:
+    """Column index of `target`: a name, an index (negatives count from the end), or None = last."""
+    if target is None:
+        return len(header) - 1
+    if isinstance(target, bool) or not isinstance(target, (int, str)):
+        raise DataError(f"{path}: target must be a column name or index, got {target!r}")
+    if isinstance(target, int):
+        if not -len(header) <= target < len(header):
+            raise DataError(
+                f"{path}: target column index {target} is out of range for {len(header)} columns "
+                f"(valid: {-len(header)} to {len(header) - 1})"
+            )
+        return target % len(header)
+    matches = [i for i, name in enumerate(header) if name == target]
+    if not matches:
+        raise DataError(
+            f"{path}: no column {target!r}{did_you_mean(target, header)}; columns: {', '.join(header)}"
+        )
+    if len(matches) > 1:
+        raise DataError(f"{path}: target {target!r} names {len(matches)} columns; use an index")
+    return matches[0]
+
+
+def read_csv(path, target=None, dtype="float32") -> Dataset:
+    """A CSV file with a header row: x (n, n_columns - 1) of `dtype`, y (n,) from `target`.
+
+    y is int64 when every target value is integral (class labels), else `dtype`.
+    """
+    path = Path(path)
+    _check_file(path)
+    dt = float_dtype(dtype)
+    header, rows, lines = _read_csv_rows(path)
+    if all(_is_number(c) for c in header):
+        raise DataError(
+            f"{path}: the first line ({', '.join(header[:5])}{', ...' if len(header) > 5 else ''}) "
+            f"looks like data; a CSV file needs a header row naming its columns"
+        )
+    t = _target_index(target, header, path)
+    if len(header) < 2:
+        raise DataError(f"{path}: only the target column {header[t]!r}; no feature columns")
+    cells = np.array(rows)
+    try:
+        table = cells.astype(np.float64)
+    except ValueError:
+        # name the earliest offending cell: the first bad row of each bad column, then the minimum
+        bad = []
+        for j in range(len(header)):
+            try:
+                cells[:, j].astype(np.float64)
+            except ValueError:
+                bad.append((next(i for i, c in enumerate(cells[:, j]) if not _is_number(c)), j))
+        i, j = min(bad)
+        raise DataError(
+            f"{path} line {lines[i]}, column {header[j]!r}: {str(cells[i, j])!r} is not a number"
+        ) from None
+    del cells
+    features = [j for j in range(len(header)) if j != t]
+    x = table[:, features].astype(dt)
+    y = table[:, t]
+    for what, a in (("features", x), (f"target {header[t]!r}", y)):
+        row = first_nonfinite_row(a)
+        if row is not None:
+            raise DataError(f"{path} line {lines[row]}: {what} contain NaN or inf")
+    y = y.astype(np.int64) if np.all(y == np.round(y)) else y.astype(dt)
+    return Dataset(x, y)
+
+
+def read_npz(path, dtype="float32") -> Dataset:
+    """An .npz archive with arrays x (n, ...) and y (n,) or (n, k); pickled data is refused."""
+    path = Path(path)
+    _check_file(path)
+    try:
+        z = np.load(path, allow_pickle=False)
+        if not isinstance(z, np.lib.npyio.NpzFile):
+            raise DataError(f"{path}: a single .npy array, not an .npz archive with arrays x and y")
+        with z:
+            keys = list(z.keys())
+            missing = [k for k in ("x", "y") if k not in keys]
+            if missing:
+                raise DataError(
+                    f"{path}: no array {' or '.join(map(repr, missing))}; "
+                    f"arrays present: {', '.join(keys) or '(none)'}; expected x and y"
+                )
+            x, y = z["x"], z["y"]
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise DataError(
+                f"{path}: holds pickled (object) data, which nntrain refuses to load; "
+                f"save plain numeric arrays x and y"
+            ) from None
+        raise DataError(f"{path}: cannot read NPZ file ({exc})") from None
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise DataError(f"{path}: cannot read NPZ file ({exc})") from None
+    src = str(path)
+    x = _as_features(x, dtype, src)
+    y = _as_targets(y, dtype, src)
+    if len(x) != len(y):
+        raise DataError(f"{path}: x has {len(x)} samples but y has {len(y)}")
+    if len(x) == 0:
+        raise DataError(f"{path}: x and y hold no samples")
+    ds = Dataset(x, y)
+    check_finite(ds, src)
+    return ds
+
+
+def read_file(path, target=None, dtype="float32") -> Dataset:
+    """A Dataset from a .csv (or .csv.gz), .npz or IDX file (name contains 'idx' or ends .idx/.gz).
+
+    For IDX, `path` names the images; labels come from the same name with 'images-idx3'
+    replaced by 'labels-idx1'.
+    """
+    path = Path(path)
+    name = path.name.lower()
+    if name.endswith((".csv", ".csv.gz")):
+        return read_csv(path, target=target, dtype=dtype)
+    if name.endswith(".npz"):
+        return read_npz(path, dtype=dtype)
+    if "idx" in name or name.endswith((".idx", ".gz")):
+        _check_file(path)
+        return read_idx_pair(path, dtype=dtype)
+    raise DataError(
+        f"{path}: unknown data format; expected .csv (header row), .npz (arrays x, y) "
+        f"or IDX (e.g. train-images-idx3-ubyte.gz)"
+    )

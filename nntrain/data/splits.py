@@ -1,0 +1,197 @@
+"""From the `data:` config section to train / validation / test Datasets, fitted to the model."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import DataError
+from ..registry import DATASETS
+from .dataset import Dataset, float_dtype
+from .readers import read_file
+
+# standardization works on row chunks of about this many values, so its float64
+# temporaries stay small (a few MB) whatever the size of the set
+_CHUNK_VALUES = 1 << 20
+
+
+@dataclass
+class Splits:
+    """The datasets of one run and the standardization statistics fitted on `train`.
+
+    mean, std: feature_shape arrays of the data dtype, or None when standardize is off.
+    """
+
+    train: Dataset
+    val: Dataset | None
+    test: Dataset | None
+    mean: np.ndarray | None
+    std: np.ndarray | None
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return f"{shape} ({math.prod(shape)} values)"
+
+
+def _reshaped(ds: Dataset, shape: tuple[int, ...], problem: str) -> Dataset:
+    """ds with x viewed as (n, *shape); DataError `problem` when the sizes differ."""
+    if ds.x.shape[1:] == shape:
+        return ds
+    if math.prod(ds.x.shape[1:]) != math.prod(shape):
+        raise DataError(problem)
+    return Dataset(ds.x.reshape((len(ds.x),) + shape), ds.y)
+
+
+def _with_dtype(ds: Dataset, dt: np.dtype) -> Dataset:
+    # astype(copy=False) converts only when the dtype differs, so a float32 set stays as it is
+    y = ds.y.astype(dt, copy=False) if ds.y.dtype.kind == "f" else ds.y
+    return Dataset(ds.x.astype(dt, copy=False), y)
+
+
+def _match_targets(test: Dataset, train: Dataset, source: str) -> Dataset:
+    """test with y of the same kind and trailing shape as train's y."""
+    if test.y.shape[1:] != train.y.shape[1:]:
+        raise DataError(
+            f"test data {source} has targets of shape {test.y.shape[1:]} per sample "
+            f"but the training data has {train.y.shape[1:]}"
+        )
+    if test.y.dtype == train.y.dtype:
+        return test
+    if train.y.dtype.kind == "i" and not np.all(test.y == np.round(test.y)):
+        raise DataError(f"test data {source} has non-integral targets but the training targets are class labels")
+    return Dataset(test.x, test.y.astype(train.y.dtype))
+
+
+def _validation_split(ds: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dataset | None]:
+    """(train, val): round(n * fraction) samples held out after a shuffle seeded by `seed`."""
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction < 1:
+        raise DataError(f"data.validation_split must be a number in [0, 1), got {fraction!r}")
+    if fraction == 0:
+        return ds, None
+    n = len(ds)
+    n_val = round(n * fraction)
+    if not 1 <= n_val < n:
+        raise DataError(
+            f"data.validation_split {fraction} of {n} training samples leaves "
+            f"{n_val} for validation and {n - n_val} for training; each needs at least 1"
+        )
+    perm = np.random.default_rng(seed).permutation(n)
+    # sorted indices keep the file's order within each part and gather memory in sequence
+    val_idx, train_idx = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+    take = lambda idx: Dataset(np.take(ds.x, idx, axis=0), np.take(ds.y, idx, axis=0))  # noqa: E731
+    return take(train_idx), take(val_idx)
+
+
+def _mean_std(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature mean and population std of x (n, ...), accumulated in float64 by chunks.
+
+    Features with (numerically) zero spread get std 1, so they map to 0 instead of NaN.
+    """
+    n = len(x)
+    rows = max(1, _CHUNK_VALUES // max(1, math.prod(x.shape[1:])))
+    total = np.zeros(x.shape[1:], np.float64)
+    for i in range(0, n, rows):
+        total += x[i : i + rows].sum(axis=0, dtype=np.float64)
+    mean = total / n
+    # two passes: sum((x - mean)^2) does not cancel catastrophically like E[x^2] - E[x]^2
+    sq = np.zeros_like(total)
+    for i in range(0, n, rows):
+        d = x[i : i + rows] - mean
+        sq += np.einsum("i...,i...->...", d, d)
+    std = np.sqrt(sq / n)
+    std[std <= 10 * np.finfo(np.float32).eps * np.abs(mean)] = 1.0
+    return mean.astype(x.dtype), std.astype(x.dtype)
+
+
+def apply_standardize(x: np.ndarray, mean: np.ndarray, std: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
+    """(x - mean) / std for x (n, ...) with mean, std of the feature shape (or its size).
+
+    Returns a new array unless `out` is given (out=x standardizes in place).
+    """
+    mean, std = np.asarray(mean), np.asarray(std)
+    feat = x.shape[1:]
+    if mean.shape != feat:
+        if mean.size != math.prod(feat) or std.size != mean.size:
+            raise DataError(
+                f"data has feature shape {_shape_text(feat)} but the standardization "
+                f"statistics have shape {_shape_text(mean.shape)}"
+            )
+        mean, std = mean.reshape(feat), std.reshape(feat)
+    if out is None:
+        out = np.empty(x.shape, np.result_type(x.dtype, mean.dtype))
+    np.subtract(x, mean, out=out)
+    np.divide(out, std, out=out)
+    return out
+
+
+def load_splits(cfg, *, input_shape=None, seed: int = 0, dtype: str = "float32") -> Splits:
+    """train / val / test Datasets of the `data:` config section, shaped for the model.
+
+    Order: read (built-in or files) -> dtype -> limit -> reshape to input_shape -> validation
+    split (seeded shuffle) -> standardize with train statistics.
+    """
+    dt = float_dtype(dtype)
+    name, train_path = getattr(cfg, "name", None), getattr(cfg, "train", None)
+    test_path, target = getattr(cfg, "test", None), getattr(cfg, "target", None)
+    if name is not None and train_path is not None:
+        raise DataError(
+            f"data.name ({name!r}) and data.train ({train_path}) are mutually exclusive: "
+            f"use a built-in dataset or a file"
+        )
+    if name is not None:
+        if test_path is not None:
+            raise DataError(
+                f"data.test ({test_path}) goes with data.train; the built-in dataset {name!r} has its own test split"
+            )
+        train, test = DATASETS.build({DATASETS.key: name, **(getattr(cfg, "options", None) or {})})
+        test_source = f"of {name!r}"
+    elif train_path is not None:
+        train = read_file(train_path, target=target, dtype=dt)
+        test = read_file(test_path, target=target, dtype=dt) if test_path is not None else None
+        test_source = str(test_path)
+    else:
+        raise DataError(
+            f"data needs a built-in dataset name (valid: {', '.join(DATASETS.names())}) or a train file"
+        )
+    train = _with_dtype(train, dt)
+    test = _with_dtype(test, dt) if test is not None else None
+
+    limit = getattr(cfg, "limit", None)
+    if limit is not None:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise DataError(f"data.limit must be an integer >= 1, got {limit!r}")
+        train = Dataset(train.x[:limit], train.y[:limit])
+        test = Dataset(test.x[:limit], test.y[:limit]) if test is not None else None
+
+    if input_shape is not None:
+        shape = tuple(int(d) for d in input_shape)
+        train = _reshaped(
+            train, shape,
+            f"data has feature shape {_shape_text(train.x.shape[1:])} but model.input_shape is "
+            f"{list(shape)} ({math.prod(shape)} values)",
+        )
+    if test is not None:
+        feat = train.x.shape[1:]
+        test = _reshaped(
+            test, feat,
+            f"test data {test_source} has feature shape {_shape_text(test.x.shape[1:])} "
+            f"but the training data has {_shape_text(feat)}",
+        )
+        test = _match_targets(test, train, test_source)
+
+    train, val = _validation_split(train, getattr(cfg, "validation_split", 0.0) or 0.0, seed)
+
+    mean = std = None
+    if getattr(cfg, "standardize", False):
+        mean, std = _mean_std(train.x)
+        # in place is safe for arrays this function read or made, unless a built-in hands
+        # out read-only or shared arrays: those get a new one
+        done: list[np.ndarray] = []
+        for ds in (train, val, test):
+            if ds is None:
+                continue
+            shared = not ds.x.flags.writeable or any(np.may_share_memory(ds.x, d) for d in done)
+            ds.x = apply_standardize(ds.x, mean, std, out=None if shared else ds.x)
+            done.append(ds.x)
+    return Splits(train, val, test, mean, std)

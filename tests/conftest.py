@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+REPO = Path(__file__).resolve().parent.parent
+CONFIGS = REPO / "configs"
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch):
+    """Run `nntrain ARGS...` in tmp_path; returns the click Result (stdout, stderr, exit_code)."""
+    from nntrain.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NNTRAIN_PROGRESS", raising=False)
+    runner = CliRunner()
+
+    def run(*args, input=None):
+        return runner.invoke(app, [str(a) for a in args], input=input)
+
+    return run
+
+
+@pytest.fixture
+def write(tmp_path):
+    """write("name.yaml", text) -> its path in tmp_path."""
+
+    def _write(name: str, text: str) -> Path:
+        path = tmp_path / name
+        path.write_text(text)
+        return path
+
+    return _write
