@@ -24,7 +24,7 @@ from .model import Sequential
 from .optimizers import build_optimizer
 from .progress import Progress, make_progress
 from .schema import Config
-from .trainer import Trainer, TrainState, evaluate
+from .trainer import Callback, Trainer, TrainState, evaluate
 
 
 @dataclass
@@ -72,7 +72,7 @@ def _versions() -> dict:
     return {"nntrain": __version__, "numpy": numpy.__version__, "python": platform.python_version()}
 
 
-class RunWriter:
+class RunWriter(Callback):
     """Writes the run folder after every epoch: weights, metrics.csv, summary.json."""
 
     def __init__(self, run_dir: Path, s: Setup):
@@ -82,7 +82,7 @@ class RunWriter:
         if s.splits.mean is not None:
             self.extra = {"data.mean": s.splits.mean, "data.std": s.splits.std}
 
-    def __call__(self, trainer: Trainer, st: TrainState) -> None:
+    def on_epoch_end(self, trainer: Trainer, st: TrainState) -> None:
         runs.write_npz(self.run_dir / runs.WEIGHTS, {**self.s.model.state_dict(), **self.extra})
         runs.write_metrics_csv(self.run_dir / runs.METRICS, st.history)
         self.summary(st, "running")
@@ -127,7 +127,7 @@ def fit(cfg: Config | str | Path, run_dir: str | Path | None = None, progress: P
     runs.write_text(path / runs.CONFIG, dump_config(cfg))
     writer = RunWriter(path, s)
     optimizer = build_optimizer(cfg.optimizer)
-    trainer = Trainer(s.model, s.loss, optimizer, s.metrics, progress, on_epoch_end=[writer])
+    trainer = Trainer(s.model, s.loss, optimizer, s.metrics, progress, callbacks=[writer])
     progress.note(f"run folder: {path}")
     val = (s.splits.val.x, s.y_val) if s.splits.val is not None else None
     try:

@@ -8,8 +8,6 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable
-
 import numpy as np
 
 from .data import BatchIterator
@@ -61,12 +59,26 @@ def metric_name(m: Metric) -> str:
     return getattr(m, "name", None) or m.registry_name
 
 
+class Callback:
+    """Hooks around the fit loop. Schedules, early stopping, checkpoints and the run-folder
+    writer are callbacks; each sees the trainer (model, optimizer, ...) and the TrainState."""
+
+    def on_train_begin(self, trainer: "Trainer", st: TrainState) -> None: ...
+
+    def on_epoch_begin(self, trainer: "Trainer", st: TrainState) -> None: ...
+
+    def on_epoch_end(self, trainer: "Trainer", st: TrainState) -> None:
+        """st.history[-1] is the finished epoch's row; set st.stop to end training."""
+
+    def on_train_end(self, trainer: "Trainer", st: TrainState) -> None: ...
+
+
 class Trainer:
     def __init__(self, model: Sequential, loss: Loss, optimizer: Optimizer, metrics: list[Metric],
-                 progress: Progress | None = None, on_epoch_end: list[Callable] | None = None):
+                 progress: Progress | None = None, callbacks: list[Callback] | None = None):
         self.model, self.loss, self.optimizer, self.metrics = model, loss, optimizer, metrics
         self.progress = progress or Progress()
-        self.on_epoch_end = list(on_epoch_end or [])
+        self.callbacks = list(callbacks or [])
         self.fused = is_fused(model, loss)
         self.state = TrainState()
         # shuffling has its own stream, independent of init and dropout draws
@@ -88,15 +100,21 @@ class Trainer:
         st = self.state
         self.progress.begin(epochs, steps, len(x), initial_epoch=st.epoch)
         try:
+            self._call("on_train_begin")
             while st.epoch < epochs and not st.stop:
+                self._call("on_epoch_begin")
                 row = self._epoch(batches, st.epoch + 1, steps, len(x), val)
                 st.epoch += 1
                 st.history.append(row)
-                for callback in self.on_epoch_end:
-                    callback(self, st)
+                self._call("on_epoch_end")
+            self._call("on_train_end")
         finally:
             self.progress.end()
         return st
+
+    def _call(self, hook: str) -> None:
+        for callback in self.callbacks:
+            getattr(callback, hook)(self, self.state)
 
     def _epoch(self, batches: BatchIterator, epoch: int, steps: int, n: int, val) -> dict:
         st = self.state
