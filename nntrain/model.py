@@ -22,9 +22,13 @@ def expand_specs(specs: list) -> list[tuple[int, dict]]:
     """Layer specs with `activation:` shorthand split off, each paired with its config index."""
     out = []
     for index, spec in enumerate(specs):
-        name, kwargs = LAYERS.split_spec(spec)
+        try:
+            name, kwargs = LAYERS.split_spec(spec)
+            takes_activation = ACTIVATION_KEY in [p.name for p in LAYERS.params(name)]
+        except ConfigError as exc:
+            raise ConfigError(exc.message, key=f"model.layers.{index}") from None
         act = kwargs.get(ACTIVATION_KEY)
-        if act is not None and ACTIVATION_KEY in [p.name for p in LAYERS.params(name)]:
+        if act is not None and takes_activation:
             kwargs[ACTIVATION_KEY] = None
             out.append((index, {"type": name, **kwargs}))
             if act != "linear":
