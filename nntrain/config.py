@@ -144,6 +144,8 @@ def load_config(path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
     if not isinstance(raw, dict):
         raise _located(ConfigError(f"the config must be a mapping of sections (model:, loss:, ...), got {type_name(raw)}"), str(path))
     raw = copy.deepcopy(raw)
+    # the default optimizer, made explicit so that `--set optimizer.lr=..` refines it
+    raw.setdefault("optimizer", "adam")
     set_keys: dict[str, str] = {}
     for text in overrides:
         set_keys[apply_override(raw, text)] = text

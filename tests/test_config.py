@@ -104,3 +104,9 @@ def test_bad_overrides(write, override, message):
 def test_missing_config_file(tmp_path):
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_override_refines_the_default_optimizer(write):
+    text = GOOD.replace("optimizer: adam\n", "")
+    cfg = load_config(write("c.yaml", text), ["optimizer.lr=0.01"])
+    assert cfg.optimizer["type"] == "adam" and cfg.optimizer["lr"] == 0.01
