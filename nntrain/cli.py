@@ -212,5 +212,33 @@ def list_(
         console.print(table)
 
 
+@app.command()
+@guarded
+def runs(
+    root: Path = typer.Argument(Path("runs"), help="The folder to search for runs, e.g. runs/mnist_mlp."),
+    sort: str = typer.Option("date", "--sort", metavar="KEY",
+                             help="Sort by name, config, date, epochs, status, seconds or SPLIT.METRIC; metrics "
+                                  "sort best first. e.g. --sort test.accuracy"),
+    reverse: bool = typer.Option(False, "--reverse", "-r", help="Reverse the order. e.g. --sort date -r"),
+    as_json: bool = JsonOpt,
+):
+    """The runs under runs/ (or ROOT): name, config, date, epochs, status, final metrics.
+
+    Status: done, running, interrupted, diverged, failed, stale (its process died without
+    recording it: resumable like interrupted), incomplete (no epoch finished).
+
+    Example: nntrain runs --sort test.accuracy
+    """
+    from .runlist import list_runs, sort_runs
+
+    records = sort_runs(list_runs(root), sort, reverse)
+    if as_json:
+        emit_json({"root": str(root), "runs": records})
+        return
+    from .views import console, runs_table
+
+    console().print(runs_table(records, sort))
+
+
 def main() -> None:  # pragma: no cover - the console script calls `app` directly
     app()
