@@ -240,5 +240,39 @@ def runs(
     console().print(runs_table(records, sort))
 
 
+@app.command()
+@guarded
+def plot(
+    run_dirs: List[Path] = typer.Argument(..., help="One or more run folders; several overlay with a legend. "
+                                                    "e.g. runs/mnist_mlp/*", show_default=False),
+    metric: Optional[List[str]] = typer.Option(None, "--metric", "-m", metavar="NAME",
+                                               help="Plot only this metric (train and val; val_NAME for val only; "
+                                                    "lr). Repeatable. e.g. --metric loss --metric accuracy"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", metavar="FILE",
+                                       help="Write a PNG or SVG picture instead (needs the `plot` extra). "
+                                            "e.g. --out curves.png"),
+    width: int = typer.Option(0, "--width", help="Terminal chart width in characters (default: fit the "
+                                                  "terminal). e.g. --width 60"),
+    height: int = typer.Option(12, "--height", help="Terminal chart height in lines. e.g. --height 20"),
+):
+    """Learning curves (loss and metrics, train and val, per epoch) in the terminal or as a picture.
+
+    Example: nntrain plot runs/mnist_mlp/20261126-141500 --metric loss --out curves.png
+    """
+    from . import plot as plots
+
+    skipped: list = []
+    charts = plots.collect(run_dirs, metric, skipped)
+    for message in skipped:
+        print(f"note: skipped {message}", file=sys.stderr)
+    if out is not None:
+        print(f"wrote {plots.save_figure(charts, out)}", file=sys.stderr)
+        return
+    from .views import chart_text, console
+
+    con = console()
+    con.print(chart_text(plots.render(charts, width or max(20, min(con.width, 100) - 12), height)))
+
+
 def main() -> None:  # pragma: no cover - the console script calls `app` directly
     app()
