@@ -274,5 +274,25 @@ def plot(
     con.print(chart_text(plots.render(charts, width or max(20, min(con.width, 100) - 12), height)))
 
 
+@app.command()
+@guarded
+def export(
+    run_dir: Path = typer.Argument(..., help="A run folder written by `nntrain fit`, e.g. runs/mnist_mlp/20261126-141500.",
+                                   show_default=False),
+    out: Path = typer.Option(..., "--out", "-o", metavar="FILE", help="The file to write. e.g. --out model.onnx",
+                             show_default=False),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", metavar="onnx|npz",
+                                      help="onnx (needs the `onnx` extra) or npz (named arrays + JSON "
+                                           "architecture); default: from the --out extension. e.g. --format npz"),
+):
+    """The trained network as an ONNX graph or as plain named arrays.
+
+    Example: nntrain export runs/mnist_mlp/20261126-141500 --format onnx --out mnist.onnx
+    """
+    from .export import export_run
+
+    print(f"wrote {export_run(run_dir, out, fmt)}", file=sys.stderr)
+
+
 def main() -> None:  # pragma: no cover - the console script calls `app` directly
     app()
