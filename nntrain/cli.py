@@ -181,7 +181,10 @@ def check(
 @guarded
 def list_(
     kind: Optional[str] = typer.Argument(None, help="layers, losses, optimizers, schedules, initializers, "
-                                                     "metrics or datasets (default: all)."),
+                                                     "metrics or datasets (default: all). e.g. nntrain list losses"),
+    fmt: str = typer.Option("table", "--format", metavar="table|markdown",
+                            help="markdown: the config reference as in docs/reference.md. "
+                                 "e.g. nntrain list --format markdown > docs/reference.md"),
 ):
     """What the registries hold, with every parameter and its default.
 
@@ -193,6 +196,13 @@ def list_(
     load_all()
     if kind is not None and kind not in KINDS:
         raise NntrainError(f"unknown kind {kind!r}{did_you_mean(kind, list(KINDS))}; valid: {', '.join(KINDS)}")
+    if fmt not in ("table", "markdown"):
+        raise NntrainError(f"--format must be table or markdown, got {fmt!r}")
+    if fmt == "markdown":
+        from .reference import markdown_reference
+
+        sys.stdout.write(markdown_reference(kind))
+        return
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
