@@ -28,7 +28,8 @@ EXIT_DIVERGED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
 SetOpt = typer.Option(None, "--set", "-s", metavar="KEY=VALUE",
                       help="Override a config key; VALUE is YAML. Repeatable. e.g. --set train.epochs=3 "
                            "--set model.layers.0.units=256")
-JsonOpt = typer.Option(False, "--json", help="Print exactly one JSON object on stdout at the end.")
+JsonOpt = typer.Option(False, "--json", help="Print exactly one JSON object on stdout at the end. "
+                                              "e.g. --json | jq .test.accuracy")
 
 
 def error_line(message: str) -> None:
@@ -84,13 +85,13 @@ def fit(
     config: Path = typer.Argument(..., help="The YAML config to train, e.g. configs/mnist_mlp.yaml.",
                                   show_default=False),
     set_: Optional[List[str]] = SetOpt,
-    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Write the run here instead of runs/<config>/<time>/."),
-    name: Optional[str] = typer.Option(None, "--name", help="Name of the run folder under runs/<config>/ (default: the time)."),
+    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Write the run here instead of runs/<config>/<time>/. e.g. --run-dir runs/try"),
+    name: Optional[str] = typer.Option(None, "--name", help="Name of the run folder under runs/<config>/ (default: the time). e.g. --name lr3e-4"),
     as_json: bool = JsonOpt,
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors (and the --json object)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors (and the --json object). e.g. -q --json"),
     progress: str = typer.Option("auto", "--progress", metavar="auto|rich|plain|none",
                                  help="Progress display; auto = rich on a terminal, plain lines otherwise. "
-                                      "Env: NNTRAIN_PROGRESS."),
+                                      "Env: NNTRAIN_PROGRESS. e.g. --progress plain"),
 ):
     """Train a model from a config and write a run folder.
 
@@ -114,8 +115,10 @@ def fit(
 @app.command("eval")
 @guarded
 def eval_(
-    run_dir: Path = typer.Argument(..., help="A run folder written by `nntrain fit`.", show_default=False),
-    data: Optional[Path] = typer.Option(None, "--data", help="Score this CSV/NPZ/IDX file instead of the test split."),
+    run_dir: Path = typer.Argument(..., help="A run folder written by `nntrain fit`, e.g. runs/mnist_mlp/20261126-141500.",
+                                   show_default=False),
+    data: Optional[Path] = typer.Option(None, "--data", help="Score this CSV/NPZ/IDX file instead of the test split. "
+                                                             "e.g. --data data/holdout.csv"),
     as_json: bool = JsonOpt,
 ):
     """Loss and metrics of a trained run on its test split (or on --data).
@@ -146,7 +149,8 @@ def eval_(
 @app.command()
 @guarded
 def check(
-    config: Path = typer.Argument(..., help="The YAML config to validate.", show_default=False),
+    config: Path = typer.Argument(..., help="The YAML config to validate, e.g. configs/mnist_mlp.yaml.",
+                                  show_default=False),
     set_: Optional[List[str]] = SetOpt,
 ):
     """Validate a config and print the model summary (layers, output shapes, parameters).
