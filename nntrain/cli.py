@@ -265,7 +265,7 @@ def plot(
     out: Optional[Path] = typer.Option(None, "--out", "-o", metavar="FILE",
                                        help="Write a PNG or SVG picture instead (needs the `plot` extra). "
                                             "e.g. --out curves.png"),
-    width: int = typer.Option(0, "--width", help="Terminal chart width in characters (default: fit the "
+    width: int = typer.Option(0, "--width", show_default=False, help="Terminal chart width in characters (default: fit the "
                                                   "terminal). e.g. --width 60"),
     height: int = typer.Option(12, "--height", help="Terminal chart height in lines. e.g. --height 20"),
 ):
