@@ -285,7 +285,8 @@ def plot(
     from .views import chart_text, console
 
     con = console()
-    con.print(chart_text(plots.render(charts, width or max(20, min(con.width, 100) - 12), height)))
+    # the grid plus y labels (~10) and the " epoch" axis title (7) fit the terminal
+    con.print(chart_text(plots.render(charts, width or max(20, min(con.width, 100) - 20), height)), soft_wrap=True)
 
 
 @app.command()

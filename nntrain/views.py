@@ -28,7 +28,7 @@ def console(stderr: bool = False) -> Console:
 def runs_table(records: list[dict], sort: str | None = None) -> Table:
     from .runlist import FIELDS, final_metrics_text
 
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for col, justify in (("name", "left"), ("config", "left"), ("date", "left"), ("epochs", "right"),
                          ("status", "left")):
         table.add_column(col, justify=justify, no_wrap=True)
