@@ -249,6 +249,9 @@ def runs(
     if as_json:
         emit_json({"root": str(root), "runs": records})
         return
+    if not records:
+        print(f"no runs under {root}", file=sys.stderr)
+        return
     from .views import console, runs_table
 
     console().print(runs_table(records, sort))

@@ -157,7 +157,8 @@ def render_chart(title: str, series: list[Series], width: int = 60, height: int 
             for rr in range(top, bottom + 1):
                 grid[rr][c] = (marker, index)
             prev = r
-    labels = {0: _fmt(hi), (height - 1) // 2: _fmt((hi + lo) / 2), height - 1: _fmt(lo)}
+    # the value each labelled row stands for: hi - r (hi - lo) / (height - 1)
+    labels = {r: _fmt(hi - r * (hi - lo) / (height - 1)) for r in (0, (height - 1) // 2, height - 1)}
     pad = max(len(t) for t in labels.values())
     lines: list[Line] = [[(title, None)]]
     for r in range(height):

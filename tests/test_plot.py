@@ -51,7 +51,7 @@ def test_several_runs_overlay_with_a_legend(tmp_path, run):
     text = plot.plain(plot.render(plot.collect([run, other]), width=30, height=6))
     assert text.count("epoch") == 2  # loss and accuracy charts
     assert "* run train   o run val   + other train   x other val" in text
-    assert " 0.125 ┤" in text.splitlines()[6]  # the lowest loss of both runs is the bottom label
+    assert text.splitlines()[6].split("┤")[0].strip() == "0.125"  # lowest loss of both runs at the bottom
     assert set("*o+x") <= set(text)
 
 
@@ -118,3 +118,12 @@ def test_picture_errors(cli, run, tmp_path, monkeypatch):
     missing = cli("plot", run, "--out", tmp_path / "curves.png")
     assert missing.exit_code == 2 and "nntrain[plot]" in missing.stderr
     assert not (tmp_path / "curves.png").exists()
+
+
+@pytest.mark.parametrize("height", [4, 5, 8])
+def test_y_labels_name_the_value_of_their_row(run, height):
+    lines = plot.plain(plot.render(plot.collect([run], ["loss"]), width=20, height=height)).splitlines()
+    labelled = {r: float(ln.split("┤")[0]) for r, ln in enumerate(lines[1:height + 1]) if "┤" in ln}
+    assert len(labelled) == 3
+    for r, v in labelled.items():  # loss spans [0.25, 1.0] top to bottom
+        assert v == pytest.approx(1.0 - r * 0.75 / (height - 1), rel=1e-3)
