@@ -88,8 +88,14 @@ train: {epochs: 1}
     assert np.abs(onnx_run(tmp_path / "m.onnx", raw) - ref).max() < TOL
 
 
-def test_npz_export_is_readable_without_nntrain(cli, tmp_path):
-    fit = cli("fit", CONFIGS / "mnist_mlp.yaml", "--set", "data.limit=300", "--run-dir", tmp_path / "run", "--quiet")
+def test_npz_export_is_readable_without_nntrain(cli, tmp_path, write):
+    config = write("mlp.yaml", """
+data: {name: spirals, options: {n_samples: 80}}
+model: {input_shape: [2], layers: [{type: dense, units: 6, activation: relu}, {type: dense, units: 3, activation: softmax}]}
+loss: sparse_categorical_crossentropy
+train: {epochs: 2}
+""")
+    fit = cli("fit", config, "--run-dir", tmp_path / "run", "--quiet")
     assert fit.exit_code == 0, fit.stderr
     result = cli("export", tmp_path / "run", "--format", "npz", "--out", tmp_path / "w.npz")
     assert result.exit_code == 0, result.stderr
@@ -97,10 +103,10 @@ def test_npz_export_is_readable_without_nntrain(cli, tmp_path):
         arch = json.loads(str(f["architecture"]))
         arrays = {k: f[k] for k in f.files}
     assert [layer["type"] for layer in arch["layers"]] == ["dense", "relu", "dense", "softmax"]
-    assert arch["input_shape"] == [784] and arch["standardize"] is None
+    assert arch["input_shape"] == [2] and arch["standardize"] is None
     # the forward pass from the file alone: relu(x W0 + b0) W2 + b2, softmax
     d0, d2 = arch["layers"][0]["params"], arch["layers"][2]["params"]
-    x = np.random.default_rng(0).uniform(0, 1, (5, 784)).astype(np.float32)
+    x = np.random.default_rng(0).uniform(-1, 1, (5, 2)).astype(np.float32)
     h = np.maximum(x @ arrays[d0["W"]] + arrays[d0["b"]], 0)
     z = h @ arrays[d2["W"]] + arrays[d2["b"]]
     p = np.exp(z - z.max(axis=1, keepdims=True))
