@@ -10,7 +10,8 @@ diverged (non-finite loss), failed (another error) or running. A process killed 
 - (another machine, or an old summary without a pid) the summary has not been rewritten for
   longer than max(10 minutes, 5 mean epochs), although a live run rewrites it every epoch.
 
-A stale run's last completed epoch is on disk, like an interrupted one's.
+A stale run's last completed epoch is on disk, like an interrupted one's. (Should the OS reuse a
+dead run's pid for another process, the run would show as running until that process ends.)
 """
 from __future__ import annotations
 

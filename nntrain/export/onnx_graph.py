@@ -157,7 +157,7 @@ def _reshape(g: Graph, layer) -> None:
 
 def _conv2d(g: Graph, layer) -> None:
     g.channels_first()
-    kernel = _f32(_array(layer, "W", "kernel", "w"))  # (kh, kw, c_in, c_out)
+    kernel = _f32(_array(layer, "W", "kernel", "K", "w"))  # (kh, kw, c_in, c_out)
     kh, kw = kernel.shape[:2]
     strides = _pair(_attr(layer, "strides", "stride", default=1), "strides")
     dilation = _pair(_attr(layer, "dilation_rate", "dilation", default=1), "dilation")
@@ -175,7 +175,7 @@ def _conv2d(g: Graph, layer) -> None:
 def _pool(op_type: str):
     def convert(g: Graph, layer) -> None:
         g.channels_first()
-        size = _pair(_attr(layer, "pool_size", "pool", "kernel_size", default=2), "pool_size")
+        size = _pair(_attr(layer, "pool_size", "pool", "size", "kernel_size", default=2), "pool_size")
         strides = _attr(layer, "strides", "stride", default=None)
         strides = size if strides is None else _pair(strides, "strides")
         attrs = {"kernel_shape": list(size), "strides": list(strides), "pads": _pads(layer, size, strides)}
