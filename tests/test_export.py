@@ -37,8 +37,12 @@ def test_every_registered_layer_exports_and_matches(name):
     """A new layer type fails here until it has an ONNX converter (or is documented as not exportable)."""
     spec, shape = EXAMPLES[name]
     model = Sequential.from_specs([spec], shape, dtype="float32", seed=3)
-    # every parameter non-trivial (biases start at zero)
-    model.flat_params[...] = np.random.default_rng(0).standard_normal(model.flat_params.size) * 0.5
+    # every parameter and buffer (e.g. moving statistics) non-trivial, not the initial zeros/ones
+    rng = np.random.default_rng(0)
+    model.flat_params[...] = rng.standard_normal(model.flat_params.size) * 0.5
+    for layer in model.layers:
+        for buf in layer.buffers.values():
+            buf[...] = rng.uniform(0.5, 1.5, buf.shape)  # positive, so variances stay valid
     x = np.random.default_rng(1).standard_normal((7,) + tuple(shape)).astype(np.float32)
     got = onnx_run(to_onnx(model), x)
     ref = model.predict(x)

@@ -1,9 +1,10 @@
-"""ONNX converters of the spatial layers (conv2d, pooling, batchnorm) against numpy references.
+"""ONNX converters of layers written on another branch (conv2d, pooling, batchnorm, layernorm,
+smooth activations) against numpy references.
 
-The layers themselves are written on another branch; until they are merged these tests drive
-the converters with stand-ins that hold what those layers hold (channels-last input, kernels
-(kh, kw, c_in, c_out), Keras 'same' padding). After the merge, test_export.py's test over
-every registered layer checks the real ones as well.
+Until those layers are merged these tests drive the converters with stand-ins that hold what
+the layers hold (channels-last input, kernels (kh, kw, c_in, c_out), Keras 'same' padding,
+gamma/beta params and moving_mean/moving_var buffers). After the merge, test_export.py's test
+over every registered layer checks the real ones as well.
 """
 from __future__ import annotations
 
@@ -140,3 +141,57 @@ def test_batchnorm_on_features():
     bn, f = batchnorm((5,))
     got, ref = run_both([(bn, f)], (5,))
     assert np.abs(got - ref).max() < 1e-5
+
+
+SELU_ALPHA, SELU_SCALE = 1.6732632423543772, 1.0507009873554805
+_erf = np.vectorize(math.erf)
+
+
+def _sig(x):
+    return 0.5 * (1 + np.tanh(x / 2))
+
+
+ACTIVATIONS = {
+    "elu": ({"alpha": 0.7}, lambda x: np.where(x > 0, x, 0.7 * np.expm1(np.minimum(x, 0)))),
+    "selu": ({"alpha": SELU_ALPHA},
+             lambda x: SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(np.minimum(x, 0)))),
+    "softplus": ({}, lambda x: np.log1p(np.exp(-np.abs(x))) + np.maximum(x, 0)),
+    "swish": ({}, lambda x: x * _sig(x)),
+    "silu": ({}, lambda x: x * _sig(x)),
+    "gelu": ({"approximate": False}, lambda x: 0.5 * x * (1 + _erf(x / math.sqrt(2)))),
+    "gelu_tanh": ({"approximate": True},
+                  lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_smooth_activations(name):
+    attrs, f = ACTIVATIONS[name]
+    layer = StandIn(name.split("_")[0], (6,), (6,), **attrs)
+    got, ref = run_both([(layer, f)], (6,))
+    x = np.array([[-60.0, -3.0, -0.5, 0.0, 0.7, 60.0]], np.float32)  # large |x|: no overflow
+    sess = ort.InferenceSession(to_onnx_bytes(SimpleNamespace(layers=[layer], input_shape=(6,), output_shape=(6,))),
+                                providers=["CPUExecutionProvider"])
+    extreme = sess.run(None, {"input": x})[0]
+    assert np.abs(got - ref).max() < 1e-5
+    assert np.all(np.isfinite(extreme)) and np.allclose(extreme, f(x.astype(np.float64)), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(5,), (3, 4, 2)])
+def test_layernorm_over_the_last_axis(shape):
+    c = shape[-1]
+    gamma, beta = RNG.uniform(0.5, 2, c).astype(np.float32), RNG.standard_normal(c).astype(np.float32)
+    layer = StandIn("layernorm", shape, shape, {"gamma": gamma, "beta": beta}, epsilon=1e-3)
+
+    def f(x):
+        d = x - x.mean(axis=-1, keepdims=True)
+        return d / np.sqrt((d * d).mean(axis=-1, keepdims=True) + 1e-3) * gamma + beta
+
+    stack = [(layer, f)]
+    if len(shape) == 3:  # after a conv, so the graph holds the tensor channels-first before it
+        c1, f1 = conv(shape[:2] + (1,), c, 1, 1, "same")
+        layer.input_shape = layer.output_shape = c1.output_shape
+        stack = [(c1, f1), (layer, f)]
+        shape = shape[:2] + (1,)
+    got, ref = run_both(stack, shape)
+    assert np.abs(got - ref).max() < 1e-4

@@ -3,7 +3,8 @@
 The graph takes what `nntrain predict` takes: raw samples (batch, *input_shape), channels last
 (Keras layout), float32. Standardization statistics of the run become Sub/Div nodes at the
 input. Dense -> Gemm (MatMul without bias); activations -> Relu/Sigmoid/Tanh/LeakyRelu/
-Softmax; flatten/reshape -> Flatten/Reshape; dropout is the identity at inference and is left
+Softmax/Elu/Selu/Softplus, swish = x Sigmoid(x), gelu from Erf (or Tanh), layernorm from
+ReduceMean arithmetic (LayerNormalization is opset 17); flatten/reshape -> Flatten/Reshape; dropout is the identity at inference and is left
 out. Spatial layers (conv2d, maxpool2d, avgpool2d, global_avgpool2d, batchnorm on images) run
 in ONNX's channels-first layout: a Transpose NHWC->NCHW goes in before the first of them and
 NCHW->NHWC back before anything that depends on the element order (flatten, reshape, dense),
@@ -46,13 +47,21 @@ class Graph:
         self.inits.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
         return name
 
-    def op(self, op_type: str, *inputs: str, hint: str | None = None, **attrs) -> str:
+    def node(self, op_type: str, *inputs: str, hint: str | None = None, **attrs) -> str:
+        """A node on any tensors; returns its output name (the current tensor stays)."""
         from onnx import helper
 
         out = self.name(hint or op_type.lower())
-        self.nodes.append(helper.make_node(op_type, [self.x, *inputs], [out], **attrs))
-        self.x = out
+        self.nodes.append(helper.make_node(op_type, list(inputs), [out], **attrs))
         return out
+
+    def op(self, op_type: str, *inputs: str, hint: str | None = None, **attrs) -> str:
+        """A node on the current tensor (first input), whose output becomes the current tensor."""
+        self.x = self.node(op_type, self.x, *inputs, hint=hint, **attrs)
+        return self.x
+
+    def scalar(self, value: float) -> str:
+        return self.const("c", np.array(value, dtype=np.float32))
 
     def channels_first(self) -> None:
         if len(self.shape) != 3:
@@ -137,6 +146,50 @@ def _leaky_relu(g: Graph, layer) -> None:
     g.op("LeakyRelu", alpha=float(layer.negative_slope))
 
 
+def _elu(g: Graph, layer) -> None:
+    g.op("Elu", alpha=float(layer.alpha))
+
+
+def _selu(g: Graph, layer) -> None:
+    # Klambauer et al. 2017 constants; ONNX's defaults are these rounded to float32
+    g.op("Selu", alpha=float(getattr(layer, "alpha", 1.6732632423543772)), gamma=1.0507009873554805)
+
+
+def _swish(g: Graph, layer) -> None:
+    x = g.x
+    g.op("Sigmoid")
+    g.x = g.node("Mul", x, g.x, hint="swish")  # x sigmoid(x)
+
+
+def _gelu(g: Graph, layer) -> None:
+    x = g.x
+    if getattr(layer, "approximate", False):
+        # tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+        cube = g.node("Mul", g.node("Mul", x, x), x)
+        inner = g.node("Add", x, g.node("Mul", cube, g.scalar(0.044715)))
+        t = g.node("Tanh", g.node("Mul", inner, g.scalar(math.sqrt(2.0 / math.pi))))
+    else:
+        # exact: 0.5 x (1 + erf(x / sqrt 2))
+        t = g.node("Erf", g.node("Div", x, g.scalar(math.sqrt(2.0))))
+    g.x = g.node("Mul", g.node("Mul", x, g.node("Add", t, g.scalar(1.0))), g.scalar(0.5), hint="gelu")
+
+
+def _layernorm(g: Graph, layer) -> None:
+    """(x - mean) / sqrt(var + epsilon) * gamma + beta over the last axis (ReduceMean: opset 13)."""
+    g.channels_last()
+    x = g.x
+    d = g.node("Sub", x, g.node("ReduceMean", x, axes=[-1], keepdims=1))
+    var = g.node("ReduceMean", g.node("Mul", d, d), axes=[-1], keepdims=1)
+    y = g.node("Div", d, g.node("Sqrt", g.node("Add", var, g.scalar(float(layer.epsilon)))))
+    gamma = _array(layer, "gamma", "scale", "g", required=False)
+    beta = _array(layer, "beta", "shift", "b", "bias", required=False)
+    if gamma is not None:
+        y = g.node("Mul", y, g.const("gamma", _f32(gamma)))
+    if beta is not None:
+        y = g.node("Add", y, g.const("beta", _f32(beta)))
+    g.x = y
+
+
 def _softmax(g: Graph, layer) -> None:
     g.op("Softmax", axis=1 if g.nchw else -1)  # nntrain: over the last (channel) axis
 
@@ -218,6 +271,13 @@ CONVERTERS = {
     "tanh": _unary("Tanh"),
     "leaky_relu": _leaky_relu,
     "softmax": _softmax,
+    "elu": _elu,
+    "selu": _selu,
+    "softplus": _unary("Softplus"),
+    "swish": _swish,
+    "silu": _swish,
+    "gelu": _gelu,
+    "layernorm": _layernorm,
     "linear": _identity,
     "dropout": _identity,
     "flatten": _flatten,
