@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import os
 import platform
 import sys
 import time
@@ -106,6 +107,7 @@ class RunWriter(Callback):
             "parameters": self.s.model.count_params(),
             "started": self.started,
             "command": " ".join(sys.argv),
+            "pid": os.getpid(), "host": platform.node(),  # lets `nntrain runs` tell a dead "running" run
             "versions": _versions(),
             **more,
         }

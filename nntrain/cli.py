@@ -28,7 +28,8 @@ EXIT_DIVERGED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
 SetOpt = typer.Option(None, "--set", "-s", metavar="KEY=VALUE",
                       help="Override a config key; VALUE is YAML. Repeatable. e.g. --set train.epochs=3 "
                            "--set model.layers.0.units=256")
-JsonOpt = typer.Option(False, "--json", help="Print exactly one JSON object on stdout at the end.")
+JsonOpt = typer.Option(False, "--json", help="Print exactly one JSON object on stdout at the end. "
+                                              "e.g. --json | jq .test.accuracy")
 
 
 def error_line(message: str) -> None:
@@ -84,13 +85,13 @@ def fit(
     config: Path = typer.Argument(..., help="The YAML config to train, e.g. configs/mnist_mlp.yaml.",
                                   show_default=False),
     set_: Optional[List[str]] = SetOpt,
-    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Write the run here instead of runs/<config>/<time>/."),
-    name: Optional[str] = typer.Option(None, "--name", help="Name of the run folder under runs/<config>/ (default: the time)."),
+    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Write the run here instead of runs/<config>/<time>/. e.g. --run-dir runs/try"),
+    name: Optional[str] = typer.Option(None, "--name", help="Name of the run folder under runs/<config>/ (default: the time). e.g. --name lr3e-4"),
     as_json: bool = JsonOpt,
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors (and the --json object)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors (and the --json object). e.g. -q --json"),
     progress: str = typer.Option("auto", "--progress", metavar="auto|rich|plain|none",
                                  help="Progress display; auto = rich on a terminal, plain lines otherwise. "
-                                      "Env: NNTRAIN_PROGRESS."),
+                                      "Env: NNTRAIN_PROGRESS. e.g. --progress plain"),
 ):
     """Train a model from a config and write a run folder.
 
@@ -114,8 +115,10 @@ def fit(
 @app.command("eval")
 @guarded
 def eval_(
-    run_dir: Path = typer.Argument(..., help="A run folder written by `nntrain fit`.", show_default=False),
-    data: Optional[Path] = typer.Option(None, "--data", help="Score this CSV/NPZ/IDX file instead of the test split."),
+    run_dir: Path = typer.Argument(..., help="A run folder written by `nntrain fit`, e.g. runs/mnist_mlp/20261126-141500.",
+                                   show_default=False),
+    data: Optional[Path] = typer.Option(None, "--data", help="Score this CSV/NPZ/IDX file instead of the test split. "
+                                                             "e.g. --data data/holdout.csv"),
     as_json: bool = JsonOpt,
 ):
     """Loss and metrics of a trained run on its test split (or on --data).
@@ -146,7 +149,8 @@ def eval_(
 @app.command()
 @guarded
 def check(
-    config: Path = typer.Argument(..., help="The YAML config to validate.", show_default=False),
+    config: Path = typer.Argument(..., help="The YAML config to validate, e.g. configs/mnist_mlp.yaml.",
+                                  show_default=False),
     set_: Optional[List[str]] = SetOpt,
 ):
     """Validate a config and print the model summary (layers, output shapes, parameters).
@@ -181,7 +185,10 @@ def check(
 @guarded
 def list_(
     kind: Optional[str] = typer.Argument(None, help="layers, losses, optimizers, schedules, initializers, "
-                                                     "metrics or datasets (default: all)."),
+                                                     "metrics or datasets (default: all). e.g. nntrain list losses"),
+    fmt: str = typer.Option("table", "--format", metavar="table|markdown",
+                            help="markdown: the config reference as in docs/reference.md. "
+                                 "e.g. nntrain list --format markdown > docs/reference.md"),
 ):
     """What the registries hold, with every parameter and its default.
 
@@ -193,6 +200,13 @@ def list_(
     load_all()
     if kind is not None and kind not in KINDS:
         raise NntrainError(f"unknown kind {kind!r}{did_you_mean(kind, list(KINDS))}; valid: {', '.join(KINDS)}")
+    if fmt not in ("table", "markdown"):
+        raise NntrainError(f"--format must be table or markdown, got {fmt!r}")
+    if fmt == "markdown":
+        from .reference import markdown_reference
+
+        sys.stdout.write(markdown_reference(kind))
+        return
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
@@ -210,6 +224,92 @@ def list_(
             params = ", ".join(p.name if p.required else f"{p.name}={p.default!r}" for p in registry.params(name))
             table.add_row(name, escape(params or "-"), escape(registry.summary(name)))
         console.print(table)
+
+
+@app.command()
+@guarded
+def runs(
+    root: Path = typer.Argument(Path("runs"), help="The folder to search for runs, e.g. runs/mnist_mlp."),
+    sort: str = typer.Option("date", "--sort", metavar="KEY",
+                             help="Sort by name, config, date, epochs, status, seconds or SPLIT.METRIC; metrics "
+                                  "sort best first. e.g. --sort test.accuracy"),
+    reverse: bool = typer.Option(False, "--reverse", "-r", help="Reverse the order. e.g. --sort date -r"),
+    as_json: bool = JsonOpt,
+):
+    """The runs under runs/ (or ROOT): name, config, date, epochs, status, final metrics.
+
+    Status: done, running, interrupted, diverged, failed, stale (its process died without
+    recording it: resumable like interrupted), incomplete (no epoch finished).
+
+    Example: nntrain runs --sort test.accuracy
+    """
+    from .runlist import list_runs, sort_runs
+
+    records = sort_runs(list_runs(root), sort, reverse)
+    if as_json:
+        emit_json({"root": str(root), "runs": records})
+        return
+    if not records:
+        print(f"no runs under {root}", file=sys.stderr)
+        return
+    from .views import console, runs_table
+
+    console().print(runs_table(records, sort))
+
+
+@app.command()
+@guarded
+def plot(
+    run_dirs: List[Path] = typer.Argument(..., help="One or more run folders; several overlay with a legend. "
+                                                    "e.g. runs/mnist_mlp/*", show_default=False),
+    metric: Optional[List[str]] = typer.Option(None, "--metric", "-m", metavar="NAME",
+                                               help="Plot only this metric (train and val; val_NAME for val only; "
+                                                    "lr). Repeatable. e.g. --metric loss --metric accuracy"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", metavar="FILE",
+                                       help="Write a PNG or SVG picture instead (needs the `plot` extra). "
+                                            "e.g. --out curves.png"),
+    width: int = typer.Option(0, "--width", show_default=False, help="Terminal chart width in characters (default: fit the "
+                                                  "terminal). e.g. --width 60"),
+    height: int = typer.Option(12, "--height", help="Terminal chart height in lines. e.g. --height 20"),
+):
+    """Learning curves (loss and metrics, train and val, per epoch) in the terminal or as a picture.
+
+    Example: nntrain plot runs/mnist_mlp/20261126-141500 --metric loss --out curves.png
+    """
+    from . import plot as plots
+
+    skipped: list = []
+    charts = plots.collect(run_dirs, metric, skipped)
+    for message in skipped:
+        print(f"note: skipped {message}", file=sys.stderr)
+    if out is not None:
+        print(f"wrote {plots.save_figure(charts, out)}", file=sys.stderr)
+        return
+    from .views import chart_text, console
+
+    con = console()
+    # the grid plus y labels (~10) and the " epoch" axis title (7) fit the terminal
+    con.print(chart_text(plots.render(charts, width or max(20, min(con.width, 100) - 20), height)), soft_wrap=True)
+
+
+@app.command()
+@guarded
+def export(
+    run_dir: Path = typer.Argument(..., help="A run folder written by `nntrain fit`, e.g. runs/mnist_mlp/20261126-141500.",
+                                   show_default=False),
+    out: Path = typer.Option(..., "--out", "-o", metavar="FILE", help="The file to write. e.g. --out model.onnx",
+                             show_default=False),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", metavar="onnx|npz",
+                                      help="onnx (needs the `onnx` extra) or npz (named arrays + JSON "
+                                           "architecture); default: from the --out extension. e.g. --format npz"),
+):
+    """The trained network as an ONNX graph or as plain named arrays.
+
+    Example: nntrain export runs/mnist_mlp/20261126-141500 --format onnx --out mnist.onnx
+    """
+    from .export import export_run
+
+    print(f"wrote {export_run(run_dir, out, fmt)}", file=sys.stderr)
 
 
 def main() -> None:  # pragma: no cover - the console script calls `app` directly

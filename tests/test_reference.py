@@ -1,0 +1,44 @@
+"""docs/reference.md is generated from the code and must be regenerated when the code changes."""
+from __future__ import annotations
+
+import dataclasses
+
+from conftest import REPO
+from nntrain import schema
+from nntrain.reference import COMMAND, markdown_reference
+from nntrain.registry import KINDS, load_all
+
+DOC = REPO / "docs" / "reference.md"
+
+
+def test_committed_reference_is_up_to_date():
+    assert DOC.is_file(), f"docs/reference.md is missing; generate it: {COMMAND}"
+    assert DOC.read_text() == markdown_reference(), f"docs/reference.md is out of date; regenerate it: {COMMAND}"
+
+
+def test_every_registry_entry_and_parameter_is_documented():
+    load_all()
+    text = markdown_reference()
+    for kind, registry in KINDS.items():
+        assert f"## {kind.capitalize()}" in text
+        for name in registry.names():
+            section = text.split(f"### `{name}`\n", 1)[1].split("\n### ", 1)[0]
+            for p in registry.params(name):
+                assert f"| `{p.name}` |" in section, (kind, name, p.name)
+
+
+def test_every_config_key_is_documented():
+    text = markdown_reference()
+    for f in dataclasses.fields(schema.TrainConfig):
+        assert f"| `train.{f.name}` |" in text
+    assert "| `train.epochs` | `1` | passes over the training set |" in text
+    assert "| `optimizer` | `{type: adam}` |" in text
+
+
+def test_cli_prints_the_same_markdown(cli):
+    result = cli("list", "--format", "markdown")
+    assert result.exit_code == 0 and result.stdout == markdown_reference()
+    one = cli("list", "losses", "--format", "markdown")
+    assert one.stdout.startswith("## Losses") and "### `mse`" in one.stdout and "## Layers" not in one.stdout
+    bad = cli("list", "--format", "html")
+    assert bad.exit_code == 2 and "table or markdown" in bad.stderr
