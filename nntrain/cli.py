@@ -212,5 +212,10 @@ def list_(
         console.print(table)
 
 
+from .cli_sweep import sweep_app  # noqa: E402  (uses the helpers above)
+
+app.add_typer(sweep_app, name="sweep")
+
+
 def main() -> None:  # pragma: no cover - the console script calls `app` directly
     app()
