@@ -5,6 +5,7 @@ means `run`, so `nntrain sweep CONFIG --grid ...` needs no sub-command word.
 """
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import List, Optional
 
@@ -18,17 +19,25 @@ class SweepGroup(TyperGroup):
     """Dispatches `sweep report ...` to report and everything else (incl. --help) to run."""
 
     def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and not Path(args[0]).exists():
+            close = difflib.get_close_matches(args[0], [c for c in self.commands if c != "run"], n=1)
+            if close:
+                ctx.fail(f"no config file {args[0]!r} and no command {args[0]!r} (did you mean {close[0]!r}?)")
         if not args or args[0] not in self.commands:
             args = ["run", *args]
         return super().parse_args(ctx, args)
 
 
-class DefaultCommand(TyperCommand):
-    """The `run` command shows its usage as `nntrain sweep [OPTIONS] CONFIG`."""
+class _RunContext(TyperCommand.context_class):
+    """`run` is implied, so usage lines and hints name `nntrain sweep`, not `nntrain sweep run`."""
 
-    def format_usage(self, ctx, formatter):
-        path = ctx.parent.command_path if ctx.parent is not None else ctx.command_path
-        formatter.write_usage(path, " ".join(self.collect_usage_pieces(ctx)))
+    @property
+    def command_path(self):
+        return self.parent.command_path if self.parent is not None else super().command_path
+
+
+class DefaultCommand(TyperCommand):
+    context_class = _RunContext
 
 
 sweep_app = typer.Typer(

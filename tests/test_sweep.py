@@ -368,7 +368,7 @@ def test_displays(xor, tmp_path):
     d.started(plan.trials[0])
     d.finished(record)
     assert plain.getvalue().splitlines() == [
-        f"sweep {tmp_path}: 2 trials to run; 2 workers x 1 threads", "trial 0 started  optimizer.lr=0.1",
+        f"sweep {tmp_path}: 2 trials to run; 2 workers x 1 thread", "trial 0 started  optimizer.lr=0.1",
         "[1/2] trial 0 done  optimizer.lr=0.1  test.accuracy 1.0000  1.5s"]
     live = StringIO()
     d = RichDisplay(live)
@@ -415,3 +415,18 @@ def test_readme_learning_rate_loop(tmp_path):
     for lr, acc in rows:
         summary = json.loads((tmp_path / "runs" / "xor" / f"lr-{lr}" / "summary.json").read_text())
         assert summary["test"]["accuracy"] == float(acc)
+
+
+def test_the_same_command_without_out_continues_its_folder(cli, xor, tmp_path):
+    args = ("sweep", xor, "--grid", "optimizer.lr=0.1", "--progress", "plain")
+    first = cli(*args)
+    assert first.exit_code == 0, first.stderr
+    folders = list((tmp_path / "runs").iterdir())
+    assert len(folders) == 1 and folders[0].name.startswith("xor-sweep-")
+    again = cli(*args)
+    assert again.exit_code == 0 and f"resuming runs/{folders[0].name}" in again.stderr
+    assert "0 trials to run, 1 already finished" in again.stderr and "started" not in again.stderr
+    assert list((tmp_path / "runs").iterdir()) == folders
+    assert again.stdout == first.stdout  # the same leaderboard
+    other = cli("sweep", xor, "--grid", "optimizer.lr=0.2", "--print-commands")  # another sweep: a new folder
+    assert other.exit_code == 0 and len(list((tmp_path / "runs").iterdir())) == 2

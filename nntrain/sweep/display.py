@@ -14,6 +14,10 @@ from .space import Trial, value_text
 SHOW_FINISHED = 8  # finished trials kept in the live table under the running ones
 
 
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def _fmt(v) -> str:
     from ..progress import format_value
 
@@ -68,7 +72,7 @@ class PlainDisplay(Display):
     def begin(self, out, total, todo, workers, threads, metric):
         self.total, self.metric = todo, metric
         skipped = f", {total - todo} already finished" if total > todo else ""
-        self._print(f"sweep {out}: {todo} trials to run{skipped}; {workers} workers x {threads} threads")
+        self._print(f"sweep {out}: {plural(todo, 'trial')} to run{skipped}; {plural(workers, 'worker')} x {plural(threads, 'thread')}")
 
     def started(self, trial):
         self._print(f"trial {trial.index} started  {trial.label}")
@@ -132,13 +136,14 @@ class RichDisplay(PlainDisplay):
         from rich.table import Table
 
         now = time.monotonic()
-        title = (f"sweep {self.out}: {self.done}/{self.total} done, {self.workers} workers x {self.threads} threads"
+        running = [k for k in self.order if self.rows[k]["status"] == "running"]
+        title = (f"sweep {self.out}: {self.done}/{self.total} done, {len(running)} running "
+                 f"({plural(self.workers, 'worker')} x {plural(self.threads, 'thread')})"
                  + (f", {self.skipped} finished earlier" if self.skipped else "") + f"  {now - self.started_at:.0f}s")
         table = Table(title=title, title_justify="left")
         for col, justify in (("trial", "right"), ("overrides", "left"), ("epoch", "right"),
                              ("metric", "left"), ("status", "left"), ("time", "right")):
             table.add_column(col, justify=justify)
-        running = [k for k in self.order if self.rows[k]["status"] == "running"]
         finished = [k for k in self.order if self.rows[k]["status"] != "running"][-SHOW_FINISHED:]
         for k in running + finished:
             r = self.rows[k]
@@ -190,10 +195,10 @@ def print_leaderboard(board: dict, stream=None) -> None:
     for rec in rows:
         keys += [k for k in (rec.get("params") or {}) if k not in keys]
     arrow = "lower is better" if board["mode"] == "min" else "higher is better"
-    table = Table(title=f"{board['sweep_dir']}: {len(rows)} trials by {board['metric']} ({arrow})",
+    table = Table(title=f"{board['sweep_dir']}: {plural(len(rows), 'trial')} by {board['metric']} ({arrow})",
                   title_justify="left")
     for col, justify in (("rank", "right"), ("trial", "right"), *((k, "left") for k in keys),
-                         (board["metric"], "right"), ("status", "left"), ("epochs", "right"), ("seconds", "right")):
+                         (board["metric"], "right"), ("status", "left"), ("epochs", "right"), ("train s", "right")):
         table.add_column(escape(col), justify=justify)
     for rec in rows:
         params = rec.get("params") or {}
@@ -203,7 +208,7 @@ def print_leaderboard(board: dict, stream=None) -> None:
                       _fmt(rec["metric"]), escape(status), str(rec.get("epochs") or 0), f"{rec.get('seconds') or 0:.2f}")
     console.print(table)
     if board["pending"]:
-        console.print(f"{len(board['pending'])} trials not finished: {', '.join(map(str, board['pending']))}",
+        console.print(f"{plural(len(board['pending']), 'trial')} not finished: {', '.join(map(str, board['pending']))}",
                       markup=False)
     if rows and rows[0].get("rank"):
         console.print(f"best: trial {rows[0]['trial']}  {_label(rows[0])}  {rows[0]['run_dir']}", markup=False)

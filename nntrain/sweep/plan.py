@@ -152,7 +152,9 @@ def default_out(plan: Plan, root: str | Path = "runs") -> tuple[Path, bool]:
 def check_out(out: Path) -> Path:
     if out.exists() and not out.is_dir():
         raise SweepError(f"--out {out} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not (out / SWEEP_FILE).exists() and not (out / TRIALS_FILE).exists():
+    # hidden names are ignored: they may be another job's sweep.json being written right now
+    visible = out.is_dir() and any(not p.name.startswith(".") for p in out.iterdir())
+    if visible and not (out / SWEEP_FILE).exists() and not (out / TRIALS_FILE).exists():
         raise SweepError(f"--out {out} is a folder that holds something other than a sweep; choose a new or empty folder")
     return out
 
