@@ -191,6 +191,11 @@ def test_failed_and_diverged_trials_are_recorded_and_the_sweep_goes_on(tmp_path,
     assert failed["status"] == "failed" and failed["exit_code"] == 2 and "bad.csv" in failed["error"]
     assert failed["rank"] is None and diverged["rank"] is None
     assert len((tmp_path / "s" / "trials.jsonl").read_text().splitlines()) == 3
+    # a --trial K job exits with its trial's status, so a scheduler sees the failure
+    job = invoke("sweep", cfg, "--zip", "data.train=good.csv,good.csv,bad.csv", "--zip", "optimizer.lr=0.05,1e12,0.05",
+                 "--set", "model.layers.0.activation=linear", "--set", "optimizer.type=sgd",
+                 "--out", tmp_path / "s", "--trial", failed["trial"], "--quiet")
+    assert job.exit_code == 2 and job.stdout == ""
 
 
 # -- bad input: an error line, exit 2, nothing written --------------------------------------
@@ -356,6 +361,8 @@ def test_leaderboard_order_and_direction(tmp_path):
     assert direction("val.accuracy", "min") == "min"
     with pytest.raises(Exception, match="available: test.accuracy, test.loss, train.loss"):
         leaderboard(tmp_path, records, [], "val.loss")
+    records[0]["val"] = {"loss": 0.3}  # with a validation split, val.loss is the default
+    assert leaderboard(tmp_path, records, [], None)["metric"] == "val.loss"
 
 
 def test_displays(xor, tmp_path):

@@ -130,6 +130,8 @@ def finish(r: Running, code: int) -> dict:
 
 def clear_stale(out: Path, trial: Trial) -> None:
     """Remove what an unfinished earlier attempt of this trial left (same id, any index)."""
+    for trash in out.glob(f".*-{trial.id}.stale-*"):  # a removal that was itself interrupted
+        shutil.rmtree(trash, ignore_errors=True)
     for path in out.glob(f"*-{trial.id}"):
         if path.is_dir():
             trash = path.with_name(f".{path.name}.stale-{os.getpid()}")
