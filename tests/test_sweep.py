@@ -437,3 +437,8 @@ def test_the_same_command_without_out_continues_its_folder(cli, xor, tmp_path):
     assert again.stdout == first.stdout  # the same leaderboard
     other = cli("sweep", xor, "--grid", "optimizer.lr=0.2", "--print-commands")  # another sweep: a new folder
     assert other.exit_code == 0 and len(list((tmp_path / "runs").iterdir())) == 2
+    # a sweep folder holds one config: a changed config cannot reuse its finished trials
+    changed = tmp_path / "xor.yaml"
+    changed.write_text(xor.read_text().replace("units: 8", "units: 6"))
+    refused = cli("sweep", changed, "--grid", "optimizer.lr=0.1", "--out", folders[0])
+    assert refused.exit_code == 2 and "holds a sweep of another config" in refused.stderr

@@ -36,7 +36,7 @@ def plan_sweep(config, *, spec_file=None, sets=(), grid=(), zips=(), space=(), r
 
 def _out(plan: Plan, out, root, display: Display) -> Path:
     if out is not None:
-        return check_out(Path(out))
+        return check_out(Path(out), plan)
     path, resuming = default_out(plan, root)
     if resuming:
         display.note(f"resuming {path} (the same sweep ran there before; --out DIR starts another)")

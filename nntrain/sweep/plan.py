@@ -17,7 +17,7 @@ import yaml
 
 from ..errors import NntrainError
 from ..schema import number_from
-from .space import SweepError, SweepSpec, Trial, expand, parse_axis, parse_space, read_spec
+from .space import SweepError, SweepSpec, Trial, expand, parse_axis, parse_space, read_spec, value_text
 
 SPLITS = ("train", "val", "test")
 SWEEP_FILE = "sweep.json"
@@ -32,11 +32,12 @@ class Plan:
     dropped: int = 0  # duplicate trials (e.g. repeated random draws) left out
     metric: str | None = None
     mode: str = "auto"
+    config_sha1: str = ""  # of the config file's bytes: a sweep folder holds trials of one config
 
     @property
     def key(self) -> str:
         """Identifies the sweep: the same config and trials give the same key (used to resume)."""
-        text = str(self.config.resolve()) + "\n" + "\n".join(t.id for t in self.trials)
+        text = self.config_sha1 + "\n" + "\n".join(t.id for t in self.trials)
         return hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
 
     def argv(self, trial: Trial, out: Path) -> list[str]:
@@ -51,7 +52,8 @@ class Plan:
         return shlex.join(["nntrain", *self.argv(trial, out)])
 
     def describe(self) -> dict:
-        return {"config": str(self.config), "sets": [f"{k}={v}" for k, v in self.spec.sets],
+        return {"config": str(self.config), "config_sha1": self.config_sha1,
+                "sets": [f"{k}={value_text(v)}" for k, v in self.spec.sets],
                 "trials": [t.as_dict() for t in self.trials]}
 
 
@@ -112,7 +114,8 @@ def make_plan(config, spec: SweepSpec, metric: str | None = None, mode: str | No
             _blame(exc, trial, spec.origin, len(trials))
             raise
         trial.epochs = cfg.train.epochs
-    return Plan(config, spec, trials, dropped, metric, mode)
+    digest = hashlib.sha1(config.read_bytes()).hexdigest()[:12]
+    return Plan(config, spec, trials, dropped, metric, mode, digest)
 
 
 def _blame(exc: NntrainError, trial: Trial, origin: dict, total: int) -> None:
@@ -149,9 +152,18 @@ def default_out(plan: Plan, root: str | Path = "runs") -> tuple[Path, bool]:
     return path, False
 
 
-def check_out(out: Path) -> Path:
+def check_out(out: Path, plan: Plan | None = None) -> Path:
+    """An explicit --out: new, empty, or a sweep folder of the same config."""
     if out.exists() and not out.is_dir():
         raise SweepError(f"--out {out} exists and is not a folder")
+    if plan is not None and (out / SWEEP_FILE).is_file():
+        try:
+            old = json.loads((out / SWEEP_FILE).read_text())
+        except (OSError, ValueError):
+            old = {}
+        if isinstance(old, dict) and old.get("config_sha1") not in (None, plan.config_sha1):
+            raise SweepError(f"--out {out} holds a sweep of another config ({old.get('config')}, or it has changed "
+                             "since); its finished trials would not match: choose another --out")
     # hidden names are ignored: they may be another job's sweep.json being written right now
     visible = out.is_dir() and any(not p.name.startswith(".") for p in out.iterdir())
     if visible and not (out / SWEEP_FILE).exists() and not (out / TRIALS_FILE).exists():

@@ -232,7 +232,9 @@ def read_spec(path: str | Path) -> SweepSpec:
         if k not in SPEC_KEYS:
             raise SweepError(f"{path}: unknown key {k!r}{did_you_mean(str(k), SPEC_KEYS)}; valid keys: {', '.join(SPEC_KEYS)}")
     spec = SweepSpec()
-    spec.sets = [(k, number_from(v)) for k, v in _mapping(raw.get("set"), f"{path}: set").items()]
+    for k, v in _mapping(raw.get("set"), f"{path}: set").items():
+        spec.sets.append((k, number_from(v)))
+        spec.origin[k] = f"{path}: set.{k}"
     for name in ("grid", "zip"):
         for k, values in _mapping(raw.get(name), f"{path}: {name}").items():
             if not isinstance(values, list) or not values:
