@@ -86,14 +86,17 @@ def run(
 
     Example: nntrain sweep configs/xor.yaml --grid optimizer.lr=0.1,0.01 --grid train.batch_size=4,8 --workers 2
     """
-    from .sweep import commands, plan_sweep, print_leaderboard, run_sweep
+    from .sweep import commands, plan_sweep, run_sweep
 
     mode_ = _progress_mode(progress, quiet, as_json)
     plan = plan_sweep(config, spec_file=spec, sets=set_ or [], grid=grid or [], zips=zip_ or [],
                       space=space or [], random=random, seed=seed, metric=metric, mode=mode)
     if print_commands:
-        for line in commands(plan, out)[1]:
-            print(line)
+        folder, lines = commands(plan, out)
+        if as_json:
+            emit_json({"sweep_dir": str(folder), "commands": lines})
+        else:
+            print("\n".join(lines))
         return
     board = run_sweep(plan, out, workers, mode_, trial)
     _render(board, as_json, quiet)

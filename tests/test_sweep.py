@@ -26,7 +26,7 @@ from nntrain.sweep.board import direction, leaderboard
 from nntrain.sweep.display import PlainDisplay, RichDisplay
 from nntrain.sweep.plan import build_spec
 from nntrain.sweep.runner import classify, thread_env
-from nntrain.sweep.space import SweepError, expand, parse_distribution, value_text
+from nntrain.sweep.space import SweepError, parse_distribution, value_text
 
 REPO = Path(__file__).resolve().parent.parent
 XOR = """\
@@ -111,6 +111,8 @@ def test_print_commands_reproduce_the_sweep(swept, xor, tmp_path):
         assert proc.returncode == 0, stderr
         summary = json.loads(stdout)
         assert summary["train"] == by_trial[k]["train"] and summary["test"] == by_trial[k]["test"]
+    as_json = invoke("sweep", xor, *GRID, "--out", other, "--print-commands", "--json")
+    assert json.loads(as_json.stdout) == {"sweep_dir": str(other), "commands": lines}
     # and the folder they wrote ranks exactly like the sweep (sweep.json says which trial is which)
     assert same_board(report(other)) == same_board(report(out))
 
@@ -442,3 +444,15 @@ def test_the_same_command_without_out_continues_its_folder(cli, xor, tmp_path):
     changed.write_text(xor.read_text().replace("units: 8", "units: 6"))
     refused = cli("sweep", changed, "--grid", "optimizer.lr=0.1", "--out", folders[0])
     assert refused.exit_code == 2 and "holds a sweep of another config" in refused.stderr
+
+
+def test_trials_jsonl_latest_line_wins_and_a_torn_line_is_skipped(tmp_path):
+    from nntrain.sweep.board import append_record, read_records
+
+    append_record(tmp_path, {"id": "a", "trial": 0, "status": "killed"})
+    append_record(tmp_path, {"id": "b", "trial": 1, "status": "done"})
+    append_record(tmp_path, {"id": "a", "trial": 0, "status": "done"})
+    with open(tmp_path / "trials.jsonl", "a") as f:
+        f.write('{"id": "c", "trial": 2, "sta')  # a write cut short
+    records = read_records(tmp_path)
+    assert sorted(records) == ["a", "b"] and records["a"]["status"] == "done"

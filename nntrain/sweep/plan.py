@@ -175,7 +175,10 @@ def write_sweep_file(plan: Plan, out: Path) -> None:
     """sweep.json: the trials of the latest command, plus those of earlier commands in this folder."""
     from ..runs import write_json
 
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SweepError(f"cannot create the sweep folder {out}: {exc.strerror}") from None
     path = out / SWEEP_FILE
     known = []
     try:
