@@ -59,6 +59,8 @@ def run_sweep(plan: Plan, out=None, workers: int | None = None, display: Display
         selected = [plan.trials[trial]]
     out = _out(plan, out, root, display)
     write_sweep_file(plan, out)
+    if plan.dropped:
+        display.note(f"{plan.dropped} random draws repeated an earlier trial and were dropped")
     finished, _ = collect(out, [t.as_dict() for t in selected])
     done_ids = {r["id"] for r in finished}
     todo = [t for t in selected if t.id not in done_ids]
