@@ -393,7 +393,7 @@ def test_displays(xor, tmp_path):
 
 
 def test_cli_import_stays_light():
-    code = "import sys, nntrain.cli; print(sorted(m for m in ('numpy', 'yaml', 'rich') if m in sys.modules))"
+    code = "import sys, nntrain.cli; print(sorted(m for m in ('numpy', 'rich') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
