@@ -310,6 +310,9 @@ def export(
     from .export import export_run
 
     print(f"wrote {export_run(run_dir, out, fmt)}", file=sys.stderr)
+from .cli_sweep import sweep_app  # noqa: E402  (uses the helpers above)
+
+app.add_typer(sweep_app, name="sweep")
 
 
 def main() -> None:  # pragma: no cover - the console script calls `app` directly

@@ -1,0 +1,168 @@
+"""Trial records and the leaderboard.
+
+`trials.jsonl` in the sweep folder has one JSON line per finished trial, appended (and synced to
+disk) as each trial ends, by the local sweep and by `--trial K` jobs alike. Run folders that a
+plain `nntrain fit` wrote (the --print-commands route) count too: their summary.json says how
+they ended, and sweep.json says which trial they are.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+from ..errors import NntrainError
+from .plan import SPLITS, SWEEP_FILE, TRIALS_FILE
+
+FINAL = ("done", "diverged", "failed", "crashed")  # a rerun does not repeat these
+SMALLER_IS_BETTER = ("loss", "mse", "mae", "rmse", "error", "mean_squared_error", "mean_absolute_error")
+
+
+def append_record(out: Path, record: dict) -> None:
+    """One line, written whole (one write under a lock), flushed and fsync'ed."""
+    line = (json.dumps(record, default=_json_default, allow_nan=True) + "\n").encode("utf-8")
+    with open(out / TRIALS_FILE, "ab") as f:
+        try:
+            import fcntl
+
+            fcntl.lockf(f, fcntl.LOCK_EX)  # several `--trial K` jobs may append at once
+        except (ImportError, OSError):
+            pass
+        f.write(line)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _json_default(obj):
+    from ..runs import _json_default as runs_default
+
+    return runs_default(obj)
+
+
+def read_records(out: Path) -> dict[str, dict]:
+    """The latest record of each trial id in trials.jsonl (a torn last line is skipped)."""
+    records: dict[str, dict] = {}
+    try:
+        lines = (out / TRIALS_FILE).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return records
+    for line in lines:
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(rec, dict) and isinstance(rec.get("id"), str):
+            records[rec["id"]] = rec
+    return records
+
+
+def record_from_summary(trial: dict, summary: dict, **more) -> dict:
+    """A trial record from a run's summary.json (`fit --json` prints the same object)."""
+    return {
+        "trial": trial["trial"], "id": trial["id"], "name": trial["name"], "params": trial["params"],
+        "status": summary.get("status", "unknown"), "exit_code": None, "error": summary.get("error"),
+        "epochs": summary.get("epochs"), "seconds": summary.get("seconds"),
+        **{split: summary.get(split) for split in SPLITS}, **more,
+    }
+
+
+def folder_record(out: Path, trial: dict) -> dict | None:
+    """The record of a trial that a plain `nntrain fit` (from --print-commands) ran to an end."""
+    from ..runs import read_summary
+
+    try:
+        summary = read_summary(out / trial["name"])
+    except NntrainError:
+        return None
+    if summary.get("status") not in FINAL:
+        return None
+    return record_from_summary(trial, summary)
+
+
+def read_sweep_file(out: Path) -> dict:
+    try:
+        data = json.loads((out / SWEEP_FILE).read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise NntrainError(f"{out / SWEEP_FILE} is not valid JSON ({exc})") from None
+    return data if isinstance(data, dict) else {}
+
+
+def collect(out: Path, trials: list[dict] | None = None) -> tuple[list[dict], list[dict]]:
+    """(finished records, unfinished trials) of the given trials, or of everything in the folder."""
+    records = read_records(out)
+    everything = trials is None
+    if everything:
+        sweep = read_sweep_file(out)
+        trials = sweep.get("trials", []) + sweep.get("earlier", [])
+    finished, pending, seen = [], [], set()
+    for t in trials:
+        seen.add(t["id"])
+        rec = records.get(t["id"])
+        if rec is None or rec.get("status") not in FINAL:
+            rec = folder_record(out, t) or rec
+        if rec is not None and rec.get("status") in FINAL:
+            finished.append(rec)
+        else:
+            pending.append(t)
+    if everything:  # trials.jsonl lines of trials that no sweep.json lists
+        finished += [r for i, r in records.items() if i not in seen and r.get("status") in FINAL]
+    return finished, pending
+
+
+# -- ranking --------------------------------------------------------------------------------
+def metric_value(record: dict, metric: str) -> float | None:
+    split, _, name = metric.partition(".")
+    value = (record.get(split) or {}).get(name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def default_metric(records: list[dict]) -> str:
+    """val.loss when there is a validation split; else test.accuracy, test.loss, train.loss."""
+    for metric in ("val.loss", "test.accuracy", "test.loss", "train.accuracy", "train.loss"):
+        if any(metric_value(r, metric) is not None for r in records):
+            return metric
+    return "train.loss"
+
+
+def direction(metric: str, mode: str = "auto") -> str:
+    if mode in ("min", "max"):
+        return mode
+    name = metric.partition(".")[2]
+    return "min" if any(name == s or name.endswith("_" + s) for s in SMALLER_IS_BETTER) else "max"
+
+
+def available_metrics(records: list[dict]) -> list[str]:
+    keys = {f"{s}.{k}" for r in records for s in SPLITS for k in (r.get(s) or {})}
+    return sorted(keys)
+
+
+def leaderboard(out: Path, finished: list[dict], pending: list[dict], metric: str | None = None,
+                mode: str = "auto") -> dict:
+    """Finished trials ranked by `metric` (best first); those without it (diverged, failed) last."""
+    metric = metric or default_metric(finished)
+    order = direction(metric, mode)
+    scored = [r for r in finished if metric_value(r, metric) is not None]
+    if finished and not scored and any(r.get("status") == "done" for r in finished):
+        raise NntrainError(f"--metric {metric}: no trial reports it; available: "
+                           f"{', '.join(available_metrics(finished)) or 'none'}")
+    sign = 1.0 if order == "min" else -1.0
+    tie = metric.partition(".")[0] + ".loss"  # equal accuracies: the lower loss first
+
+    def rank_key(r):
+        loss = metric_value(r, tie)
+        return sign * metric_value(r, metric), math.inf if loss is None else loss, r.get("trial", 0)
+
+    scored.sort(key=rank_key)
+    rest = sorted((r for r in finished if metric_value(r, metric) is None), key=lambda r: r.get("trial", 0))
+    rows = []
+    for rank, rec in enumerate(scored + rest, 1):
+        value = metric_value(rec, metric)
+        rows.append({"rank": rank if value is not None else None, **rec, "metric": value,
+                     "run_dir": str(out / rec["name"]) if rec.get("name") else None})
+    return {"sweep_dir": str(out), "metric": metric, "mode": order, "trials": rows,
+            "pending": [t["trial"] for t in pending]}

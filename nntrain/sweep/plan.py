@@ -1,0 +1,192 @@
+"""A sweep's plan: the config, the validated trials, the sweep folder and each trial's command.
+
+Every trial's config is loaded and validated (keys, values, registry names, model shapes)
+before anything runs or is written, so a typo in `--grid optimizer.lrr=...` costs nothing.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shlex
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from ..errors import NntrainError
+from ..schema import number_from
+from .space import SweepError, SweepSpec, Trial, expand, parse_axis, parse_space, read_spec, value_text
+
+SPLITS = ("train", "val", "test")
+SWEEP_FILE = "sweep.json"
+TRIALS_FILE = "trials.jsonl"
+
+
+@dataclass
+class Plan:
+    config: Path
+    spec: SweepSpec
+    trials: list[Trial]
+    dropped: int = 0  # duplicate trials (e.g. repeated random draws) left out
+    metric: str | None = None
+    mode: str = "auto"
+    config_sha1: str = ""  # of the config file's bytes: a sweep folder holds trials of one config
+
+    @property
+    def key(self) -> str:
+        """Identifies the sweep: the same config and trials give the same key (used to resume)."""
+        text = self.config_sha1 + "\n" + "\n".join(t.id for t in self.trials)
+        return hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
+
+    def argv(self, trial: Trial, out: Path) -> list[str]:
+        """`fit` arguments of a trial (after `nntrain`)."""
+        args = ["fit", str(self.config)]
+        for text in trial.overrides:
+            args += ["--set", text]
+        return args + ["--run-dir", str(out / trial.name), "--json", "--quiet"]
+
+    def command(self, trial: Trial, out: Path) -> str:
+        """One shell line: what --print-commands prints."""
+        return shlex.join(["nntrain", *self.argv(trial, out)])
+
+    def describe(self) -> dict:
+        return {"config": str(self.config), "config_sha1": self.config_sha1,
+                "sets": [f"{k}={value_text(v)}" for k, v in self.spec.sets],
+                "trials": [t.as_dict() for t in self.trials]}
+
+
+def parse_set(text: str) -> tuple[str, object]:
+    """A fixed `--set KEY=VALUE` of the sweep, read as `nntrain fit --set` reads it."""
+    key, sep, value = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise SweepError(f"--set expects KEY=VALUE (e.g. train.epochs=5), got {text!r}")
+    try:
+        return key, number_from(yaml.safe_load(value)) if value.strip() else None
+    except yaml.YAMLError as exc:
+        raise SweepError(f"--set {text}: the value is not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+
+
+def build_spec(spec_file=None, sets=(), grid=(), zips=(), space=(), random=None, seed=None) -> SweepSpec:
+    """The sweep file (if any) with the flags added; a flag wins over the file for random/seed."""
+    spec = read_spec(spec_file) if spec_file else SweepSpec()
+    spec.sets += [parse_set(t) for t in sets]
+    flags = [("--grid", spec.grid, grid, lambda t: parse_axis(t, "--grid")),
+             ("--zip", spec.zip, zips, lambda t: parse_axis(t, "--zip")), ("--space", spec.space, space, parse_space)]
+    for flag, target, texts, parse in flags:
+        for text in texts:
+            target.append(parse(text))
+            spec.origin.setdefault(target[-1][0], flag)
+    if random is not None:
+        if random < 1:
+            raise SweepError(f"--random must be an integer >= 1, got {random}")
+        spec.random = random
+    if seed is not None:
+        spec.seed = seed
+    return spec
+
+
+def check_metric(metric: str | None, mode: str | None) -> tuple[str | None, str]:
+    mode = mode or "auto"
+    if mode not in ("auto", "min", "max"):
+        raise SweepError(f"--mode must be min, max or auto, got {mode!r}")
+    if metric is not None:
+        split, dot, name = metric.partition(".")
+        if not dot or split not in SPLITS or not name:
+            raise SweepError(f"--metric names a split and a metric, e.g. val.loss or test.accuracy "
+                             f"(splits: {', '.join(SPLITS)}); got {metric!r}")
+    return metric, mode
+
+
+def make_plan(config, spec: SweepSpec, metric: str | None = None, mode: str | None = None) -> Plan:
+    """Expand the spec and validate every trial's config; raises before anything is written."""
+    from ..config import load_config
+
+    config = Path(config)
+    metric, mode = check_metric(metric or spec.metric, mode or spec.mode)
+    trials, dropped = expand(spec)
+    for trial in trials:
+        try:
+            cfg = load_config(config, trial.overrides)
+        except NntrainError as exc:
+            _blame(exc, trial, spec.origin, len(trials))
+            raise
+        trial.epochs = cfg.train.epochs
+    digest = hashlib.sha1(config.read_bytes()).hexdigest()[:12]
+    return Plan(config, spec, trials, dropped, metric, mode, digest)
+
+
+def _blame(exc: NntrainError, trial: Trial, origin: dict, total: int) -> None:
+    """`--set optimizer.lr=-1` (what load_config saw) -> `--grid optimizer.lr=-1` (what the user wrote)."""
+    where = exc.where or ""
+    if where.startswith("--set "):
+        key = where[6:].partition("=")[0]
+        if key in origin:
+            flag = origin[key]
+            exc.where = f"{flag} {where[6:]}" if flag.startswith("--") else f"{flag}={where[6:].partition('=')[2]}"
+    if total > 1:
+        exc.message = f"{exc.message} (trial {trial.index}: {trial.label})"
+
+
+# -- the sweep folder -----------------------------------------------------------------------
+def default_out(plan: Plan, root: str | Path = "runs") -> tuple[Path, bool]:
+    """(folder, resuming): the newest runs/<config>-sweep-*/ of the same sweep, else a new name.
+
+    Rerunning the same command therefore continues where it stopped instead of starting over.
+    """
+    stem = plan.config.stem
+    previous = sorted(Path(root).glob(f"{stem}-sweep-*/{SWEEP_FILE}"), reverse=True)
+    for path in previous:
+        try:
+            if json.loads(path.read_text()).get("key") == plan.key:
+                return path.parent, True
+        except (OSError, ValueError):
+            continue
+    base = Path(root) / f"{stem}-sweep-{time.strftime('%Y%m%d-%H%M%S')}"
+    path, k = base, 1
+    while path.exists():
+        k += 1
+        path = base.with_name(f"{base.name}-{k}")
+    return path, False
+
+
+def check_out(out: Path, plan: Plan | None = None) -> Path:
+    """An explicit --out: new, empty, or a sweep folder of the same config."""
+    if out.exists() and not out.is_dir():
+        raise SweepError(f"--out {out} exists and is not a folder")
+    if plan is not None and (out / SWEEP_FILE).is_file():
+        try:
+            old = json.loads((out / SWEEP_FILE).read_text())
+        except (OSError, ValueError):
+            old = {}
+        if isinstance(old, dict) and old.get("config_sha1") not in (None, plan.config_sha1):
+            raise SweepError(f"--out {out} holds a sweep of another config ({old.get('config')}, or it has changed "
+                             "since); its finished trials would not match: choose another --out")
+    # hidden names are ignored: they may be another job's sweep.json being written right now
+    visible = out.is_dir() and any(not p.name.startswith(".") for p in out.iterdir())
+    if visible and not (out / SWEEP_FILE).exists() and not (out / TRIALS_FILE).exists():
+        raise SweepError(f"--out {out} is a folder that holds something other than a sweep; choose a new or empty folder")
+    return out
+
+
+def write_sweep_file(plan: Plan, out: Path) -> None:
+    """sweep.json: the trials of the latest command, plus those of earlier commands in this folder."""
+    from ..runs import write_json
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SweepError(f"cannot create the sweep folder {out}: {exc.strerror}") from None
+    path = out / SWEEP_FILE
+    known = []
+    try:
+        old = json.loads(path.read_text())
+        ids = {t.id for t in plan.trials}
+        known = [t for t in old.get("trials", []) + old.get("earlier", []) if t.get("id") not in ids]
+    except (OSError, ValueError, AttributeError):
+        pass
+    write_json(path, {"key": plan.key, **plan.describe(), "earlier": known,
+                      "metric": plan.metric, "mode": plan.mode, "written": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                      "host": os.uname().nodename if hasattr(os, "uname") else ""})

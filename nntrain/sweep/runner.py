@@ -1,0 +1,216 @@
+"""Running trials: one `nntrain fit` process per trial, `workers` at a time.
+
+Separate processes isolate crashes and keep numpy's BLAS threads per trial under control: each
+worker gets cores // workers threads (OMP/OPENBLAS/MKL_NUM_THREADS), so workers x threads never
+exceeds the cores this process may use. Each trial's stdout/stderr go to fit.stdout/fit.stderr in
+its run folder; its record is appended to trials.jsonl the moment it ends.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .board import FINAL, append_record, record_from_summary
+from .plan import Plan
+from .space import Trial
+
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
+               "NUMEXPR_NUM_THREADS")
+POLL = 0.1  # seconds between checks on the running trials
+LIVE_EVERY = 0.5  # seconds between reads of a running trial's metrics.csv
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (respects taskset / SLURM cpu binding)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def thread_env(workers: int, cores: int | None = None) -> dict[str, str]:
+    threads = max(1, (cores or usable_cores()) // max(1, workers))
+    return {var: str(threads) for var in THREAD_VARS}
+
+
+def _parent_death_signal():
+    """A preexec_fn asking Linux to SIGTERM the trial if the sweep dies (even by SIGKILL)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def preexec():
+        prctl(1, int(signal.SIGTERM))  # 1 = PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the sweep died before prctl took effect
+            os._exit(1)
+
+    return preexec
+
+
+@dataclass
+class Running:
+    trial: Trial
+    proc: subprocess.Popen
+    run_dir: Path
+    start: float
+    files: list = field(default_factory=list)
+    next_read: float = 0.0
+
+
+def _last_error(stderr: str) -> str | None:
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    errors = [ln[len("error: "):] for ln in lines if ln.startswith("error: ")]
+    if errors:
+        return errors[-1]
+    return lines[-1] if lines else None
+
+
+def classify(code: int, stderr: str) -> tuple[str, str | None]:
+    """(status, error) from a trial's exit code (DESIGN.md: 1 diverged, 2 bad input, 130 Ctrl-C)."""
+    error = _last_error(stderr)
+    if code == 0:
+        return "done", None
+    if code < 0:
+        name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
+        return "killed", f"killed by {name}"
+    if code == 130:
+        return "interrupted", error or "interrupted"
+    if code == 1 and error and "Traceback" not in stderr:
+        return "diverged", error
+    if code == 2:
+        return "failed", error
+    return "crashed", f"exit code {code}: {error}" if error else f"exit code {code}"
+
+
+def _read_json_line(text: str) -> dict | None:
+    import json
+
+    for line in reversed(text.splitlines()):
+        if line.startswith("{"):
+            try:
+                return json.loads(line)
+            except ValueError:
+                return None
+    return None
+
+
+def finish(r: Running, code: int) -> dict:
+    """The trial's record, from its exit code, its `--json` line or summary.json, and its stderr."""
+    from ..runs import read_summary
+
+    for f in r.files:
+        f.close()
+    read = lambda name: (r.run_dir / name).read_text(encoding="utf-8", errors="replace")  # noqa: E731
+    stderr = read("fit.stderr")
+    status, error = classify(code, stderr)
+    try:
+        summary = _read_json_line(read("fit.stdout")) or read_summary(r.run_dir)
+    except Exception:  # a trial that died early may leave no readable summary
+        summary = {}
+    return record_from_summary(
+        r.trial.as_dict(), {**summary, "status": status, "error": error}, exit_code=code,
+        wall=round(time.monotonic() - r.start, 3), host=socket.gethostname(),
+        finished=time.strftime("%Y-%m-%dT%H:%M:%S"),
+    )
+
+
+def clear_stale(out: Path, trial: Trial) -> None:
+    """Remove what an unfinished earlier attempt of this trial left (same id, any index)."""
+    for trash in out.glob(f".*-{trial.id}.stale-*"):  # a removal that was itself interrupted
+        shutil.rmtree(trash, ignore_errors=True)
+    for path in out.glob(f"*-{trial.id}"):
+        if path.is_dir():
+            trash = path.with_name(f".{path.name}.stale-{os.getpid()}")
+            path.rename(trash)  # atomic: a straggling writer cannot mix old files into the new run
+            shutil.rmtree(trash, ignore_errors=True)
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def run_trials(plan: Plan, out: Path, trials: list[Trial], workers: int, display, cores: int | None = None) -> list[dict]:
+    """Run the trials, `workers` at a time; each record is appended to trials.jsonl as it ends."""
+    workers = max(1, min(workers, len(trials)))
+    env = {**os.environ, **thread_env(workers, cores)}
+    env.pop("NNTRAIN_PROGRESS", None)
+    preexec = _parent_death_signal()
+    queue, running, records = list(trials), [], []
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():  # SIGTERM/SIGHUP end trials like Ctrl-C
+        handlers = {s: signal.signal(s, _raise_interrupt) for s in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s}
+    try:
+        while queue or running:
+            while queue and len(running) < workers:
+                trial = queue.pop(0)
+                clear_stale(out, trial)
+                run_dir = out / trial.name
+                run_dir.mkdir(parents=True)
+                files = [open(run_dir / "fit.stdout", "wb"), open(run_dir / "fit.stderr", "wb")]
+                proc = subprocess.Popen([sys.executable, "-m", "nntrain", *plan.argv(trial, out)],
+                                        stdin=subprocess.DEVNULL, stdout=files[0], stderr=files[1], env=env,
+                                        preexec_fn=preexec)
+                running.append(Running(trial, proc, run_dir, time.monotonic(), files))
+                display.started(trial)
+            time.sleep(POLL)
+            now = time.monotonic()
+            for r in list(running):
+                code = r.proc.poll()
+                if code is not None:
+                    running.remove(r)
+                    record = finish(r, code)
+                    if record["status"] in FINAL or record["status"] == "killed":
+                        append_record(out, record)
+                    records.append(record)
+                    display.finished(record)
+                elif display.live and now >= r.next_read:
+                    r.next_read = now + LIVE_EVERY
+                    display.progress(r.trial, _last_row(r.run_dir))
+            display.refresh()
+    except BaseException:
+        _stop(running)
+        raise
+    finally:
+        for s, old in handlers.items():
+            signal.signal(s, old)
+    return records
+
+
+def _last_row(run_dir: Path) -> dict:
+    from ..runs import read_metrics_csv
+
+    try:
+        rows = read_metrics_csv(run_dir / "metrics.csv")
+    except (OSError, ValueError):
+        return {}
+    return rows[-1] if rows else {}
+
+
+def _stop(running: list[Running], grace: float = 5.0) -> None:
+    """Terminate the running trials (they are not recorded: a rerun starts them again)."""
+    for r in running:
+        if r.proc.poll() is None:
+            r.proc.terminate()
+    deadline = time.monotonic() + grace
+    for r in running:
+        try:
+            r.proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            r.proc.kill()
+            r.proc.wait()
+        for f in r.files:
+            f.close()
