@@ -42,7 +42,8 @@ class DefaultCommand(TyperCommand):
 
 sweep_app = typer.Typer(
     cls=SweepGroup,
-    help="Run a hyperparameter sweep (nntrain sweep CONFIG --grid K=V1,V2 ...) or rank one (nntrain sweep report DIR).",
+    help="Run a hyperparameter sweep (nntrain sweep CONFIG --grid K=V1,V2 ...) or rank one (nntrain sweep report DIR).\n\n"
+         "Example: nntrain sweep configs/xor.yaml --grid optimizer.lr=0.1,0.01 --workers 2",
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -52,32 +53,32 @@ sweep_app = typer.Typer(
                    epilog="See also: nntrain sweep report DIR (the leaderboard of a sweep folder).")
 @guarded
 def run(
-    config: Path = typer.Argument(..., help="The YAML config every trial starts from.", show_default=False),
+    config: Path = typer.Argument(..., help="The YAML config every trial starts from. e.g. configs/xor.yaml", show_default=False),
     grid: Optional[List[str]] = typer.Option(None, "--grid", "-g", metavar="KEY=V1,V2,...",
-                                             help="Try each value (YAML); several --grid form a cartesian product."),
+                                             help="Try each value (YAML); several --grid form a cartesian product. e.g. --grid optimizer.lr=0.1,0.01"),
     zip_: Optional[List[str]] = typer.Option(None, "--zip", metavar="KEY=V1,V2,...",
-                                             help="Values paired one to one with every other --zip (not a product)."),
-    random: Optional[int] = typer.Option(None, "--random", metavar="N", help="Draw N random trials from the --space entries."),
+                                             help="Values paired one to one with every other --zip (not a product). e.g. --zip model.layers.0.units=64,128 --zip optimizer.lr=0.01,0.005"),
+    random: Optional[int] = typer.Option(None, "--random", metavar="N", help="Draw N random trials from the --space entries. e.g. --random 20"),
     space: Optional[List[str]] = typer.Option(None, "--space", metavar="KEY=DIST",
-                                              help="loguniform(a,b), uniform(a,b), int(a,b) or choice(v1,v2,...)."),
+                                              help="loguniform(a,b), uniform(a,b), int(a,b) or choice(v1,v2,...). e.g. --space optimizer.lr=loguniform(1e-4,1e-1)"),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the --random draws (default 0); "
                                        "vary the training seed with --grid seed=0,1,2."),
     spec: Optional[Path] = typer.Option(None, "--spec", metavar="SWEEP.yaml",
-                                        help="A sweep file with grid:, zip:, random:, space:, seed:, set:, metric:."),
+                                        help="A sweep file with grid:, zip:, random:, space:, seed:, set:, metric:. e.g. --spec sweep.yaml"),
     set_: Optional[List[str]] = SetOpt,
     workers: Optional[int] = typer.Option(None, "--workers", "-w", metavar="N",
-                                          help="Trials at once, each in its own process (default: the number of cores)."),
+                                          help="Trials at once, each in its own process (default: the number of cores). e.g. --workers 2"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", metavar="DIR",
-                                       help="The sweep folder (default runs/<config>-sweep-<time>/, reused by the same command)."),
+                                       help="The sweep folder (default runs/<config>-sweep-<time>/, reused by the same command). e.g. --out runs/lr-sweep"),
     metric: Optional[str] = typer.Option(None, "--metric", metavar="SPLIT.NAME",
                                          help="Rank by this, e.g. val.loss, test.accuracy (default: val.loss, else test.accuracy ...)."),
-    mode: Optional[str] = typer.Option(None, "--mode", metavar="min|max", help="Whether smaller or larger --metric is better (default: from its name)."),
-    print_commands: bool = typer.Option(False, "--print-commands", help="Print one `nntrain fit` command per trial instead of running them."),
-    trial: Optional[int] = typer.Option(None, "--trial", metavar="K", help="Run only trial K (e.g. $SLURM_ARRAY_TASK_ID); needs --out."),
+    mode: Optional[str] = typer.Option(None, "--mode", metavar="min|max", help="Whether smaller or larger --metric is better (default: from its name). e.g. --mode max"),
+    print_commands: bool = typer.Option(False, "--print-commands", help="Print one `nntrain fit` command per trial instead of running them. e.g. --print-commands | parallel -j 4"),
+    trial: Optional[int] = typer.Option(None, "--trial", metavar="K", help="Run only trial K; needs --out. e.g. --trial $SLURM_ARRAY_TASK_ID"),
     as_json: bool = JsonOpt,
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No live table and no leaderboard (errors and --json only)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No live table and no leaderboard (errors and --json only). e.g. -q --json"),
     progress: str = typer.Option("auto", "--progress", metavar="auto|rich|plain|none",
-                                 help="Live display; auto = a rich table on a terminal, plain lines otherwise."),
+                                 help="Live display; auto = a rich table on a terminal, plain lines otherwise. e.g. --progress plain"),
 ):
     """Run trials over a grid or a random search; rank them by --metric.
 
@@ -109,9 +110,9 @@ def run(
 @sweep_app.command("report")
 @guarded
 def report(
-    sweep_dir: Path = typer.Argument(..., metavar="DIR", help="A sweep folder (written by nntrain sweep).", show_default=False),
-    metric: Optional[str] = typer.Option(None, "--metric", metavar="SPLIT.NAME", help="Rank by this (default: the sweep's)."),
-    mode: Optional[str] = typer.Option(None, "--mode", metavar="min|max", help="Whether smaller or larger is better."),
+    sweep_dir: Path = typer.Argument(..., metavar="DIR", help="A sweep folder (written by nntrain sweep). e.g. runs/lr-sweep", show_default=False),
+    metric: Optional[str] = typer.Option(None, "--metric", metavar="SPLIT.NAME", help="Rank by this (default: the sweep's). e.g. --metric val.loss"),
+    mode: Optional[str] = typer.Option(None, "--mode", metavar="min|max", help="Whether smaller or larger is better. e.g. --mode min"),
     as_json: bool = JsonOpt,
 ):
     """The leaderboard of a sweep folder, from local, --trial K and --print-commands trials alike.
