@@ -62,7 +62,7 @@ def run(
     space: Optional[List[str]] = typer.Option(None, "--space", metavar="KEY=DIST",
                                               help="loguniform(a,b), uniform(a,b), int(a,b) or choice(v1,v2,...). e.g. --space optimizer.lr=loguniform(1e-4,1e-1)"),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the --random draws (default 0); "
-                                       "vary the training seed with --grid seed=0,1,2."),
+                                       "vary the training seed with --grid seed=0,1,2. e.g. --seed 3"),
     spec: Optional[Path] = typer.Option(None, "--spec", metavar="SWEEP.yaml",
                                         help="A sweep file with grid:, zip:, random:, space:, seed:, set:, metric:. e.g. --spec sweep.yaml"),
     set_: Optional[List[str]] = SetOpt,
