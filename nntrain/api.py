@@ -17,7 +17,7 @@ import numpy as np
 from . import runs
 from .config import dump_config, load_config
 from .data import Splits, apply_standardize, load_splits, read_file
-from .errors import DataError, NntrainError, RunError
+from .errors import DataError, DivergedError, Interrupted, NntrainError, RunError
 from .losses import Loss, build_loss
 from .metrics import Metric, build_metric
 from .model import Sequential
@@ -121,28 +121,82 @@ def fit(cfg: Config | str | Path, run_dir: str | Path | None = None, progress: P
     if isinstance(progress, str):
         progress = make_progress(progress)
     s = setup(cfg)
-    train_cfg = cfg.train
-    batch_size = len(s.splits.train) if train_cfg.batch_size == "full" else train_cfg.batch_size
     path = runs.prepare_run_dir(run_dir) if run_dir else runs.new_run_dir(cfg.name, runs_root, name)
-    runs.write_text(path / runs.CONFIG, dump_config(cfg))
+    return _train(s, path, progress)
+
+
+def resume(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = (),
+           progress: Progress | str = "none") -> dict:
+    """Continue a run from its last checkpoint (`fit --resume`); bit-identical to never stopping.
+
+    overrides may change only what keeps it the same run (RESUME_KEYS), e.g. train.epochs=20.
+    """
+    from . import checkpoint
+
+    path, cfg = checkpoint.open_run(run_dir, overrides)
+    if isinstance(progress, str):
+        progress = make_progress(progress)
+    arrays = checkpoint.load(path)
+    s = setup(cfg)
+    lr = cfg.optimizer.get("lr") if any(o.split("=")[0].strip() == "optimizer.lr" for o in overrides) else None
+    return _train(s, path, progress, state=arrays, lr=lr)
+
+
+def _train(s: Setup, path: Path, progress: Progress, state: dict | None = None, lr: float | None = None) -> dict:
+    from .checkpoint import Checkpointer
+    from .interrupts import stop_on_signals
+
+    cfg, train_cfg = s.cfg, s.cfg.train
+    batch_size = len(s.splits.train) if train_cfg.batch_size == "full" else train_cfg.batch_size
     writer = RunWriter(path, s)
     optimizer = build_optimizer(cfg.optimizer)
     trainer = Trainer(s.model, s.loss, optimizer, s.metrics, progress, callbacks=[writer])
+    saver = Checkpointer(path, len(s.splits.train), batch_size)
+    trainer.checkpoint, trainer.on_nonfinite = saver, train_cfg.on_nonfinite
+    trainer.checkpoint_every = train_cfg.checkpoint_every_steps or 0
+    if state is not None:
+        saver.restore(trainer, state)
+        trainer.state.stop = False  # resuming is asking for more: a callback's stop is lifted
+        if lr is not None:
+            optimizer.lr = lr
+        _check_epochs(trainer, train_cfg.epochs, path)
+        progress.note(f"resuming {path} {saver.saved}")
+    runs.write_text(path / runs.CONFIG, dump_config(cfg))
+    runs.write_metrics_csv(path / runs.METRICS, trainer.state.history)
     progress.note(f"run folder: {path}")
     val = (s.splits.val.x, s.y_val) if s.splits.val is not None else None
+    resume_cmd = f"nntrain fit --resume {path}"
     try:
-        st = trainer.fit(s.splits.train.x, s.y_train, train_cfg.epochs, batch_size,
-                         shuffle=train_cfg.shuffle, val=val)
-    except KeyboardInterrupt:
-        writer.summary(trainer.state, "interrupted")
-        raise
+        with stop_on_signals(trainer):
+            st = trainer.fit(s.splits.train.x, s.y_train, train_cfg.epochs, batch_size,
+                             shuffle=train_cfg.shuffle, val=val)
+    except KeyboardInterrupt as exc:  # Interrupted, or a Ctrl-C before the handlers were in place
+        kept = f"checkpoint {saver.saved}" if saver.saved else "no checkpoint yet"
+        writer.summary(trainer.state, "interrupted", error=str(exc))
+        raise Interrupted(f"{exc or 'interrupted'}; {kept} in {path}\nresume with: {resume_cmd}",
+                          getattr(exc, "signum", 2)) from None
     except NntrainError as exc:
+        if exc.exit_code == 1:
+            kept = (f"the last good checkpoint ({saver.saved}) is kept" if saver.saved
+                    else "no checkpoint was saved before it")
+            exc = DivergedError(f"training diverged: {exc}; {kept}; continue with a lower rate: {resume_cmd} "
+                                f"--set optimizer.lr={optimizer.lr / 10:g}")
         writer.summary(trainer.state, "diverged" if exc.exit_code == 1 else "failed", error=str(exc))
-        raise
+        raise exc from None
     test = None
     if s.splits.test is not None:
         test = evaluate(s.model, s.loss, s.metrics, s.splits.test.x, s.y_test)
-    return writer.summary(st, "done", test=test)
+    return writer.summary(st, "done", test=test, skipped_batches=st.skipped)
+
+
+def _check_epochs(trainer: Trainer, epochs: int, path: Path) -> None:
+    st = trainer.state
+    if trainer.partial is None and st.epoch >= epochs:
+        raise RunError(f"{path} has already completed {st.epoch} of train.epochs={epochs}; "
+                       f"to train further: nntrain fit --resume {path} --set train.epochs={st.epoch + 5}")
+    if trainer.partial is not None and st.epoch >= epochs:
+        raise RunError(f"{path} stopped inside epoch {st.epoch + 1}; train.epochs must be at least "
+                       f"{st.epoch + 1}, got {epochs}")
 
 
 # -- loading a run back -------------------------------------------------------------------
