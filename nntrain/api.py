@@ -137,12 +137,10 @@ def resume(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = (),
     if isinstance(progress, str):
         progress = make_progress(progress)
     arrays = checkpoint.load(path)
-    s = setup(cfg)
-    lr = cfg.optimizer.get("lr") if any(o.split("=")[0].strip() == "optimizer.lr" for o in overrides) else None
-    return _train(s, path, progress, state=arrays, lr=lr)
+    return _train(setup(cfg), path, progress, state=arrays)
 
 
-def _train(s: Setup, path: Path, progress: Progress, state: dict | None = None, lr: float | None = None) -> dict:
+def _train(s: Setup, path: Path, progress: Progress, state: dict | None = None) -> dict:
     from .checkpoint import Checkpointer
     from .interrupts import stop_on_signals
 
@@ -151,16 +149,14 @@ def _train(s: Setup, path: Path, progress: Progress, state: dict | None = None, 
     writer = RunWriter(path, s)
     optimizer = build_optimizer(cfg.optimizer)
     trainer = Trainer(s.model, s.loss, optimizer, s.metrics, progress, callbacks=[writer])
-    saver = Checkpointer(path, len(s.splits.train), batch_size)
+    saver = Checkpointer(path, len(s.splits.train), batch_size, cfg.optimizer.get("lr"))
     trainer.checkpoint, trainer.on_nonfinite = saver, train_cfg.on_nonfinite
     trainer.checkpoint_every = train_cfg.checkpoint_every_steps or 0
     if state is not None:
         saver.restore(trainer, state)
         trainer.state.stop = False  # resuming is asking for more: a callback's stop is lifted
-        if lr is not None:
-            optimizer.lr = lr
         _check_epochs(trainer, train_cfg.epochs, path)
-        progress.note(f"resuming {path} {saver.saved}")
+        progress.note(f"resuming {path} from {saver.saved}")
     runs.write_text(path / runs.CONFIG, dump_config(cfg))
     runs.write_metrics_csv(path / runs.METRICS, trainer.state.history)
     progress.note(f"run folder: {path}")
@@ -171,16 +167,16 @@ def _train(s: Setup, path: Path, progress: Progress, state: dict | None = None, 
             st = trainer.fit(s.splits.train.x, s.y_train, train_cfg.epochs, batch_size,
                              shuffle=train_cfg.shuffle, val=val)
     except KeyboardInterrupt as exc:  # Interrupted, or a Ctrl-C before the handlers were in place
-        kept = f"checkpoint {saver.saved}" if saver.saved else "no checkpoint yet"
+        kept = f"checkpoint ({saver.saved}) saved" if saver.saved else "no checkpoint yet"
         writer.summary(trainer.state, "interrupted", error=str(exc))
         raise Interrupted(f"{exc or 'interrupted'}; {kept} in {path}\nresume with: {resume_cmd}",
                           getattr(exc, "signum", 2)) from None
     except NntrainError as exc:
         if exc.exit_code == 1:
-            kept = (f"the last good checkpoint ({saver.saved}) is kept" if saver.saved
-                    else "no checkpoint was saved before it")
-            exc = DivergedError(f"training diverged: {exc}; {kept}; continue with a lower rate: {resume_cmd} "
-                                f"--set optimizer.lr={optimizer.lr / 10:g}")
+            lower = f"{resume_cmd} --set optimizer.lr={optimizer.lr / 10:g}"
+            kept = (f"the last good checkpoint ({saver.saved}) is kept; continue from it with: {lower}"
+                    if saver.saved else f"no checkpoint was saved before it; start over with: {lower}")
+            exc = DivergedError(f"training diverged: {exc}; {kept}")
         writer.summary(trainer.state, "diverged" if exc.exit_code == 1 else "failed", error=str(exc))
         raise exc from None
     test = None

@@ -33,8 +33,10 @@ STATE = "state.npz"
 # what `fit --resume --set` may change: nothing that alters shapes, data or the order of draws
 RESUME_KEYS = ("train.epochs", "train.checkpoint_every_steps", "train.on_nonfinite", "optimizer.lr")
 FORMAT = 1
-# a test hook: seconds to pause inside a state write, between the temporary file and the rename
+# a test hook, "SECONDS[,N]": pause inside the Nth state write of the process (default the
+# first), with half the bytes in the temporary file, so that tests can kill it there
 _PAUSE_ENV = "NNTRAIN_TEST_PAUSE_CHECKPOINT"
+_writes = [0]
 
 
 def _json(obj) -> np.ndarray:
@@ -92,7 +94,7 @@ def capture(trainer: Trainer, n_train: int, batch_size: int) -> dict[str, np.nda
     return out
 
 
-def save(run_dir: Path, trainer: Trainer, n_train: int, batch_size: int) -> None:
+def save(run_dir: Path, trainer: Trainer, n_train: int, batch_size: int, base_lr: float | None = None) -> None:
     """Write state.npz atomically; refuse (DivergedError) to replace a good one with NaN weights."""
     model = trainer.model
     if not np.isfinite(model.flat_params.sum(dtype=np.float64)):
@@ -100,9 +102,12 @@ def save(run_dir: Path, trainer: Trainer, n_train: int, batch_size: int) -> None
         raise DivergedError(f"the parameters became non-finite by epoch {trainer.state.epoch + 1}, "
                             f"step {trainer.state.step}; {where}; {trainer.lr_suggestion()}")
     arrays = capture(trainer, n_train, batch_size)
-    pause = float(os.environ.get(_PAUSE_ENV) or 0)
-    if pause:
-        _write_slowly(run_dir / STATE, arrays, pause)
+    if base_lr is not None:
+        arrays["optimizer.base_lr"] = np.array(float(base_lr))
+    _writes[0] += 1
+    pause, _, nth = (os.environ.get(_PAUSE_ENV) or "").partition(",")
+    if pause and _writes[0] == int(nth or 1):
+        _write_slowly(run_dir / STATE, arrays, float(pause))
     else:
         runs.write_npz(run_dir / STATE, arrays)
 
@@ -216,22 +221,26 @@ def describe(trainer: Trainer, steps: int) -> str:
     """Where a restored trainer stands, for the resume note."""
     st, pos = trainer.state, trainer.partial
     if pos is None:
-        return f"after epoch {st.epoch} (step {st.step})"
-    return f"inside epoch {st.epoch + 1} at batch {pos.cursor} of {steps} (step {st.step})"
+        return f"end of epoch {st.epoch}, step {st.step}"
+    return f"epoch {st.epoch + 1}, batch {pos.cursor} of {steps}, step {st.step}"
 
 
 class Checkpointer:
     """`trainer.checkpoint`: saves state.npz into the run folder and remembers where it was."""
 
-    def __init__(self, run_dir: Path, n_train: int, batch_size: int):
+    def __init__(self, run_dir: Path, n_train: int, batch_size: int, base_lr: float | None = None):
         self.run_dir, self.n_train, self.batch_size = Path(run_dir), n_train, batch_size
+        self.base_lr = base_lr  # optimizer.lr of the config: a resume --set may change it
         self.steps = -(-n_train // min(batch_size, n_train))
         self.saved: str | None = None  # describe() of the last state written
 
     def __call__(self, trainer: Trainer) -> None:
-        save(self.run_dir, trainer, self.n_train, self.batch_size)
+        save(self.run_dir, trainer, self.n_train, self.batch_size, self.base_lr)
         self.saved = describe(trainer, self.steps)
 
     def restore(self, trainer: Trainer, arrays: dict[str, np.ndarray]) -> None:
         restore(trainer, arrays, str(self.run_dir / STATE), self.n_train, self.batch_size)
+        saved = arrays.get("optimizer.base_lr")
+        if self.base_lr is not None and saved is not None and float(saved) != self.base_lr:
+            trainer.optimizer.lr = self.base_lr  # the config's lr changed (--set optimizer.lr=...)
         self.saved = describe(trainer, self.steps)

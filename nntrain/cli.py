@@ -161,6 +161,31 @@ def eval_(
 
 @app.command()
 @guarded
+def predict(
+    run_dir: Path = typer.Argument(..., help="A run folder written by `nntrain fit`.", show_default=False),
+    input_: Path = typer.Argument(..., metavar="INPUT", help="Features: a CSV (the target column may be "
+                                  "present), an NPZ with array x, or an IDX images file.", show_default=False),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write here (NPZ when it ends in .npz, "
+                                       "else CSV) instead of CSV on stdout."),
+    proba: bool = typer.Option(False, "--proba", help="Class probabilities instead of labels (classifiers)."),
+):
+    """Predictions of a trained run: class labels (or --proba) or regression values.
+
+    The inputs get the same standardization as in training. Example:
+    nntrain predict runs/mnist_mlp/20261126-141500 new.csv --out predictions.csv
+    """
+    from .predict import predict_run, to_csv, write_predictions
+
+    result = predict_run(run_dir, input_, proba=proba)
+    if out is None:
+        sys.stdout.write(to_csv(result))
+    else:
+        write_predictions(result, out)
+        print(f"{len(result.values)} predictions written to {out}", file=sys.stderr)
+
+
+@app.command()
+@guarded
 def check(
     config: Path = typer.Argument(..., help="The YAML config to validate.", show_default=False),
     set_: Optional[List[str]] = SetOpt,

@@ -217,8 +217,7 @@ class Trainer:
                             f"{where}; {self.lr_suggestion()}")
 
     def lr_suggestion(self) -> str:
-        lr = self.optimizer.lr
-        return f"try a lower learning rate (now optimizer.lr={lr:g}, e.g. --set optimizer.lr={lr / 10:g})"
+        return f"try a lower learning rate (optimizer.lr is {self.optimizer.lr:g})"
 
     def _interrupted(self, epoch: int, k: int, steps: int) -> Interrupted:
         from .interrupts import signal_name
