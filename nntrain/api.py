@@ -57,11 +57,35 @@ def setup(cfg: Config) -> Setup:
     model = Sequential.from_specs(cfg.model.layers, input_shape, dtype=dtype, seed=cfg.seed)
     loss = build_loss(cfg.loss)
 
-    def targets(ds):
-        return None if ds is None else loss.prepare_target(ds.y, model.output_shape, dtype)
+    def targets(ds, part):
+        if ds is None:
+            return None
+        try:
+            return loss.prepare_target(ds.y, model.output_shape, dtype)
+        except DataError as exc:  # name the data the targets came from
+            where = cfg.data.name and f"dataset {cfg.data.name!r}" or (cfg.data.test if part == "test" else cfg.data.train)
+            raise DataError(f"{part} targets of {where}: {exc}") from None
 
-    return Setup(cfg, splits, model, loss, build_metrics(cfg, loss),
-                 targets(splits.train), targets(splits.val), targets(splits.test))
+    y_train = targets(splits.train, "training")
+    metrics = build_metrics(cfg, loss)
+    _check_metrics(metrics, cfg, model, y_train)
+    return Setup(cfg, splits, model, loss, metrics, y_train, targets(splits.val, "validation"),
+                 targets(splits.test, "test"))
+
+
+def _check_metrics(metrics: list[Metric], cfg: Config, model: Sequential, y: np.ndarray) -> None:
+    """Each metric tried on two samples, so a metric that cannot compare the model's outputs
+    with these targets (mse on class labels) is a config error before training, not a crash."""
+    from .errors import ConfigError
+
+    pred = np.zeros((min(2, len(y)),) + tuple(model.output_shape), model.dtype)
+    for i, m in enumerate(metrics):
+        try:
+            m.update(pred, y[:len(pred)])
+        except (ValueError, IndexError, TypeError):
+            raise ConfigError(f"metric {m.registry_name!r} cannot compare the model's outputs {list(model.output_shape)} "
+                              f"with the {cfg.loss['type']} targets of shape {list(y.shape[1:])}", f"metrics.{i}") from None
+        m.reset()
 
 
 def _versions() -> dict:
