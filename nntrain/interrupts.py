@@ -39,7 +39,8 @@ def stop_on_signals(trainer):
             signal.signal(s, signal.SIG_DFL)
         raise Interrupted(f"{signal_name(signum)} again: stopped at once, without saving", signum)
 
-    previous = {s: signal.signal(s, handler) for s in SIGNALS}
+    # a signal the parent set to be ignored (`nohup`, background jobs of a script) stays ignored
+    previous = {s: signal.signal(s, handler) for s in SIGNALS if signal.getsignal(s) is not signal.SIG_IGN}
     try:
         yield
     finally:

@@ -116,6 +116,15 @@ def test_resume_from_a_mid_epoch_interrupt_is_bit_identical(spirals, reference, 
     assert history_without_time(reference) == history_without_time(tmp_path / "part")
 
 
+def test_resume_before_any_checkpoint_starts_over_from_the_config(spirals, reference, tmp_path, cli):
+    api.fit(load_config(spirals, ["train.epochs=1"]), run_dir=tmp_path / "part")
+    for name in (checkpoint.STATE, runs.WEIGHTS, runs.METRICS):  # as if killed inside epoch 1
+        (tmp_path / "part" / name).unlink()
+    r = cli("fit", "--resume", tmp_path / "part", "--set", "train.epochs=4")
+    assert r.exit_code == 0, r.output
+    assert_same_arrays(arrays(reference / runs.WEIGHTS), arrays(tmp_path / "part" / runs.WEIGHTS))
+
+
 def test_checkpoint_every_steps_resumes_bit_identically(write, tmp_path):
     cfg = write("sine.yaml", SINE)
     api.fit(load_config(cfg), run_dir=tmp_path / "full")

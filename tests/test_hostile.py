@@ -177,9 +177,9 @@ bad_rows = st.lists(st.lists(cells, min_size=1, max_size=4), max_size=6)
 header = st.one_of(st.just(["a", "b", "y"]), st.lists(st.sampled_from(["a", "b", "y", "", "1"]), max_size=4))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 @given(cfg=configs(), header=header, rows=st.one_of(good_rows, bad_rows),
-       garbage=st.sampled_from(["", "", "", ":\n  - ]", "*x"]))
+       garbage=st.sampled_from(["", "", "", "", ":\n  - ]", "*x"]))
 def test_random_configs_and_csvs_exit_0_or_2_and_never_half_write(tmp_path_factory, cfg, header, rows, garbage):
     import yaml
     from typer.testing import CliRunner

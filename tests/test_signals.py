@@ -159,12 +159,7 @@ def test_sigkill_at_random_moments_never_leaves_an_unloadable_run(config, refere
     rng = np.random.default_rng()
     fit = Fit(config, "--run-dir", run, "--set", "train.checkpoint_every_steps=25")
     fit.wait_for(lambda: (run / checkpoint.STATE).exists(), "a first checkpoint")
-    time.sleep(rng.uniform(0.0, 0.3))  # somewhere among writes 25 steps (~10 ms) apart
-    fit.send(signal.SIGKILL)
-    fit.finish()
-    fit = Fit("--resume", run, "--set", "train.checkpoint_every_steps=25")
-    fit.wait_for(lambda: any(line.startswith("resuming") for line in fit.lines), "the resume")
-    time.sleep(rng.uniform(0.0, 0.5))  # a random point of training
+    time.sleep(rng.uniform(0.0, 0.4))  # somewhere among writes 25 steps (~10 ms) apart
     fit.send(signal.SIGKILL)
     fit.finish()
     runs.read_npz(run / checkpoint.STATE)  # whole, whatever the moment
