@@ -83,8 +83,11 @@ def _check_metrics(metrics: list[Metric], cfg: Config, model: Sequential, y: np.
         try:
             m.update(pred, y[:len(pred)])
         except (ValueError, IndexError, TypeError):
-            raise ConfigError(f"metric {m.registry_name!r} cannot compare the model's outputs {list(model.output_shape)} "
-                              f"with the {cfg.loss['type']} targets of shape {list(y.shape[1:])}", f"metrics.{i}") from None
+            exc = ConfigError(f"metric {m.registry_name!r} cannot compare the model's outputs {list(model.output_shape)} "
+                              f"with the {cfg.loss['type']} targets of shape {list(y.shape[1:])}", f"metrics.{i}")
+            where = getattr(cfg, "where", None)
+            exc.where = where(exc.key) if where else None  # file:line:column of the metric
+            raise exc from None
         m.reset()
 
 

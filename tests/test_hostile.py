@@ -77,6 +77,8 @@ CASES = [
     ("idx-bad-magic", csv_config("magic-images-idx3-ubyte"), [], "not an IDX file: magic number 0x00010803"),
     ("idx-truncated", csv_config("short-images-idx3-ubyte"), [], "truncated IDX file: dims (2, 2, 2) need 8 bytes"),
     ("npz-pickled", csv_config("pickled.npz"), [], "pickled.npz: holds pickled (object) data, which nntrain refuses"),
+    ("metric-cannot-read-targets", csv_config("ok.csv") + "metrics: [mse]\n", [],
+     "c.yaml:4:11: metrics.0: metric 'mse' cannot compare the model's outputs [3]"),
     ("test-feature-count", csv_config("ok.csv", test="three.csv"), [],
      "test data", ),
 ]
