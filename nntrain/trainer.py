@@ -223,7 +223,8 @@ class Trainer:
         from .interrupts import signal_name
 
         signum = self.stop_signal
-        return Interrupted(f"stopped by {signal_name(signum)} at epoch {epoch}, step {k} of {steps}", signum)
+        where = f"at epoch {epoch}, step {k} of {steps}" if k else f"before epoch {epoch}"
+        return Interrupted(f"stopped by {signal_name(signum)} {where}", signum)
 
     def _logs(self, total: float, seen: int) -> dict[str, float]:
         logs = {"loss": total / seen if seen else float("nan")}
