@@ -142,13 +142,20 @@ def load(run_dir: Path) -> dict[str, np.ndarray] | None:
         return None
     arrays = runs.read_npz(path)
     fmt = arrays.get("format")
-    if fmt is None or fmt.shape != () or int(fmt) != FORMAT:
+    if fmt is None or fmt.shape != () or fmt.dtype.kind not in "iu" or int(fmt) != FORMAT:
         raise RunError(f"{path} is not a checkpoint of this nntrain version (format {fmt}, expected {FORMAT})")
     return arrays
 
 
 def restore(trainer: Trainer, arrays: dict[str, np.ndarray], source: str, n_train: int, batch_size: int) -> None:
     """Put `trainer` back in the state `capture` recorded; RunError when it does not fit."""
+    try:
+        _restore(trainer, arrays, source, n_train, batch_size)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise RunError(f"{source} is damaged or from another version ({type(exc).__name__}: {exc})") from None
+
+
+def _restore(trainer: Trainer, arrays: dict[str, np.ndarray], source: str, n_train: int, batch_size: int) -> None:
     data = _unjson(arrays, "data", source)
     if data != {"samples": n_train, "batch_size": batch_size}:
         raise RunError(f"{source} was saved with {data.get('samples')} training samples in batches of "
@@ -163,37 +170,46 @@ def restore(trainer: Trainer, arrays: dict[str, np.ndarray], source: str, n_trai
         if name != "iterations" and value.shape != model.flat_params.shape:
             raise RunError(f"{source}: optimizer state {name} has shape {list(value.shape)} but the model "
                            f"has {model.flat_params.size} parameters")
-    try:
-        trainer.optimizer.load_state_dict(opt)
-        trainer.optimizer.lr = float(arrays["optimizer.lr"])
-        rng = _unjson(arrays, "rng", source)
-        model.rng.bit_generator.state = rng["model"]
-        trainer.shuffle_rng.bit_generator.state = rng["shuffle"]
-        counters = _unjson(arrays, "counters", source)
-        st.epoch, st.step, st.skipped = int(counters["epoch"]), int(counters["step"]), int(counters["skipped"])
-        st.seconds, st.stop = float(counters["seconds"]), bool(counters["stop"])
-        st.history = list(_unjson(arrays, "history", source))
-        for i, (m, plain) in enumerate(zip(trainer.metrics, _unjson(arrays, "metrics", source))):
-            for k, v in plain.items():
-                setattr(m, k, v)
-            prefix = f"metric/{i}/"
-            for k, v in arrays.items():
-                if k.startswith(prefix):
-                    setattr(m, k[len(prefix):], np.array(v, copy=True))
-        for cb, state in zip(trainer.callbacks, _unjson(arrays, "callbacks", source)):
-            if state is not None and hasattr(cb, "load_state_dict"):
-                cb.load_state_dict(state)
-        trainer.partial = None
-        if "partial" in arrays:
-            p = _unjson(arrays, "partial", source)
-            order = arrays["partial/order"]
-            if order.shape != (n_train,) or order.dtype.kind not in "iu" or \
-                    not np.array_equal(np.sort(order), np.arange(n_train)):
-                raise RunError(f"{source}: the saved shuffle order is not a permutation of {n_train} samples")
-            trainer.partial = EpochPosition(order, int(p["cursor"]), float(p["total"]), int(p["seen"]),
-                                            int(p["skipped"]), float(p["seconds"]))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise RunError(f"{source} is damaged or from another version ({type(exc).__name__}: {exc})") from None
+    needed = {f"{name}/{k}" for name, _, _ in model.param_groups() for k in trainer.optimizer.state_names}
+    if int(opt["iterations"]) > 0 and not needed <= set(opt):
+        raise RunError(f"{source} lacks optimizer state {', '.join(sorted(needed - set(opt)))}")
+    trainer.optimizer.load_state_dict(opt)
+    trainer.optimizer.lr = float(arrays["optimizer.lr"])
+    rng = _unjson(arrays, "rng", source)
+    model.rng.bit_generator.state = rng["model"]
+    trainer.shuffle_rng.bit_generator.state = rng["shuffle"]
+    counters = _unjson(arrays, "counters", source)
+    st.epoch, st.step, st.skipped = int(counters["epoch"]), int(counters["step"]), int(counters["skipped"])
+    history = _unjson(arrays, "history", source)
+    if not isinstance(history, list) or not all(isinstance(row, dict) for row in history):
+        raise RunError(f"{source}: 'history' is not a list of metric rows")
+    if trainer.optimizer.iterations != st.step or len(history) != st.epoch:
+        raise RunError(f"{source}: its counters disagree (optimizer steps {trainer.optimizer.iterations}, "
+                       f"trainer steps {st.step}, epochs {st.epoch})")
+    st.seconds, st.stop = float(counters["seconds"]), bool(counters["stop"])
+    st.history = history
+    for i, (m, plain) in enumerate(zip(trainer.metrics, _unjson(arrays, "metrics", source))):
+        for k, v in plain.items():
+            setattr(m, k, v)
+        prefix = f"metric/{i}/"
+        for k, v in arrays.items():
+            if k.startswith(prefix):
+                setattr(m, k[len(prefix):], np.array(v, copy=True))
+    for cb, state in zip(trainer.callbacks, _unjson(arrays, "callbacks", source)):
+        if state is not None and hasattr(cb, "load_state_dict"):
+            cb.load_state_dict(state)
+    trainer.partial = None
+    if "partial" in arrays:
+        p = _unjson(arrays, "partial", source)
+        order = arrays["partial/order"]
+        if order.shape != (n_train,) or order.dtype.kind not in "iu" or \
+                not np.array_equal(np.sort(order), np.arange(n_train)):
+            raise RunError(f"{source}: the saved shuffle order is not a permutation of {n_train} samples")
+        steps = -(-n_train // min(batch_size, n_train))
+        if not 0 <= int(p["cursor"]) <= steps:
+            raise RunError(f"{source}: the saved batch cursor {p['cursor']} is outside 0..{steps}")
+        trainer.partial = EpochPosition(order, int(p["cursor"]), float(p["total"]), int(p["seen"]),
+                                        int(p["skipped"]), float(p["seconds"]))
 
 
 def open_run(run_dir, overrides=()) -> tuple[Path, "Config"]:

@@ -178,6 +178,37 @@ def test_a_damaged_state_file_is_an_error_not_a_traceback(reference, cli):
     assert r.exit_code == 2 and "'data' is not valid JSON" in r.stderr
 
 
+JUNK = [np.array("[]"), np.array('{"a": 1}'), np.array(3), np.zeros((2, 2)), np.array(["x", "y"])]
+
+
+def test_every_damaged_checkpoint_entry_is_a_run_error(spirals, tmp_path, monkeypatch):
+    monkeypatch.setattr(api, "Trainer", StopAt)
+    StopAt.n = 17
+    with pytest.raises(Interrupted):
+        api.fit(load_config(spirals), run_dir=tmp_path / "run")
+    good = arrays(tmp_path / "run" / checkpoint.STATE)
+    s = api.setup(load_config(spirals))
+    n = len(s.splits.train)
+    (tmp_path / "damaged").mkdir()
+    accepted = []
+    for key in good:
+        for junk in JUNK + [None]:
+            state = dict(good)
+            if junk is None:
+                del state[key]
+            else:
+                state[key] = junk
+            trainer = Trainer(s.model, s.loss, api.build_optimizer(s.cfg.optimizer), s.metrics)
+            runs.write_npz(tmp_path / "damaged" / checkpoint.STATE, state)
+            try:  # anything but a RunError (exit 2) would be a traceback for the user
+                checkpoint.restore(trainer, checkpoint.load(tmp_path / "damaged"), "state.npz", n, 16)
+                accepted.append((key, junk))
+            except RunError:
+                pass
+    # what passes is well-formed: a number, a metric attribute, an optional entry
+    assert {k for k, _ in accepted} <= {"metrics", "callbacks", "optimizer.base_lr", "optimizer.lr", "partial"}, accepted
+
+
 def test_divergence_stops_with_exit_1_and_keeps_the_last_good_checkpoint(write, cli, tmp_path):
     cfg = write("sine.yaml", SINE.replace("momentum: 0.9", "momentum: 0.0"))
     r = cli("fit", cfg, "--run-dir", "run", "--set", "optimizer.lr=1000", "--set", "train.checkpoint_every_steps=2")
