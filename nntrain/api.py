@@ -168,7 +168,7 @@ def resume(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = (),
 
 
 def _train(s: Setup, path: Path, progress: Progress, state: dict | None = None) -> dict:
-    from .checkpoint import Checkpointer
+    from .checkpoint import Checkpointer, data_fingerprint
     from .interrupts import stop_on_signals
 
     cfg, train_cfg = s.cfg, s.cfg.train
@@ -176,7 +176,8 @@ def _train(s: Setup, path: Path, progress: Progress, state: dict | None = None) 
     writer = RunWriter(path, s)
     optimizer = build_optimizer(cfg.optimizer)
     trainer = Trainer(s.model, s.loss, optimizer, s.metrics, progress, callbacks=[writer])
-    saver = Checkpointer(path, len(s.splits.train), batch_size, cfg.optimizer.get("lr"))
+    saver = Checkpointer(path, len(s.splits.train), batch_size, cfg.optimizer.get("lr"),
+                         data_fingerprint(s.splits.train.x, s.y_train))
     trainer.checkpoint, trainer.on_nonfinite = saver, train_cfg.on_nonfinite
     trainer.checkpoint_every = train_cfg.checkpoint_every_steps or 0
     if state is not None:

@@ -67,7 +67,12 @@ def _metric_state(m) -> tuple[dict, dict[str, np.ndarray]]:
     return plain, arrays
 
 
-def capture(trainer: Trainer, n_train: int, batch_size: int) -> dict[str, np.ndarray]:
+def data_fingerprint(x: np.ndarray, y: np.ndarray) -> str:
+    """Exact float64 sums of the training arrays (hex): a changed data file changes them."""
+    return f"{float(x.sum(dtype=np.float64)).hex()}/{float(y.sum(dtype=np.float64)).hex()}"
+
+
+def capture(trainer: Trainer, n_train: int, batch_size: int, fingerprint: str | None = None) -> dict[str, np.ndarray]:
     """Everything `restore` needs to continue `trainer` exactly where it is."""
     st, model = trainer.state, trainer.model
     out: dict[str, np.ndarray] = {"format": np.array(FORMAT)}
@@ -85,7 +90,7 @@ def capture(trainer: Trainer, n_train: int, batch_size: int) -> dict[str, np.nda
         out.update({f"metric/{i}/{k}": v for k, v in arrays.items()})
     out["metrics"] = _json(metrics)
     out["callbacks"] = _json([cb.state_dict() if hasattr(cb, "state_dict") else None for cb in trainer.callbacks])
-    out["data"] = _json({"samples": n_train, "batch_size": batch_size})
+    out["data"] = _json({"samples": n_train, "batch_size": batch_size, "fingerprint": fingerprint})
     pos = trainer.partial
     if pos is not None:
         out["partial"] = _json({"cursor": pos.cursor, "total": pos.total, "seen": pos.seen,
@@ -94,14 +99,15 @@ def capture(trainer: Trainer, n_train: int, batch_size: int) -> dict[str, np.nda
     return out
 
 
-def save(run_dir: Path, trainer: Trainer, n_train: int, batch_size: int, base_lr: float | None = None) -> None:
+def save(run_dir: Path, trainer: Trainer, n_train: int, batch_size: int, base_lr: float | None = None,
+         fingerprint: str | None = None) -> None:
     """Write state.npz atomically; refuse (DivergedError) to replace a good one with NaN weights."""
     model = trainer.model
     if not np.isfinite(model.flat_params.sum(dtype=np.float64)):
         where = find_nonfinite(model, np.zeros((1,) + model.input_shape, model.dtype))
         raise DivergedError(f"the parameters became non-finite by epoch {trainer.state.epoch + 1}, "
                             f"step {trainer.state.step}; {where}; {trainer.lr_suggestion()}")
-    arrays = capture(trainer, n_train, batch_size)
+    arrays = capture(trainer, n_train, batch_size, fingerprint)
     if base_lr is not None:
         arrays["optimizer.base_lr"] = np.array(float(base_lr))
     _writes[0] += 1
@@ -147,17 +153,22 @@ def load(run_dir: Path) -> dict[str, np.ndarray] | None:
     return arrays
 
 
-def restore(trainer: Trainer, arrays: dict[str, np.ndarray], source: str, n_train: int, batch_size: int) -> None:
+def restore(trainer: Trainer, arrays: dict[str, np.ndarray], source: str, n_train: int, batch_size: int,
+            fingerprint: str | None = None) -> None:
     """Put `trainer` back in the state `capture` recorded; RunError when it does not fit."""
     try:
-        _restore(trainer, arrays, source, n_train, batch_size)
+        _restore(trainer, arrays, source, n_train, batch_size, fingerprint)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise RunError(f"{source} is damaged or from another version ({type(exc).__name__}: {exc})") from None
 
 
-def _restore(trainer: Trainer, arrays: dict[str, np.ndarray], source: str, n_train: int, batch_size: int) -> None:
+def _restore(trainer: Trainer, arrays: dict[str, np.ndarray], source: str, n_train: int, batch_size: int,
+             fingerprint: str | None) -> None:
     data = _unjson(arrays, "data", source)
-    if data != {"samples": n_train, "batch_size": batch_size}:
+    if data.get("fingerprint") and fingerprint and data["fingerprint"] != fingerprint:
+        raise RunError(f"{source}: the training data differ from those the run started with "
+                       f"(same {n_train} samples, other values); the data files changed since")
+    if {k: data.get(k) for k in ("samples", "batch_size")} != {"samples": n_train, "batch_size": batch_size}:
         raise RunError(f"{source} was saved with {data.get('samples')} training samples in batches of "
                        f"{data.get('batch_size')}, but the run's data now gives {n_train} in batches of "
                        f"{batch_size}; the data files changed since the run started")
@@ -244,18 +255,20 @@ def describe(trainer: Trainer, steps: int) -> str:
 class Checkpointer:
     """`trainer.checkpoint`: saves state.npz into the run folder and remembers where it was."""
 
-    def __init__(self, run_dir: Path, n_train: int, batch_size: int, base_lr: float | None = None):
+    def __init__(self, run_dir: Path, n_train: int, batch_size: int, base_lr: float | None = None,
+                 fingerprint: str | None = None):
         self.run_dir, self.n_train, self.batch_size = Path(run_dir), n_train, batch_size
+        self.fingerprint = fingerprint
         self.base_lr = base_lr  # optimizer.lr of the config: a resume --set may change it
         self.steps = -(-n_train // min(batch_size, n_train))
         self.saved: str | None = None  # describe() of the last state written
 
     def __call__(self, trainer: Trainer) -> None:
-        save(self.run_dir, trainer, self.n_train, self.batch_size, self.base_lr)
+        save(self.run_dir, trainer, self.n_train, self.batch_size, self.base_lr, self.fingerprint)
         self.saved = describe(trainer, self.steps)
 
     def restore(self, trainer: Trainer, arrays: dict[str, np.ndarray]) -> None:
-        restore(trainer, arrays, str(self.run_dir / STATE), self.n_train, self.batch_size)
+        restore(trainer, arrays, str(self.run_dir / STATE), self.n_train, self.batch_size, self.fingerprint)
         saved = arrays.get("optimizer.base_lr")
         if self.base_lr is not None and saved is not None and float(saved) != self.base_lr:
             trainer.optimizer.lr = self.base_lr  # the config's lr changed (--set optimizer.lr=...)

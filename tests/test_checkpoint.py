@@ -168,6 +168,17 @@ def test_a_run_folder_whose_shapes_differ_from_its_config_names_the_layer(refere
         assert "layer 0 (dense) W has shape [2, 12] but the config builds [2, 10]" in r.stderr
 
 
+def test_resume_refuses_training_data_that_changed(write, tmp_path, cli):
+    rows = "".join(f"{i / 10},{i % 3 / 3},{i % 2}\n" for i in range(20))
+    data = write("d.csv", "a,b,y\n" + rows)
+    cfg = write("c.yaml", "data: {train: d.csv}\nmodel: {input_shape: [2], layers: [{type: dense, units: 2, "
+                          "activation: softmax}]}\nloss: sparse_categorical_crossentropy\ntrain: {epochs: 1}\n")
+    assert cli("fit", cfg, "--run-dir", "run", "-q").exit_code == 0
+    data.write_text("a,b,y\n" + rows.replace("0.5,", "0.55,"))
+    r = cli("fit", "--resume", "run", "--set", "train.epochs=2")
+    assert r.exit_code == 2 and "the training data differ from those the run started with" in r.stderr
+
+
 def test_a_damaged_state_file_is_an_error_not_a_traceback(reference, cli):
     (reference / checkpoint.STATE).write_bytes(b"PK\x03\x04 not really a zip")
     r = cli("fit", "--resume", reference, "--set", "train.epochs=5")
