@@ -195,9 +195,9 @@ def _train(s: Setup, path: Path, progress: Progress, state: dict | None = None) 
             st = trainer.fit(s.splits.train.x, s.y_train, train_cfg.epochs, batch_size,
                              shuffle=train_cfg.shuffle, val=val)
     except KeyboardInterrupt as exc:  # Interrupted, or a Ctrl-C before the handlers were in place
-        kept = f"checkpoint ({saver.saved}) saved" if saver.saved else "no checkpoint yet"
+        kept = f"the last checkpoint ({saver.saved}) is in {path}" if saver.saved else f"no checkpoint yet in {path}"
         writer.summary(trainer.state, "interrupted", error=str(exc))
-        raise Interrupted(f"{exc or 'interrupted'}; {kept} in {path}\nresume with: {resume_cmd}",
+        raise Interrupted(f"{exc or 'interrupted'}; {kept}\nresume with: {resume_cmd}",
                           getattr(exc, "signum", 2)) from None
     except NntrainError as exc:
         if exc.exit_code == 1:

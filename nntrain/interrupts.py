@@ -37,7 +37,7 @@ def stop_on_signals(trainer):
             return
         for s in SIGNALS:
             signal.signal(s, signal.SIG_DFL)
-        raise Interrupted(f"{signal_name(signum)} again: stopped at once, without saving", signum)
+        raise Interrupted(f"{signal_name(signum)} again: stopped at once", signum)
 
     # a signal the parent set to be ignored (`nohup`, background jobs of a script) stays ignored
     previous = {s: signal.signal(s, handler) for s in SIGNALS if signal.getsignal(s) is not signal.SIG_IGN}
