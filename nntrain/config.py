@@ -33,15 +33,19 @@ def _marks(text: str, source: str) -> tuple[dict[tuple, tuple[int, int]], set[tu
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
         problem = getattr(exc, "problem", None) or str(exc)
         raise _located(ConfigError(f"invalid YAML: {problem}"), where) from None
+    except RecursionError:  # the composer recurses per nesting level
+        raise ConfigError(f"{source}: the YAML is nested too deeply (hundreds of levels)") from None
     marks: dict[tuple, tuple[int, int]] = {}
     scientific: set[tuple] = set()
     budget = [MAX_NODES]
 
     def walk(n, path, depth):
         budget[0] -= 1
-        if budget[0] < 0 or depth > 100:
+        if budget[0] < 0:
             raise ConfigError(f"{source}: the config expands to more than {MAX_NODES:,} values "
                               "(recursive or exponential YAML aliases?)")
+        if depth > 100:
+            raise ConfigError(f"{source}: the YAML is nested too deeply (more than 100 levels)")
         marks.setdefault(path, (n.start_mark.line + 1, n.start_mark.column + 1))
         if isinstance(n, yaml.MappingNode):
             for k, v in n.value:
