@@ -38,6 +38,7 @@ def _marks(text: str, source: str) -> tuple[dict[tuple, tuple[int, int]], set[tu
     marks: dict[tuple, tuple[int, int]] = {}
     scientific: set[tuple] = set()
     budget = [MAX_NODES]
+    open_nodes: set[int] = set()  # ids of the collections being walked: an alias to one recurses
 
     def walk(n, path, depth):
         budget[0] -= 1
@@ -47,6 +48,12 @@ def _marks(text: str, source: str) -> tuple[dict[tuple, tuple[int, int]], set[tu
         if depth > 100:
             raise ConfigError(f"{source}: the YAML is nested too deeply (more than 100 levels)")
         marks.setdefault(path, (n.start_mark.line + 1, n.start_mark.column + 1))
+        if isinstance(n, (yaml.MappingNode, yaml.SequenceNode)):
+            if id(n) in open_nodes:
+                line, col = n.start_mark.line + 1, n.start_mark.column + 1
+                raise ConfigError(f"{source}: a YAML alias refers to a collection that contains it "
+                                  f"(recursive, from line {line} column {col})")
+            open_nodes.add(id(n))
         if isinstance(n, yaml.MappingNode):
             for k, v in n.value:
                 key = k.value if isinstance(k, yaml.ScalarNode) else str(k)
@@ -55,7 +62,10 @@ def _marks(text: str, source: str) -> tuple[dict[tuple, tuple[int, int]], set[tu
         elif isinstance(n, yaml.SequenceNode):
             for i, item in enumerate(n.value):
                 walk(item, path + (str(i),), depth + 1)
-        elif n.style is None and n.tag == "tag:yaml.org,2002:str" and number_from(n.value) is not n.value:
+        if isinstance(n, (yaml.MappingNode, yaml.SequenceNode)):
+            open_nodes.discard(id(n))
+            return
+        if n.style is None and n.tag == "tag:yaml.org,2002:str" and number_from(n.value) is not n.value:
             scientific.add(path)
 
     if node is not None:
