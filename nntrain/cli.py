@@ -31,8 +31,13 @@ SetOpt = typer.Option(None, "--set", "-s", metavar="KEY=VALUE",
 JsonOpt = typer.Option(False, "--json", help="Print exactly one JSON object on stdout at the end.")
 
 
+# control characters a user typed (or a file holds) are shown escaped: the error stays one line
+# and cannot send escape sequences to the terminal
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F]}
+
+
 def error_line(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr, flush=True)
+    print(f"error: {message.translate(_CONTROL)}", file=sys.stderr, flush=True)
 
 
 def guarded(func):

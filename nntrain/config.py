@@ -31,7 +31,7 @@ def _marks(text: str, source: str) -> tuple[dict[tuple, tuple[int, int]], set[tu
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-        problem = getattr(exc, "problem", None) or str(exc)
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())  # one line
         raise _located(ConfigError(f"invalid YAML: {problem}"), where) from None
     except RecursionError:  # the composer recurses per nesting level
         raise ConfigError(f"{source}: the YAML is nested too deeply (hundreds of levels)") from None
@@ -113,7 +113,8 @@ def apply_override(raw: dict, text: str) -> str:
     try:
         value = number_from(yaml.safe_load(value_text)) if value_text.strip() else None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"--set {text}: the value is not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        raise ConfigError(f"--set {text}: the value is not valid YAML ({problem})") from None
     parts = key.split(".")
     node = raw
     for depth, part in enumerate(parts[:-1]):

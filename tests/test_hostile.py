@@ -212,3 +212,26 @@ def test_random_configs_and_csvs_exit_0_or_2_and_never_half_write(tmp_path_facto
         assert runs.read_summary(run)["status"] == "done"
         for name in (runs.WEIGHTS, "state.npz"):
             runs.read_npz(run / name)
+
+
+keys = st.sampled_from(["train.epochs", "optimizer.lr", "model.layers.0.units", "model.layers.9.units",
+                        "model.layers.x", "loss.type", "data", "seed.x", "", ".", "a..b", "train.epochs.x"])
+set_texts = st.one_of(st.text(max_size=12), st.builds(lambda k, v: f"{k}={v}", keys, st.text(max_size=8)),
+                      st.builds(lambda k, v: f"{k}={v}", keys, st.sampled_from(["3", "-1", "1e-3", "[1", "{a: 1}",
+                                                                              "null", "&a [*a]", "!!python/object:os.system x"])))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@given(sets=st.lists(set_texts, min_size=1, max_size=3))
+def test_random_set_overrides_exit_0_or_2(tmp_path_factory, sets):
+    from typer.testing import CliRunner
+
+    from nntrain.cli import app
+
+    path = tmp_path_factory.mktemp("set") / "c.yaml"
+    path.write_text(BASE)
+    r = CliRunner().invoke(app, ["check", str(path), *[a for s in sets for a in ("--set", s)]])
+    assert r.exit_code in (0, 2), (sets, r.output, r.exception)
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
+    if r.exit_code == 2:  # one line (a control character the user typed is echoed as it is)
+        assert r.stderr.startswith("error: ") and r.stderr.count("\n") == 1, r.stderr
