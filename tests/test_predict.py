@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from nntrain import api, runs
 from nntrain.data import apply_standardize
@@ -99,3 +101,38 @@ def test_predict_regression_values_and_proba_refused(write, cli, tmp_path):
     assert np.array_equal(y.astype(np.float32), model.predict(np.array([[0.5], [-1.25]], np.float32)))
     r = cli("predict", "reg", "x.csv", "--proba")
     assert r.exit_code == 2 and "--proba needs a classifier" in r.stderr
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("small")
+    (root / "t.csv").write_text("a,b,y\n" + "".join(f"{i / 7:.3f},{i % 3},{i % 2}\n" for i in range(12)))
+    (root / "c.yaml").write_text("data: {train: t.csv, standardize: true}\nmodel: {input_shape: [2], layers: "
+                                 "[{type: dense, units: 2, activation: softmax}]}\nloss: sparse_categorical_crossentropy\n")
+    api.fit(api.load_config(root / "c.yaml"), run_dir=root / "run")
+    return root / "run"
+
+
+cell = st.one_of(st.integers(-5, 5).map(str), st.sampled_from(["", "x", "nan", "1e400", "0.5", "-inf", "3"]))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@given(header=st.lists(st.sampled_from(["a", "b", "y", "c", ""]), max_size=4),
+       rows=st.lists(st.lists(cell, min_size=0, max_size=4), max_size=5),
+       out=st.sampled_from([None, "p.csv", "p.npz", "nodir/p.csv"]), proba=st.booleans())
+def test_random_predict_inputs_exit_0_or_2(small_run, tmp_path_factory, header, rows, out, proba):
+    from typer.testing import CliRunner
+
+    from nntrain.cli import app
+
+    tmp = tmp_path_factory.mktemp("in")
+    (tmp / "x.csv").write_text("\n".join(",".join(r) for r in [header] + rows) + "\n")
+    args = ["predict", str(small_run), str(tmp / "x.csv")] + (["--out", str(tmp / out)] if out else [])
+    r = CliRunner().invoke(app, args + (["--proba"] if proba else []))
+    assert r.exit_code in (0, 2), (r.output, r.exception)
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
+    written = [p.name for p in tmp.rglob("*") if p.name != "x.csv"]
+    if r.exit_code == 2:
+        assert r.stderr.startswith("error: ") and not written, (r.stderr, written)
+    elif out:
+        assert written == [Path(out).name]
