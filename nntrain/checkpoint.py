@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from . import runs
-from .errors import DivergedError, RunError
-from .trainer import EpochPosition, Trainer, find_nonfinite
+from .errors import RunError
+from .trainer import EpochPosition, Trainer
 
 STATE = "state.npz"
 # what `fit --resume --set` may change: nothing that alters shapes, data or the order of draws
@@ -102,11 +102,7 @@ def capture(trainer: Trainer, n_train: int, batch_size: int, fingerprint: str | 
 def save(run_dir: Path, trainer: Trainer, n_train: int, batch_size: int, base_lr: float | None = None,
          fingerprint: str | None = None) -> None:
     """Write state.npz atomically; refuse (DivergedError) to replace a good one with NaN weights."""
-    model = trainer.model
-    if not np.isfinite(model.flat_params.sum(dtype=np.float64)):
-        where = find_nonfinite(model, np.zeros((1,) + model.input_shape, model.dtype))
-        raise DivergedError(f"the parameters became non-finite by epoch {trainer.state.epoch + 1}, "
-                            f"step {trainer.state.step}; {where}; {trainer.lr_suggestion()}")
+    trainer._check_finite(trainer.state.epoch + (trainer.partial is not None))
     arrays = capture(trainer, n_train, batch_size, fingerprint)
     if base_lr is not None:
         arrays["optimizer.base_lr"] = np.array(float(base_lr))

@@ -133,6 +133,7 @@ class Trainer:
                     raise self._interrupted(st.epoch + 1, 0, steps)
                 self._call("on_epoch_begin")
                 row = self._epoch(batches, st.epoch + 1, steps, len(x), val)
+                self._check_finite(st.epoch + 1)  # before anything is written for this epoch
                 st.epoch += 1
                 st.history.append(row)
                 self._call("on_epoch_end")
@@ -216,6 +217,15 @@ class Trainer:
         raise DivergedError(f"the loss became {value} at epoch {epoch}, step {k} of {steps}{why}; "
                             f"{where}; {self.lr_suggestion()}")
 
+    def _check_finite(self, epoch: int) -> None:
+        """DivergedError when a finite loss still left non-finite parameters (an overflowing
+        gradient): one O(P) sum per epoch (and per checkpoint), never per step."""
+        model = self.model
+        if not np.isfinite(model.flat_params.sum(dtype=np.float64)):
+            where = find_nonfinite(model, np.zeros((1,) + model.input_shape, model.dtype))
+            raise DivergedError(f"the parameters became non-finite in epoch {epoch} (by step {self.state.step}); "
+                                f"{where}; {self.lr_suggestion()}")
+
     def lr_suggestion(self) -> str:
         return f"try a lower learning rate (optimizer.lr is {self.optimizer.lr:g})"
 
@@ -255,10 +265,11 @@ def find_nonfinite(model: Sequential, xb: np.ndarray) -> str:
     x = xb
     if not np.isfinite(x).all():
         return "the input batch holds NaN or inf"
-    for i, layer in enumerate(model.layers):
-        x = layer.forward(x, training=False)
-        if not np.isfinite(x).all():
-            return f"layer {i} ({layer.registry_name}) output went non-finite (overflow)"
+    with np.errstate(all="ignore"):  # the overflow is what we are looking for, not news
+        for i, layer in enumerate(model.layers):
+            x = layer.forward(x, training=False)
+            if not np.isfinite(x).all():
+                return f"layer {i} ({layer.registry_name}) output went non-finite (overflow)"
     return "the parameters and outputs are finite, so the loss itself overflowed"
 
 

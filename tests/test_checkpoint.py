@@ -234,6 +234,25 @@ def test_divergence_stops_with_exit_1_and_keeps_the_last_good_checkpoint(write, 
     assert runs.read_summary(tmp_path / "run")["status"] == "diverged"
 
 
+def test_non_finite_weights_never_replace_a_good_checkpoint(spirals, tmp_path, monkeypatch):
+    class Overflow(Trainer):  # the last step of epoch 2 overflows a weight, its loss still finite
+        def train_step(self, xb, yb):
+            out = super().train_step(xb, yb)
+            if self.state.step == 23:
+                self.model.layers[3].params["W"][0, 0] = np.inf
+            return out
+
+    monkeypatch.setattr(api, "Trainer", Overflow)
+    with pytest.raises(DivergedError) as info:
+        api.fit(load_config(spirals), run_dir=tmp_path / "run")
+    assert "the parameters became non-finite in epoch 2 (by step 24); layer 3 (dense) parameter W" in str(info.value)
+    assert "the last good checkpoint (end of epoch 1, step 12) is kept" in str(info.value)
+    for name in (checkpoint.STATE, runs.WEIGHTS):  # neither the checkpoint nor model.npz took the inf
+        saved = arrays(tmp_path / "run" / name)
+        assert np.isfinite(saved.get("model/3.W", saved.get("3.W"))).all()
+    assert json.loads(str(arrays(tmp_path / "run" / checkpoint.STATE)["counters"][()]))["epoch"] == 1
+
+
 def test_find_nonfinite_names_the_first_broken_layer(write):
     s = api.setup(load_config(write("sine.yaml", SINE)))
     from nntrain.trainer import find_nonfinite
