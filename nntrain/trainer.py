@@ -133,7 +133,6 @@ class Trainer:
                     raise self._interrupted(st.epoch + 1, 0, steps)
                 self._call("on_epoch_begin")
                 row = self._epoch(batches, st.epoch + 1, steps, len(x), val)
-                self._check_finite(st.epoch + 1)  # before anything is written for this epoch
                 st.epoch += 1
                 st.history.append(row)
                 self._call("on_epoch_end")
@@ -193,6 +192,7 @@ class Trainer:
         if seen == 0:
             raise DivergedError(f"every batch of epoch {epoch} had a non-finite loss; "
                                 f"{self.lr_suggestion()}")
+        self._check_finite(epoch)  # before validation and before anything is written for this epoch
         seconds = pos.seconds + time.perf_counter() - start
         st.seconds += seconds
         row = {"epoch": epoch, "lr": self.optimizer.lr}
