@@ -189,7 +189,7 @@ def test_a_damaged_state_file_is_an_error_not_a_traceback(reference, cli):
     assert r.exit_code == 2 and "'data' is not valid JSON" in r.stderr
 
 
-JUNK = [np.array("[]"), np.array('{"a": 1}'), np.array(3), np.zeros((2, 2)), np.array(["x", "y"])]
+JUNK = [np.array("[]"), np.array(3), np.zeros((2, 2))]
 
 
 def test_every_damaged_checkpoint_entry_is_a_run_error(spirals, tmp_path, monkeypatch):
