@@ -91,29 +91,45 @@ def assert_weights_equal(run_dir, reference):
         assert np.array_equal(got[k], reference[k]), k
 
 
-@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGUSR1, 138)])
-def test_signal_mid_epoch_saves_and_resume_is_bit_identical(config, reference, tmp_path, cli, sig, code):
+def test_sigint_mid_epoch_saves_and_resume_is_bit_identical(config, reference, tmp_path, cli):
     run = tmp_path / "run"
     fit = Fit(config, "--run-dir", run)
     fit.wait_for(lambda: (run / checkpoint.STATE).exists(), "the end-of-epoch-1 checkpoint")
     time.sleep(0.05)  # into epoch 2 (an epoch takes about 0.2 s)
-    fit.send(sig)
+    fit.send(signal.SIGINT)
     rc, err = fit.finish()
-    assert rc == code, err
-    name = signal.Signals(sig).name
-    assert f"interrupted: stopped by {name} at epoch 2, step" in err
+    assert rc == 130, err
+    assert "interrupted: stopped by SIGINT at epoch 2, step" in err
     assert f"resume with: nntrain fit --resume {run}" in err
     assert "Traceback" not in err
     state = runs.read_npz(run / checkpoint.STATE)
     assert json.loads(str(state["counters"][()]))["epoch"] == 1
     assert json.loads(str(state["partial"][()]))["cursor"] > 0  # stopped inside epoch 2
     assert runs.read_summary(run)["status"] == "interrupted"
-    if sig != signal.SIGINT:
-        return  # the same path as SIGINT from here on
     r = cli("fit", "--resume", run, "--json")
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["epochs"] == 3
     assert_weights_equal(run, reference)
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGUSR1, 138)])
+def test_sigterm_and_sigusr1_save_and_exit_128_plus_the_signal(config, tmp_path, cli, monkeypatch, sig, code):
+    """The real signal, delivered to this process during step 300 (epoch 1 has 405 steps)."""
+    from nntrain.trainer import Trainer
+
+    class SignalAt(Trainer):
+        def train_step(self, xb, yb):
+            if self.state.step == 299:
+                os.kill(os.getpid(), sig)
+            return super().train_step(xb, yb)
+
+    monkeypatch.setattr(api, "Trainer", SignalAt)
+    r = cli("fit", config, "--run-dir", tmp_path / "run")
+    assert r.exit_code == code, r.output
+    assert f"interrupted: stopped by {signal.Signals(sig).name} at epoch 1, step 300 of 405" in r.stderr
+    assert signal.getsignal(sig) is signal.SIG_DFL  # the handlers are put back
+    state = runs.read_npz(tmp_path / "run" / checkpoint.STATE)
+    assert json.loads(str(state["partial"][()]))["cursor"] == 300
 
 
 def test_second_ctrl_c_stops_at_once_and_corrupts_nothing(config, reference, tmp_path, cli):
