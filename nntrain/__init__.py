@@ -4,6 +4,7 @@ The public API (imported lazily so that `nntrain --help` stays fast):
 
     load_config(path, overrides=())   -> Config
     fit(cfg, run_dir=None, progress="none") -> summary dict
+    resume(run_dir, overrides=())     -> summary dict (continues from the last checkpoint)
     load_model(run_dir)               -> Sequential (model.predict(x))
     evaluate_run(run_dir, data=None)  -> loss and metrics dict
     build_layer(spec, input_shape=None, dtype="float32", seed=0)
@@ -16,6 +17,7 @@ __version__ = "0.1.0"
 _API = {
     "load_config": "nntrain.config",
     "fit": "nntrain.api",
+    "resume": "nntrain.api",
     "load_model": "nntrain.api",
     "evaluate_run": "nntrain.api",
     "build_layer": "nntrain.layers",

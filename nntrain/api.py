@@ -18,7 +18,7 @@ import numpy as np
 from . import runs
 from .config import dump_config, load_config
 from .data import Splits, apply_standardize, load_splits, read_file
-from .errors import DataError, NntrainError, RunError
+from .errors import DataError, DivergedError, Interrupted, NntrainError, RunError
 from .losses import Loss, build_loss
 from .metrics import Metric, build_metric
 from .model import Sequential
@@ -58,11 +58,38 @@ def setup(cfg: Config) -> Setup:
     model = Sequential.from_specs(cfg.model.layers, input_shape, dtype=dtype, seed=cfg.seed)
     loss = build_loss(cfg.loss)
 
-    def targets(ds):
-        return None if ds is None else loss.prepare_target(ds.y, model.output_shape, dtype)
+    def targets(ds, part):
+        if ds is None:
+            return None
+        try:
+            return loss.prepare_target(ds.y, model.output_shape, dtype)
+        except DataError as exc:  # name the data the targets came from
+            where = cfg.data.name and f"dataset {cfg.data.name!r}" or (cfg.data.test if part == "test" else cfg.data.train)
+            raise DataError(f"{part} targets of {where}: {exc}") from None
 
-    return Setup(cfg, splits, model, loss, build_metrics(cfg, loss),
-                 targets(splits.train), targets(splits.val), targets(splits.test))
+    y_train = targets(splits.train, "training")
+    metrics = build_metrics(cfg, loss)
+    _check_metrics(metrics, cfg, model, y_train)
+    return Setup(cfg, splits, model, loss, metrics, y_train, targets(splits.val, "validation"),
+                 targets(splits.test, "test"))
+
+
+def _check_metrics(metrics: list[Metric], cfg: Config, model: Sequential, y: np.ndarray) -> None:
+    """Each metric tried on two samples, so a metric that cannot compare the model's outputs
+    with these targets (mse on class labels) is a config error before training, not a crash."""
+    from .errors import ConfigError
+
+    pred = np.zeros((min(2, len(y)),) + tuple(model.output_shape), model.dtype)
+    for i, m in enumerate(metrics):
+        try:
+            m.update(pred, y[:len(pred)])
+        except (ValueError, IndexError, TypeError):
+            exc = ConfigError(f"metric {m.registry_name!r} cannot compare the model's outputs {list(model.output_shape)} "
+                              f"with the {cfg.loss['type']} targets of shape {list(y.shape[1:])}", f"metrics.{i}")
+            where = getattr(cfg, "where", None)
+            exc.where = where(exc.key) if where else None  # file:line:column of the metric
+            raise exc from None
+        m.reset()
 
 
 def _versions() -> dict:
@@ -123,28 +150,79 @@ def fit(cfg: Config | str | Path, run_dir: str | Path | None = None, progress: P
     if isinstance(progress, str):
         progress = make_progress(progress)
     s = setup(cfg)
-    train_cfg = cfg.train
-    batch_size = len(s.splits.train) if train_cfg.batch_size == "full" else train_cfg.batch_size
     path = runs.prepare_run_dir(run_dir) if run_dir else runs.new_run_dir(cfg.name, runs_root, name)
-    runs.write_text(path / runs.CONFIG, dump_config(cfg))
+    return _train(s, path, progress)
+
+
+def resume(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = (),
+           progress: Progress | str = "none") -> dict:
+    """Continue a run from its last checkpoint (`fit --resume`); bit-identical to never stopping.
+
+    overrides may change only what keeps it the same run (RESUME_KEYS), e.g. train.epochs=20.
+    """
+    from . import checkpoint
+
+    path, cfg = checkpoint.open_run(run_dir, overrides)
+    if isinstance(progress, str):
+        progress = make_progress(progress)
+    arrays = checkpoint.load(path)
+    return _train(setup(cfg), path, progress, state=arrays)
+
+
+def _train(s: Setup, path: Path, progress: Progress, state: dict | None = None) -> dict:
+    from .checkpoint import Checkpointer, data_fingerprint
+    from .interrupts import stop_on_signals
+
+    cfg, train_cfg = s.cfg, s.cfg.train
+    batch_size = len(s.splits.train) if train_cfg.batch_size == "full" else train_cfg.batch_size
     writer = RunWriter(path, s)
     optimizer = build_optimizer(cfg.optimizer)
     trainer = Trainer(s.model, s.loss, optimizer, s.metrics, progress, callbacks=[writer])
+    saver = Checkpointer(path, len(s.splits.train), batch_size, cfg.optimizer.get("lr"),
+                         data_fingerprint(s.splits.train.x, s.y_train))
+    trainer.checkpoint, trainer.on_nonfinite = saver, train_cfg.on_nonfinite
+    trainer.checkpoint_every = train_cfg.checkpoint_every_steps or 0
+    if state is not None:
+        saver.restore(trainer, state)
+        trainer.state.stop = False  # resuming is asking for more: a callback's stop is lifted
+        _check_epochs(trainer, train_cfg.epochs, path)
+        progress.note(f"resuming {path} from {saver.saved}")
+    runs.write_text(path / runs.CONFIG, dump_config(cfg))
+    runs.write_metrics_csv(path / runs.METRICS, trainer.state.history)
     progress.note(f"run folder: {path}")
     val = (s.splits.val.x, s.y_val) if s.splits.val is not None else None
+    resume_cmd = f"nntrain fit --resume {path}"
     try:
-        st = trainer.fit(s.splits.train.x, s.y_train, train_cfg.epochs, batch_size,
-                         shuffle=train_cfg.shuffle, val=val)
-    except KeyboardInterrupt:
-        writer.summary(trainer.state, "interrupted")
-        raise
+        with stop_on_signals(trainer):
+            st = trainer.fit(s.splits.train.x, s.y_train, train_cfg.epochs, batch_size,
+                             shuffle=train_cfg.shuffle, val=val)
+    except KeyboardInterrupt as exc:  # Interrupted, or a Ctrl-C before the handlers were in place
+        kept = f"the last checkpoint ({saver.saved}) is in {path}" if saver.saved else f"no checkpoint yet in {path}"
+        writer.summary(trainer.state, "interrupted", error=str(exc))
+        raise Interrupted(f"{exc or 'interrupted'}; {kept}\nresume with: {resume_cmd}",
+                          getattr(exc, "signum", 2)) from None
     except NntrainError as exc:
+        if exc.exit_code == 1:
+            lower = f"{resume_cmd} --set optimizer.lr={optimizer.lr / 10:g}"
+            kept = (f"the last good checkpoint ({saver.saved}) is kept; continue from it with: {lower}"
+                    if saver.saved else f"no checkpoint was saved before it; start over with: {lower}")
+            exc = DivergedError(f"training diverged: {exc}; {kept}")
         writer.summary(trainer.state, "diverged" if exc.exit_code == 1 else "failed", error=str(exc))
-        raise
+        raise exc from None
     test = None
     if s.splits.test is not None:
         test = evaluate(s.model, s.loss, s.metrics, s.splits.test.x, s.y_test)
-    return writer.summary(st, "done", test=test)
+    return writer.summary(st, "done", test=test, skipped_batches=st.skipped)
+
+
+def _check_epochs(trainer: Trainer, epochs: int, path: Path) -> None:
+    st = trainer.state
+    if trainer.partial is None and st.epoch >= epochs:
+        raise RunError(f"{path} has already completed {st.epoch} of train.epochs={epochs}; "
+                       f"to train further: nntrain fit --resume {path} --set train.epochs={st.epoch + 5}")
+    if trainer.partial is not None and st.epoch >= epochs:
+        raise RunError(f"{path} stopped inside epoch {st.epoch + 1}; train.epochs must be at least "
+                       f"{st.epoch + 1}, got {epochs}")
 
 
 # -- loading a run back -------------------------------------------------------------------

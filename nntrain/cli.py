@@ -32,8 +32,13 @@ JsonOpt = typer.Option(False, "--json", help="Print exactly one JSON object on s
                                               "e.g. --json | jq .test.accuracy")
 
 
+# control characters a user typed (or a file holds) are shown escaped: the error stays one line
+# and cannot send escape sequences to the terminal
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F]}
+
+
 def error_line(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr, flush=True)
+    print(f"error: {message.translate(_CONTROL)}", file=sys.stderr, flush=True)
 
 
 def guarded(func):
@@ -48,9 +53,9 @@ def guarded(func):
         except NntrainError as exc:
             error_line(str(exc))
             raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
-            error_line("interrupted")
-            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except KeyboardInterrupt as exc:  # errors.Interrupted carries the message and 128 + signal
+            print(f"interrupted: {exc}" if str(exc) else "interrupted", file=sys.stderr, flush=True)
+            raise typer.Exit(getattr(exc, "exit_code", EXIT_INTERRUPTED)) from None
 
     return wrapper
 
@@ -82,8 +87,11 @@ def format_metrics(d: dict | None) -> str:
 @app.command()
 @guarded
 def fit(
-    config: Path = typer.Argument(..., help="The YAML config to train, e.g. configs/mnist_mlp.yaml.",
-                                  show_default=False),
+    config: Optional[Path] = typer.Argument(None, help="The YAML config to train, e.g. configs/mnist_mlp.yaml.",
+                                            show_default=False),
+    resume: Optional[Path] = typer.Option(None, "--resume", metavar="RUN_DIR",
+                                          help="Continue this run folder from its last checkpoint "
+                                               "(--set train.epochs=N to train longer)."),
     set_: Optional[List[str]] = SetOpt,
     run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Write the run here instead of runs/<config>/<time>/. e.g. --run-dir runs/try"),
     name: Optional[str] = typer.Option(None, "--name", help="Name of the run folder under runs/<config>/ (default: the time). e.g. --name lr3e-4"),
@@ -96,13 +104,26 @@ def fit(
     """Train a model from a config and write a run folder.
 
     Example: nntrain fit configs/mnist_mlp.yaml --set optimizer.lr=0.01 --set train.epochs=1 --json
+
+    Ctrl-C, SIGTERM or SIGUSR1 finish the current step, save a checkpoint and print the command
+    that resumes it (exit 130, 143, 138); a second Ctrl-C stops at once.
     """
-    from .api import fit as run_fit
+    from .api import fit as run_fit, resume as run_resume
     from .config import load_config
+    from .errors import NntrainError
 
     mode = _progress_mode(progress, quiet, as_json)
-    cfg = load_config(config, set_ or [])
-    result = run_fit(cfg, run_dir=run_dir, progress=mode, name=name)
+    if resume is not None:
+        if config is not None or run_dir is not None or name is not None:
+            raise NntrainError("--resume RUN_DIR takes the config from the run folder; "
+                               "drop CONFIG, --run-dir and --name")
+        result = run_resume(resume, set_ or [], progress=mode)
+    elif config is None:
+        raise NntrainError("give a CONFIG to train (e.g. nntrain fit configs/mnist_mlp.yaml) "
+                           "or --resume RUN_DIR")
+    else:
+        cfg = load_config(config, set_ or [])
+        result = run_fit(cfg, run_dir=run_dir, progress=mode, name=name)
     if as_json:
         emit_json(result)
     elif not quiet:
@@ -144,6 +165,31 @@ def eval_(
         if key not in ("run_dir", "data", "samples"):
             table.add_row(key, f"{result[key]:.4f}")
     console.print(table)
+
+
+@app.command()
+@guarded
+def predict(
+    run_dir: Path = typer.Argument(..., help="A run folder written by `nntrain fit`.", show_default=False),
+    input_: Path = typer.Argument(..., metavar="INPUT", help="Features: a CSV (the target column may be "
+                                  "present), an NPZ with array x, or an IDX images file.", show_default=False),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write here (NPZ when it ends in .npz, "
+                                       "else CSV) instead of CSV on stdout."),
+    proba: bool = typer.Option(False, "--proba", help="Class probabilities instead of labels (classifiers)."),
+):
+    """Predictions of a trained run: class labels (or --proba) or regression values.
+
+    The inputs get the same standardization as in training. Example:
+    nntrain predict runs/mnist_mlp/20261126-141500 new.csv --out predictions.csv
+    """
+    from .predict import predict_run, to_csv, write_predictions
+
+    result = predict_run(run_dir, input_, proba=proba)
+    if out is None:
+        sys.stdout.write(to_csv(result))
+    else:
+        write_predictions(result, out)
+        print(f"{len(result.values)} predictions written to {out}", file=sys.stderr)
 
 
 @app.command()

@@ -31,18 +31,29 @@ def _marks(text: str, source: str) -> tuple[dict[tuple, tuple[int, int]], set[tu
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-        problem = getattr(exc, "problem", None) or str(exc)
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())  # one line
         raise _located(ConfigError(f"invalid YAML: {problem}"), where) from None
+    except RecursionError:  # the composer recurses per nesting level
+        raise ConfigError(f"{source}: the YAML is nested too deeply (hundreds of levels)") from None
     marks: dict[tuple, tuple[int, int]] = {}
     scientific: set[tuple] = set()
     budget = [MAX_NODES]
+    open_nodes: set[int] = set()  # ids of the collections being walked: an alias to one recurses
 
     def walk(n, path, depth):
         budget[0] -= 1
-        if budget[0] < 0 or depth > 100:
+        if budget[0] < 0:
             raise ConfigError(f"{source}: the config expands to more than {MAX_NODES:,} values "
                               "(recursive or exponential YAML aliases?)")
+        if depth > 100:
+            raise ConfigError(f"{source}: the YAML is nested too deeply (more than 100 levels)")
         marks.setdefault(path, (n.start_mark.line + 1, n.start_mark.column + 1))
+        if isinstance(n, (yaml.MappingNode, yaml.SequenceNode)):
+            if id(n) in open_nodes:
+                line, col = n.start_mark.line + 1, n.start_mark.column + 1
+                raise ConfigError(f"{source}: a YAML alias refers to a collection that contains it "
+                                  f"(recursive, from line {line} column {col})")
+            open_nodes.add(id(n))
         if isinstance(n, yaml.MappingNode):
             for k, v in n.value:
                 key = k.value if isinstance(k, yaml.ScalarNode) else str(k)
@@ -51,7 +62,10 @@ def _marks(text: str, source: str) -> tuple[dict[tuple, tuple[int, int]], set[tu
         elif isinstance(n, yaml.SequenceNode):
             for i, item in enumerate(n.value):
                 walk(item, path + (str(i),), depth + 1)
-        elif n.style is None and n.tag == "tag:yaml.org,2002:str" and number_from(n.value) is not n.value:
+        if isinstance(n, (yaml.MappingNode, yaml.SequenceNode)):
+            open_nodes.discard(id(n))
+            return
+        if n.style is None and n.tag == "tag:yaml.org,2002:str" and number_from(n.value) is not n.value:
             scientific.add(path)
 
     if node is not None:
@@ -99,7 +113,8 @@ def apply_override(raw: dict, text: str) -> str:
     try:
         value = number_from(yaml.safe_load(value_text)) if value_text.strip() else None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"--set {text}: the value is not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        raise ConfigError(f"--set {text}: the value is not valid YAML ({problem})") from None
     parts = key.split(".")
     node = raw
     for depth, part in enumerate(parts[:-1]):

@@ -38,3 +38,19 @@ class DivergedError(NntrainError):
     """Training produced a non-finite loss (exit code 1)."""
 
     exit_code = 1
+
+
+class Interrupted(KeyboardInterrupt):
+    """Training stopped by a signal (Ctrl-C, SIGTERM, SIGUSR1); exit code 128 + the signal number.
+
+    A KeyboardInterrupt (not an Exception) so no `except Exception` on the way up swallows it.
+    """
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.message = message
+        self.signum = signum
+        self.exit_code = 128 + signum
+
+    def __str__(self) -> str:
+        return self.message

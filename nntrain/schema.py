@@ -184,6 +184,10 @@ class TrainConfig:
     epochs: int = option(1, integer(1), "passes over the training set")
     batch_size: Any = option(32, batch_size, "samples per step: N, 1 (pure SGD) or full (batch gradient descent)")
     shuffle: bool = option(True, boolean, "reshuffle the training set every epoch")
+    checkpoint_every_steps: int | None = option(None, optional(integer(1)),
+                                                "also checkpoint every N steps inside an epoch (default: per epoch only)")
+    on_nonfinite: str = option("stop", choice("stop", "skip_batch"),
+                               "a NaN/inf loss: stop (exit 1, last good checkpoint kept) or skip that batch")
 
 
 @dataclass
