@@ -91,7 +91,7 @@ def fit(
                                             show_default=False),
     resume: Optional[Path] = typer.Option(None, "--resume", metavar="RUN_DIR",
                                           help="Continue this run folder from its last checkpoint "
-                                               "(--set train.epochs=N to train longer)."),
+                                               "(--set train.epochs=N to train longer). e.g. --resume runs/mnist_mlp/20261126-141500"),
     set_: Optional[List[str]] = SetOpt,
     run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Write the run here instead of runs/<config>/<time>/. e.g. --run-dir runs/try"),
     name: Optional[str] = typer.Option(None, "--name", help="Name of the run folder under runs/<config>/ (default: the time). e.g. --name lr3e-4"),
@@ -170,17 +170,18 @@ def eval_(
 @app.command()
 @guarded
 def predict(
-    run_dir: Path = typer.Argument(..., help="A run folder written by `nntrain fit`.", show_default=False),
+    run_dir: Path = typer.Argument(..., help="A run folder written by `nntrain fit`. e.g. runs/mnist_mlp/20261126-141500", show_default=False),
     input_: Path = typer.Argument(..., metavar="INPUT", help="Features: a CSV (the target column may be "
-                                  "present), an NPZ with array x, or an IDX images file.", show_default=False),
+                                  "present), an NPZ with array x, or an IDX images file. e.g. new.csv", show_default=False),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write here (NPZ when it ends in .npz, "
-                                       "else CSV) instead of CSV on stdout."),
-    proba: bool = typer.Option(False, "--proba", help="Class probabilities instead of labels (classifiers)."),
+                                       "else CSV) instead of CSV on stdout. e.g. --out predictions.npz"),
+    proba: bool = typer.Option(False, "--proba", help="Class probabilities instead of labels (classifiers). e.g. --proba --out p.csv"),
 ):
     """Predictions of a trained run: class labels (or --proba) or regression values.
 
-    The inputs get the same standardization as in training. Example:
-    nntrain predict runs/mnist_mlp/20261126-141500 new.csv --out predictions.csv
+    The inputs get the same standardization as in training.
+
+    Example: nntrain predict runs/mnist_mlp/20261126-141500 new.csv --out predictions.csv
     """
     from .predict import predict_run, to_csv, write_predictions
 

@@ -80,14 +80,15 @@ def _last_error(stderr: str) -> str | None:
 
 
 def classify(code: int, stderr: str) -> tuple[str, str | None]:
-    """(status, error) from a trial's exit code (DESIGN.md: 1 diverged, 2 bad input, 130 Ctrl-C)."""
+    """(status, error) from a trial's exit code (DESIGN.md: 1 diverged, 2 bad input, 130 Ctrl-C;
+    143 and 138 are SIGTERM and SIGUSR1, which fit also answers by saving a checkpoint)."""
     error = _last_error(stderr)
     if code == 0:
         return "done", None
     if code < 0:
         name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
         return "killed", f"killed by {name}"
-    if code == 130:
+    if code in (130, 138, 143):
         return "interrupted", error or "interrupted"
     if code == 1 and error and "Traceback" not in stderr:
         return "diverged", error
