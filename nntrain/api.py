@@ -129,6 +129,9 @@ def fit(cfg: Config | str | Path, run_dir: str | Path | None = None, progress: P
     optimizer = build_optimizer(cfg.optimizer)
     trainer = Trainer(s.model, s.loss, optimizer, s.metrics, progress, callbacks=[writer])
     progress.note(f"run folder: {path}")
+    if train_cfg.flush_denormals:
+        from .denormals import FlushDenormals
+        trainer.callbacks.append(FlushDenormals(progress.note))
     val = (s.splits.val.x, s.y_val) if s.splits.val is not None else None
     try:
         st = trainer.fit(s.splits.train.x, s.y_train, train_cfg.epochs, batch_size,
