@@ -13,17 +13,20 @@ N_TRAIN = 60_000  # MNIST training samples: the GEMM bound's steps per epoch
 
 
 def nntrain_run(config: str, batch: int, epochs: int, ftz: bool) -> dict:
+    import contextlib
+
     from nntrain.api import setup
     from nntrain.config import load_config
-    from nntrain.denormals import flush_denormals
     from nntrain.optimizers import build_optimizer
     from nntrain.trainer import Trainer, evaluate
 
-    cfg = load_config(config, [f"train.batch_size={batch}", f"train.epochs={epochs}",
-                               "data.validation_split=0.0", f"train.flush_denormals={str(ftz).lower()}"])
+    overrides = [f"train.batch_size={batch}", f"train.epochs={epochs}", "data.validation_split=0.0"]
+    cfg = load_config(config, overrides + (["train.flush_denormals=true"] if ftz else []))
     s = setup(cfg)
     trainer = Trainer(s.model, s.loss, build_optimizer(cfg.optimizer), s.metrics)
-    with flush_denormals(ftz):
+    if ftz:
+        from nntrain.denormals import flush_denormals
+    with flush_denormals() if ftz else contextlib.nullcontext():
         st = trainer.fit(s.splits.train.x, s.y_train, epochs, batch, shuffle=True)
     test = evaluate(s.model, s.loss, s.metrics, s.splits.test.x, s.y_test)
     return {"epoch_seconds": [row["seconds"] for row in st.history], "test_accuracy": test["accuracy"]}

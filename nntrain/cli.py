@@ -257,7 +257,7 @@ def render_timing(r: dict) -> None:
     table.add_row("", "total", "", "", "", f"{r['total_ms']:.3f}", "100")
     console.print(table)
     console.print(f"step without the timers: {r['step_ms']:.3f} ms x {r['batches_per_epoch']} steps "
-                  f"= about {r['epoch_seconds']:.2f} s per epoch", markup=False)
+                  f"= about {r['epoch_seconds']:.3g} s per epoch", markup=False)
 
 
 def main() -> None:  # pragma: no cover - the console script calls `app` directly
