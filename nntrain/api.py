@@ -190,6 +190,9 @@ def _train(s: Setup, path: Path, progress: Progress, state: dict | None = None) 
     runs.write_text(path / runs.CONFIG, dump_config(cfg))
     runs.write_metrics_csv(path / runs.METRICS, trainer.state.history)
     progress.note(f"run folder: {path}")
+    if train_cfg.flush_denormals:
+        from .denormals import FlushDenormals
+        trainer.callbacks.append(FlushDenormals(progress.note))
     val = (s.splits.val.x, s.y_val) if s.splits.val is not None else None
     resume_cmd = f"nntrain fit --resume {path}"
     try:

@@ -360,6 +360,52 @@ def export(
 from .cli_sweep import sweep_app  # noqa: E402  (uses the helpers above)
 
 app.add_typer(sweep_app, name="sweep")
+@app.command("time")
+@guarded
+def time_(
+    config: Path = typer.Argument(..., help="The YAML config whose model to time.", show_default=False),
+    set_: Optional[List[str]] = SetOpt,
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Samples per step (default: train.batch_size)."),
+    steps: int = typer.Option(20, "--steps", help="Timed steps (after 3 warm-up steps); times are their mean."),
+    as_json: bool = JsonOpt,
+):
+    """Time one training step: each layer's forward and backward, the loss, the optimizer update.
+
+    Example: nntrain time configs/mnist_mlp.yaml --batch-size 128 --steps 50
+    """
+    from .config import load_config
+    from .timing import time_config
+
+    result = time_config(load_config(config, set_ or []), batch_size=batch_size, steps=steps)
+    emit_json(result) if as_json else render_timing(result)
+
+
+def render_timing(r: dict) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console(no_color=bool(os.environ.get("NO_COLOR")), highlight=False)
+    console.print(f"{r['config']}: batch {r['batch_size']}, mean of {r['steps']} steps after {r['warmup']} "
+                  f"warm-up, flush_denormals {'on' if r['flush_denormals'] else 'off'}", markup=False)
+    table = Table()
+    for col in ("#", "part", "output", "forward ms", "backward ms", "ms", "%"):
+        table.add_column(col, justify="left" if col in ("part", "output") else "right")
+    pct = lambda ms: f"{ms / r['total_ms'] * 100:.0f}" if r["total_ms"] else "-"  # noqa: E731
+    for row in r["layers"]:
+        fwd, back = row["forward_ms"], row["backward_ms"]
+        table.add_row(row["layer"], row["type"], escape(str(row["output_shape"])),
+                      f"{fwd:.3f}", "in loss" if back is None else f"{back:.3f}",
+                      f"{fwd + (back or 0.0):.3f}", pct(fwd + (back or 0.0)))
+    table.add_section()
+    for label, key in (("batch gather", "batch_ms"), ("loss + gradient", "loss_ms"),
+                       (f"{r['optimizer']} update", "optimizer_ms"), ("metrics", "metrics_ms")):
+        table.add_row("", label, "", "", "", f"{r[key]:.3f}", pct(r[key]))
+    table.add_section()
+    table.add_row("", "total", "", "", "", f"{r['total_ms']:.3f}", "100")
+    console.print(table)
+    console.print(f"step without the timers: {r['step_ms']:.3f} ms x {r['batches_per_epoch']} steps "
+                  f"= about {r['epoch_seconds']:.3g} s per epoch", markup=False)
 
 
 def main() -> None:  # pragma: no cover - the console script calls `app` directly

@@ -61,7 +61,7 @@ def _log_softmax_parts(ws: Workspace, z: np.ndarray) -> tuple[np.ndarray, np.nda
     """(softmax(z), logsumexp(z) of shape (n, 1)) of logits z (n, C), computed stably."""
     p = ws.get("p", z.shape, z.dtype)
     lse = ws.get("lse", z.shape[:-1] + (1,), z.dtype)
-    np.max(z, axis=-1, keepdims=True, out=lse)
+    np.maximum.reduce(z, axis=-1, keepdims=True, out=lse)
     np.subtract(z, lse, out=p)
     np.exp(p, out=p)
     s = p.sum(axis=-1, keepdims=True)
@@ -104,9 +104,13 @@ class SparseCategoricalCrossentropy(Loss):
         if self.from_logits:
             _, lse = _log_softmax_parts(self._ws, pred)
             return float(np.mean(lse[:, 0] - pred[rows, target]))
-        picked = pred[rows, target]
-        np.clip(picked, EPS, 1.0 - EPS, out=picked)
-        return float(-np.mean(np.log(picked)))
+        picked = pred[rows, target]  # p[i, y_i], a new (n,) array
+        # clip to [EPS, 1 - EPS] and average with bare ufuncs: np.clip and np.mean cost
+        # ~3 us and ~10 us of Python wrapping each, more than the math at n = 32
+        np.maximum(picked, EPS, out=picked)
+        np.minimum(picked, 1.0 - EPS, out=picked)
+        np.log(picked, out=picked)
+        return -float(np.add.reduce(picked)) / len(picked)
 
     def grad(self, pred, target):
         if self.from_logits:

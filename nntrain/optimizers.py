@@ -121,6 +121,13 @@ class Adam(Optimizer):
         v <- beta_2 v + (1 - beta_2) g^2
         p <- p - lr * sqrt(1 - beta_2^t) / (1 - beta_1^t) * m / (sqrt(v) + epsilon)
 
+    The state keeps M = m / (1 - beta_1) and V = v / (1 - beta_2) (saved as "m" and "v"),
+    which is the same update in ten passes over memory instead of twelve:
+
+        M <- beta_1 M + g ;  V <- beta_2 V + g^2
+        p <- p - a_t * M / (sqrt(V) + epsilon / sqrt(1 - beta_2)),
+        a_t = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t) * (1 - beta_1) / sqrt(1 - beta_2)
+
     Args:
         lr: learning rate.
         beta_1: decay of the first-moment (mean) estimate.
@@ -138,19 +145,16 @@ class Adam(Optimizer):
 
     def _update(self, p, g, state):
         m, v, tmp = state["m"], state["v"], state["tmp"]
-        t = self.iterations
-        # m += (1 - b1) (g - m)  ==  b1 m + (1 - b1) g
-        np.subtract(g, m, out=tmp)
-        tmp *= 1.0 - self.beta_1
-        m += tmp
-        # v += (1 - b2) (g^2 - v)
+        b1, b2, t = self.beta_1, self.beta_2, self.iterations
+        m *= b1
+        m += g  # M <- b1 M + g
+        v *= b2
         np.multiply(g, g, out=tmp)
-        tmp -= v
-        tmp *= 1.0 - self.beta_2
-        v += tmp
-        alpha = self.lr * math.sqrt(1.0 - self.beta_2 ** t) / (1.0 - self.beta_1 ** t)
+        v += tmp  # V <- b2 V + g^2
+        root = math.sqrt(1.0 - b2)
+        alpha = self.lr * math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t) * (1.0 - b1) / root
         np.sqrt(v, out=tmp)
-        tmp += self.epsilon
+        tmp += self.epsilon / root
         np.divide(m, tmp, out=tmp)
         tmp *= alpha
         p -= tmp

@@ -183,6 +183,8 @@ class ModelConfig:
 class TrainConfig:
     epochs: int = option(1, integer(1), "passes over the training set")
     batch_size: Any = option(32, batch_size, "samples per step: N, 1 (pure SGD) or full (batch gradient descent)")
+    flush_denormals: bool = option(False, boolean, "x86 flush-to-zero while training: faster Adam, "
+                                                   "values below 1.2e-38 become 0 (see README, Performance)")
     shuffle: bool = option(True, boolean, "reshuffle the training set every epoch")
     checkpoint_every_steps: int | None = option(None, optional(integer(1)),
                                                 "also checkpoint every N steps inside an epoch (default: per epoch only)")

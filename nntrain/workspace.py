@@ -25,3 +25,11 @@ class Workspace:
             arr = np.arange(n)
             self._arrays["__arange"] = arr
         return arr
+
+    def ones(self, n: int, dtype) -> np.ndarray:
+        """n ones of `dtype` (the vector of a GEMV that sums over the batch: 1^T g)."""
+        key = ("__ones", n, np.dtype(dtype))
+        arr = self._arrays.get(key)
+        if arr is None:
+            arr = self._arrays[key] = np.ones(n, dtype=dtype)
+        return arr

@@ -126,11 +126,12 @@ class Softmax(Activation):
     def forward(self, x, training=False):
         y = self._buf("y", x.shape)
         peak = self._buf("peak", x.shape[:-1] + (1,))
-        np.max(x, axis=-1, keepdims=True, out=peak)
+        # ufunc.reduce directly: np.max / np.sum add ~2 us of Python wrapping per call
+        np.maximum.reduce(x, axis=-1, keepdims=True, out=peak)
         np.subtract(x, peak, out=y)
         np.exp(y, out=y)
-        np.sum(y, axis=-1, keepdims=True, out=peak)
-        y /= peak
+        np.add.reduce(y, axis=-1, keepdims=True, out=peak)
+        np.divide(y, peak, out=y)
         self._cache = y
         return y
 
@@ -139,7 +140,7 @@ class Softmax(Activation):
         gx = self._buf("gx", y.shape)
         dot = self._buf("dot", y.shape[:-1] + (1,))
         np.multiply(grad_y, y, out=gx)
-        np.sum(gx, axis=-1, keepdims=True, out=dot)  # sum_j g_j y_j
+        np.add.reduce(gx, axis=-1, keepdims=True, out=dot)  # sum_j g_j y_j
         np.subtract(grad_y, dot, out=gx)
         gx *= y
         return gx

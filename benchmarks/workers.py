@@ -1,0 +1,177 @@
+"""The systems benchmarks/compare.py runs, one per process: each trains the config's model
+with one engine and returns its seconds per training epoch and test accuracy as a dict.
+
+`python benchmarks/compare.py --worker NAME --config C --batch B --epochs E --threads T` runs
+one of them and prints its JSON; compare.py sets the thread variables before the process starts.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+N_TRAIN = 60_000  # MNIST training samples: the GEMM bound's steps per epoch
+
+
+def nntrain_run(config: str, batch: int, epochs: int, ftz: bool) -> dict:
+    import contextlib
+
+    from nntrain.api import setup
+    from nntrain.config import load_config
+    from nntrain.optimizers import build_optimizer
+    from nntrain.trainer import Trainer, evaluate
+
+    overrides = [f"train.batch_size={batch}", f"train.epochs={epochs}", "data.validation_split=0.0"]
+    cfg = load_config(config, overrides + (["train.flush_denormals=true"] if ftz else []))
+    s = setup(cfg)
+    trainer = Trainer(s.model, s.loss, build_optimizer(cfg.optimizer), s.metrics)
+    if ftz:
+        from nntrain.denormals import flush_denormals
+    with flush_denormals() if ftz else contextlib.nullcontext():
+        st = trainer.fit(s.splits.train.x, s.y_train, epochs, batch, shuffle=True)
+    test = evaluate(s.model, s.loss, s.metrics, s.splits.test.x, s.y_test)
+    return {"epoch_seconds": [row["seconds"] for row in st.history], "test_accuracy": test["accuracy"]}
+
+
+def _torch_layers(model, nn):
+    """The nntrain model's layers as torch modules (NCHW for images); softmax last -> logits."""
+    out = []
+    for i, layer in enumerate(model.layers):
+        kind, last = layer.registry_name, i == len(model.layers) - 1
+        if kind == "dense":
+            out.append(nn.Linear(layer.input_shape[0], layer.units))
+        elif kind == "conv2d":
+            out.append(nn.Conv2d(layer.input_shape[-1], layer.filters, tuple(layer.kernel_size),
+                                 stride=tuple(layer.strides), padding=layer.padding))
+        elif kind == "maxpool2d":
+            out.append(nn.MaxPool2d(tuple(layer.pool_size), stride=tuple(layer.strides or layer.pool_size)))
+        elif kind in ("flatten", "relu", "tanh", "sigmoid", "dropout"):
+            out.append({"flatten": nn.Flatten, "relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}[kind]()
+                       if kind != "dropout" else nn.Dropout(layer.rate))
+        elif kind == "softmax" and last:
+            continue  # CrossEntropyLoss takes logits
+        else:
+            raise SystemExit(f"compare.py: no PyTorch translation for layer {kind!r}")
+    for m in out:  # the nntrain/Keras init: Glorot uniform kernels, zero biases
+        if isinstance(m, (nn.Linear, nn.Conv2d)):
+            nn.init.xavier_uniform_(m.weight)
+            nn.init.zeros_(m.bias)
+    return out
+
+
+def torch_run(config: str, batch: int, epochs: int, threads: int) -> dict:
+    import numpy as np
+    import torch
+
+    from nntrain.api import setup
+    from nntrain.config import load_config
+
+    torch.set_num_threads(threads)
+    cfg = load_config(config, ["data.validation_split=0.0"])
+    s = setup(cfg)
+    torch.manual_seed(cfg.seed)
+    model = torch.nn.Sequential(*_torch_layers(s.model, torch.nn))
+    x, xt = s.splits.train.x, s.splits.test.x
+    if x.ndim == 4:  # channels-last (n, H, W, C) -> NCHW
+        x, xt = (np.ascontiguousarray(a.transpose(0, 3, 1, 2)) for a in (x, xt))
+    X, Y = torch.from_numpy(x), torch.from_numpy(s.y_train)
+    opt_cfg = cfg.optimizer
+    opt = torch.optim.Adam(model.parameters(), lr=opt_cfg.get("lr", 1e-3), eps=opt_cfg.get("epsilon", 1e-7),
+                           betas=(opt_cfg.get("beta_1", 0.9), opt_cfg.get("beta_2", 0.999)))
+    loss_fn = torch.nn.CrossEntropyLoss()
+    gen = torch.Generator().manual_seed(cfg.seed)
+    seconds = []
+    for _ in range(epochs):
+        model.train()
+        start = time.perf_counter()
+        perm = torch.randperm(len(X), generator=gen)
+        for i in range(0, len(X), batch):
+            idx = perm[i:i + batch]
+            xb, yb = X[idx], Y[idx]
+            opt.zero_grad(set_to_none=True)
+            loss_fn(model(xb), yb).backward()
+            opt.step()
+        seconds.append(time.perf_counter() - start)
+    model.eval()
+    with torch.no_grad():
+        pred = torch.cat([model(torch.from_numpy(xt[i:i + 1000])).argmax(1) for i in range(0, len(xt), 1000)])
+    return {"epoch_seconds": seconds, "test_accuracy": float((pred.numpy() == s.y_test).mean()),
+            "version": torch.__version__}
+
+
+def sklearn_run(config: str, batch: int, epochs: int) -> dict:
+    import numpy as np
+    import sklearn
+    from sklearn.neural_network import MLPClassifier
+
+    from nntrain.api import setup
+    from nntrain.config import load_config
+
+    cfg = load_config(config, ["data.validation_split=0.0"])
+    s = setup(cfg)
+    kinds = [layer.registry_name for layer in s.model.layers]
+    if kinds[-1] != "softmax" or any(k not in ("dense", "relu", "softmax") for k in kinds):
+        return {"skipped": "MLPClassifier only covers dense + relu + softmax models"}
+    hidden = tuple(layer.units for layer in s.model.layers[:-2] if layer.registry_name == "dense")
+    clf = MLPClassifier(hidden, activation="relu", solver="adam", alpha=0.0, batch_size=batch,
+                        learning_rate_init=cfg.optimizer.get("lr", 1e-3), epsilon=1e-7, shuffle=True,
+                        random_state=cfg.seed)
+    x, classes = s.splits.train.x.reshape(len(s.splits.train.x), -1), np.arange(s.model.output_shape[-1])
+    seconds = []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        clf.partial_fit(x, s.y_train, classes=classes)  # one pass over the data
+        seconds.append(time.perf_counter() - start)
+    acc = float((clf.predict(s.splits.test.x.reshape(len(s.splits.test.x), -1)) == s.y_test).mean())
+    return {"epoch_seconds": seconds, "test_accuracy": acc, "version": sklearn.__version__}
+
+
+def gemm_run(config: str, batch: int, epochs: int) -> dict:
+    """An epoch of only the matrix products a dense step needs: x W, dW = x^T g, dx = g W^T
+    (no dx for the first layer), with the model's dense shapes (seed model: five GEMMs)."""
+    import numpy as np
+
+    from nntrain.config import load_config
+    from nntrain.model import Sequential
+
+    cfg = load_config(config)
+    model = Sequential.from_specs(cfg.model.layers, cfg.model.input_shape, cfg.model.dtype, cfg.seed)
+    dense = [layer for layer in model.layers if layer.registry_name == "dense"]
+    if len(dense) != sum(bool(layer.params) for layer in model.layers):
+        return {"skipped": "the GEMM bound covers dense-only models"}
+    rng = np.random.default_rng(0)
+    bufs = []
+    for k, layer in enumerate(dense):
+        n_in, n_out = layer.params["W"].shape
+        bufs.append((rng.random((batch, n_in), np.float32), layer.params["W"], np.empty((batch, n_out), np.float32),
+                     rng.random((batch, n_out), np.float32), np.empty((n_in, n_out), np.float32),
+                     None if k == 0 else np.empty((batch, n_in), np.float32)))
+    steps = math.ceil(N_TRAIN / batch)
+    seconds = []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        for _ in range(steps):
+            for x, w, y, g, gw, gx in bufs:
+                np.dot(x, w, out=y)
+            for x, w, y, g, gw, gx in reversed(bufs):
+                np.dot(x.T, g, out=gw)
+                if gx is not None:
+                    np.dot(g, w.T, out=gx)
+        seconds.append(time.perf_counter() - start)
+    return {"epoch_seconds": seconds, "numpy": np.__version__, "blas": _blas()}
+
+
+def _blas() -> str:
+    try:
+        from threadpoolctl import threadpool_info
+
+        return ", ".join(f"{i['internal_api']} {i['version']} {i.get('architecture', '')} x{i['num_threads']}"
+                         for i in threadpool_info() if i["user_api"] == "blas")
+    except ImportError:
+        return "?"
+
+
+WORKERS = {"nntrain": lambda a: nntrain_run(a.config, a.batch, a.epochs, False),
+           "nntrain_ftz": lambda a: nntrain_run(a.config, a.batch, a.epochs, True),
+           "torch": lambda a: torch_run(a.config, a.batch, a.epochs, a.threads),
+           "sklearn": lambda a: sklearn_run(a.config, a.batch, a.epochs),
+           "gemm": lambda a: gemm_run(a.config, a.batch, a.epochs)}

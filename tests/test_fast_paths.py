@@ -1,0 +1,187 @@
+"""The speed-minded code paths: Adam's scaled moments, GEMV bias gradients, bare-ufunc loss
+value, flush-to-zero, and `nntrain time`. Each is checked against the plain formula."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from nntrain import build_layer, build_loss, build_optimizer
+from nntrain.denormals import FlushDenormals, available, flush_denormals
+from nntrain.gradcheck import TOLERANCE, check_layer
+
+SPIRALS = """\
+seed: 0
+data: {name: spirals, options: {n_samples: 90}}
+model:
+  input_shape: [2]
+  layers:
+    - {type: dense, units: 8, activation: relu}
+    - {type: dense, units: 3, activation: softmax}
+loss: sparse_categorical_crossentropy
+optimizer: adam
+metrics: [accuracy]
+train: {epochs: 2, batch_size: 16}
+"""
+
+
+def keras_adam(p, grads, lr=1e-3, b1=0.9, b2=0.999, eps=1e-7):
+    """Adam exactly as Keras writes it, in float64, one step per gradient."""
+    p, m, v = p.copy(), np.zeros_like(p), np.zeros_like(p)
+    for t, g in enumerate(grads, 1):
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        p = p - lr * math.sqrt(1 - b2 ** t) / (1 - b1 ** t) * m / (np.sqrt(v) + eps)
+    return p, m, v
+
+
+def test_adam_matches_the_keras_formula_over_many_steps():
+    rng = np.random.default_rng(0)
+    p0 = rng.standard_normal(50)
+    grads = [rng.standard_normal(50) * 10.0 ** rng.integers(-6, 1) for _ in range(30)]
+    grads[3][:10] = 0.0  # zero gradients: only eps keeps the update finite
+    opt = build_optimizer({"type": "adam", "lr": 0.01, "beta_1": 0.8, "beta_2": 0.99, "epsilon": 1e-6})
+    p = p0.copy()
+    for g in grads:
+        opt.step([("w", p, g.copy())])
+    want, m, v = keras_adam(p0, grads, lr=0.01, b1=0.8, b2=0.99, eps=1e-6)
+    np.testing.assert_allclose(p, want, rtol=1e-12, atol=1e-15)
+    # the saved moments are the documented scaled ones: m / (1 - beta_1), v / (1 - beta_2)
+    np.testing.assert_allclose(opt.state["w"]["m"] * 0.2, m, rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(opt.state["w"]["v"] * 0.01, v, rtol=1e-12, atol=1e-300)
+
+
+def test_adam_first_step_by_hand():
+    # t = 1: m = 0.1 g, v = 0.001 g^2, alpha = lr * sqrt(0.001) / 0.1, so the step is
+    # alpha * m / (sqrt(v) + eps) = lr * g / (|g| + eps / sqrt(0.001))
+    p, g = np.array([1.0, -2.0]), np.array([0.5, -0.25])
+    opt = build_optimizer({"type": "adam", "lr": 0.1})
+    opt.step([("w", p, g)])
+    e = 1e-7 / math.sqrt(1e-3)
+    np.testing.assert_allclose(p, [1.0 - 0.1 * 0.5 / (0.5 + e), -2.0 + 0.1 * 0.25 / (0.25 + e)], rtol=1e-14)
+
+
+def test_adam_resumes_bit_for_bit_from_its_state_dict():
+    rng = np.random.default_rng(1)
+    grads = [rng.standard_normal(20).astype(np.float32) for _ in range(6)]
+    p_a = rng.standard_normal(20).astype(np.float32)
+    p_b = p_a.copy()
+    a = build_optimizer("adam")
+    for g in grads:
+        a.step([("w", p_a, g)])
+    b = build_optimizer("adam")
+    for g in grads[:3]:
+        b.step([("w", p_b, g)])
+    c = build_optimizer("adam")
+    c.load_state_dict({k: v.copy() for k, v in b.state_dict().items()})
+    for g in grads[3:]:
+        c.step([("w", p_b, g)])
+    assert np.array_equal(p_a, p_b)
+
+
+@pytest.mark.parametrize("batches", [[5, 3, 5, 1]])
+def test_dense_bias_gradient_is_the_batch_sum_for_changing_batch_sizes(batches):
+    layer = build_layer({"type": "dense", "units": 4}, input_shape=(3,), dtype="float32", seed=0)
+    rng = np.random.default_rng(0)
+    for n in batches:  # the cached ones vector must follow the batch size
+        x = rng.standard_normal((n, 3)).astype(np.float32)
+        gy = rng.standard_normal((n, 4)).astype(np.float32)
+        layer.forward(x, training=True)
+        gx = layer.backward(gy)
+        np.testing.assert_allclose(layer.grads["b"], gy.sum(axis=0), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(layer.grads["W"], x.T @ gy, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(gx, gy @ layer.params["W"].T, rtol=1e-5, atol=1e-6)
+
+
+def test_dense_takes_inputs_and_gradients_of_another_dtype():
+    layer = build_layer({"type": "dense", "units": 2}, input_shape=(3,), dtype="float32", seed=0)
+    x = np.arange(6, dtype=np.float64).reshape(2, 3)
+    y = layer.forward(x)
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y, x @ layer.params["W"] + layer.params["b"], rtol=1e-6)
+    layer.backward(np.ones((2, 2)))  # float64 gradient into a float32 layer
+    np.testing.assert_allclose(layer.grads["b"], [2.0, 2.0])
+
+
+def test_dense_with_its_own_relu_passes_the_float64_gradient_check():
+    layer = build_layer({"type": "dense", "units": 4, "activation": "relu"}, input_shape=(5,), dtype="float64", seed=3)
+    x = np.random.default_rng(4).standard_normal((6, 5))
+    z = x @ layer.params["W"] + layer.params["b"]
+    assert (np.abs(z) > 1e-3).all(), "an input on the kink would make finite differences meaningless"
+    assert max(check_layer(layer, x).values()) < TOLERANCE
+    np.testing.assert_allclose(layer.forward(x), np.maximum(z, 0))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sparse_crossentropy_value_matches_the_formula_with_clipping(dtype):
+    loss = build_loss("sparse_categorical_crossentropy")
+    p = np.array([[0.7, 0.2, 0.1], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.25, 0.25, 0.5]], dtype=dtype)
+    y = np.array([0, 1, 1, 2])
+    picked = np.clip(p[np.arange(4), y].astype(np.float64), 1e-7, 1 - 1e-7)
+    assert loss.value(p, y) == pytest.approx(-np.mean(np.log(picked)), rel=1e-6)
+    assert p[1, 1] == 1.0 and p[2, 1] == 0.0, "value() must not clip the predictions in place"
+
+
+@pytest.mark.skipif(not available(), reason="flush-to-zero needs x86-64 Linux")
+def test_flush_denormals_turns_denormals_into_zero_and_restores():
+    tiny = np.array([1e-40], dtype=np.float32)
+    assert (tiny * np.float32(1)) != 0
+    with flush_denormals() as active:
+        assert active
+        assert (tiny * np.float32(1)) == 0
+        with flush_denormals(False) as inner:
+            assert not inner and (tiny * np.float32(1)) == 0  # off means: leave the mode alone
+    assert (tiny * np.float32(1)) != 0
+    cb = FlushDenormals()
+    cb.on_train_begin(None, None)
+    assert (tiny * np.float32(1)) == 0
+    cb.on_train_end(None, None)
+    assert (tiny * np.float32(1)) != 0
+
+
+def test_fit_with_flush_denormals(cli, write):
+    cfg = write("s.yaml", SPIRALS)
+    result = cli("fit", cfg, "--set", "train.flush_denormals=true", "--json", "--run-dir", "run")
+    assert result.exit_code == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["status"] == "done" and out["epochs"] == 2
+    assert "flush_denormals: true" in (cfg.parent / "run" / "config.yaml").read_text()
+    tiny = np.array([1e-40], dtype=np.float32)
+    assert (tiny * np.float32(1)) != 0, "the mode must not outlive the run"
+
+
+def test_flush_denormals_must_be_a_boolean(cli, write):
+    result = cli("check", write("s.yaml", SPIRALS), "--set", "train.flush_denormals=maybe")
+    assert result.exit_code == 2
+    assert "train.flush_denormals" in result.stderr and "true or false" in result.stderr
+
+
+def test_time_reports_every_layer_and_the_update(cli, write):
+    result = cli("time", write("s.yaml", SPIRALS), "--steps", "4", "--batch-size", "8", "--json")
+    assert result.exit_code == 0, result.stderr
+    r = json.loads(result.stdout)
+    assert [row["type"] for row in r["layers"]] == ["dense", "relu", "dense", "softmax"]
+    assert r["batch_size"] == 8 and r["steps"] == 4 and r["optimizer"] == "adam"
+    assert r["layers"][-1]["backward_ms"] is None  # softmax + cross-entropy are fused
+    parts = [row["forward_ms"] + (row["backward_ms"] or 0) for row in r["layers"]]
+    parts += [r["batch_ms"], r["loss_ms"], r["optimizer_ms"], r["metrics_ms"]]
+    assert all(t > 0 for t in parts)
+    assert r["total_ms"] == pytest.approx(sum(parts))
+    assert r["batches_per_epoch"] == math.ceil(90 / 8)  # spirals: 90 training samples
+    assert r["epoch_seconds"] == pytest.approx(r["step_ms"] / 1e3 * r["batches_per_epoch"])
+
+
+def test_time_prints_a_table(cli, write):
+    result = cli("time", write("s.yaml", SPIRALS), "--steps", "2")
+    assert result.exit_code == 0, result.stderr
+    for text in ("dense", "relu", "softmax", "adam update", "batch gather", "total", "s per epoch"):
+        assert text in result.stdout
+
+
+@pytest.mark.parametrize("flag, value", [("--steps", "0"), ("--batch-size", "0")])
+def test_time_rejects_bad_counts(cli, write, flag, value):
+    result = cli("time", write("s.yaml", SPIRALS), flag, value)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {flag} must be an integer >= 1")
