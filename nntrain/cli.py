@@ -357,16 +357,14 @@ def export(
     from .export import export_run
 
     print(f"wrote {export_run(run_dir, out, fmt)}", file=sys.stderr)
-from .cli_sweep import sweep_app  # noqa: E402  (uses the helpers above)
 
-app.add_typer(sweep_app, name="sweep")
 @app.command("time")
 @guarded
 def time_(
-    config: Path = typer.Argument(..., help="The YAML config whose model to time.", show_default=False),
+    config: Path = typer.Argument(..., help="The YAML config whose model to time. e.g. configs/mnist_mlp.yaml", show_default=False),
     set_: Optional[List[str]] = SetOpt,
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Samples per step (default: train.batch_size)."),
-    steps: int = typer.Option(20, "--steps", help="Timed steps (after 3 warm-up steps); times are their mean."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Samples per step (default: train.batch_size). e.g. --batch-size 128"),
+    steps: int = typer.Option(20, "--steps", help="Timed steps (after 3 warm-up steps); times are their mean. e.g. --steps 50"),
     as_json: bool = JsonOpt,
 ):
     """Time one training step: each layer's forward and backward, the loss, the optimizer update.
@@ -406,6 +404,11 @@ def render_timing(r: dict) -> None:
     console.print(table)
     console.print(f"step without the timers: {r['step_ms']:.3f} ms x {r['batches_per_epoch']} steps "
                   f"= about {r['epoch_seconds']:.3g} s per epoch", markup=False)
+
+
+from .cli_sweep import sweep_app  # noqa: E402  (uses the helpers above)
+
+app.add_typer(sweep_app, name="sweep")
 
 
 def main() -> None:  # pragma: no cover - the console script calls `app` directly

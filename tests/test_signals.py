@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 CONFIG = """\
 seed: 3
-data: {name: spirals, options: {n_samples: 900}, validation_split: 0.1}
+data: {name: spirals, options: {n_samples: 1800}, validation_split: 0.1}
 model:
   input_shape: [2]
   layers:
@@ -95,7 +95,7 @@ def test_sigint_mid_epoch_saves_and_resume_is_bit_identical(config, reference, t
     run = tmp_path / "run"
     fit = Fit(config, "--run-dir", run)
     fit.wait_for(lambda: (run / checkpoint.STATE).exists(), "the end-of-epoch-1 checkpoint")
-    time.sleep(0.05)  # into epoch 2 (an epoch takes about 0.2 s)
+    time.sleep(0.01)  # into epoch 2 (an epoch is 810 steps, at least 0.08 s)
     fit.send(signal.SIGINT)
     rc, err = fit.finish()
     assert rc == 130, err
@@ -126,7 +126,7 @@ def test_sigterm_and_sigusr1_save_and_exit_128_plus_the_signal(config, tmp_path,
     monkeypatch.setattr(api, "Trainer", SignalAt)
     r = cli("fit", config, "--run-dir", tmp_path / "run")
     assert r.exit_code == code, r.output
-    assert f"interrupted: stopped by {signal.Signals(sig).name} at epoch 1, step 300 of 405" in r.stderr
+    assert f"interrupted: stopped by {signal.Signals(sig).name} at epoch 1, step 300 of 810" in r.stderr
     assert signal.getsignal(sig) is signal.SIG_DFL  # the handlers are put back
     state = runs.read_npz(tmp_path / "run" / checkpoint.STATE)
     assert json.loads(str(state["partial"][()]))["cursor"] == 300
