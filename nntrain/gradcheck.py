@@ -110,7 +110,7 @@ def check_model(model, loss, x: np.ndarray, y: np.ndarray, eps: float = 1e-6,
     def value() -> float:
         for r in resets:
             r()
-        return loss.value(model.forward(x, training=True), y)
+        return loss.value(model.forward(x, training=True), y) + model.penalty()
 
     for r in resets:
         r()

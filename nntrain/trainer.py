@@ -50,7 +50,7 @@ def evaluate(model: Sequential, loss: Loss, metrics: list[Metric], x: np.ndarray
         total += loss.value(pred, yb) * len(xb)
         for m in metrics:
             m.update(pred, yb)
-    out = {"loss": total / len(x) if len(x) else float("nan")}
+    out = {"loss": total / len(x) + model.penalty() if len(x) else float("nan")}
     out.update({metric_name(m): m.result() for m in metrics})
     return out
 
@@ -87,7 +87,7 @@ class Trainer:
     def train_step(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, np.ndarray]:
         """One optimizer step on a batch; returns (loss before the step, predictions)."""
         pred = self.model.forward(xb, training=True)
-        value = self.loss.value(pred, yb)
+        value = self.loss.value(pred, yb) + self.model.penalty()
         grad = self.loss.grad_logits(pred, yb) if self.fused else self.loss.grad(pred, yb)
         self.model.backward(grad, skip_last=self.fused)
         self.optimizer.step(self.model.param_groups())
