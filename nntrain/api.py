@@ -15,11 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from . import runs
+from .callbacks import BestCheckpoint, EarlyStopping, build_callbacks
 from .config import dump_config, load_config
 from .data import Splits, apply_standardize, load_splits, read_file
 from .errors import DataError, NntrainError, RunError
 from .losses import Loss, build_loss
 from .metrics import Metric, build_metric
+from .metrics_more import ConfusionMatrix
 from .model import Sequential
 from .optimizers import build_optimizer
 from .progress import Progress, make_progress
@@ -127,7 +129,8 @@ def fit(cfg: Config | str | Path, run_dir: str | Path | None = None, progress: P
     runs.write_text(path / runs.CONFIG, dump_config(cfg))
     writer = RunWriter(path, s)
     optimizer = build_optimizer(cfg.optimizer)
-    trainer = Trainer(s.model, s.loss, optimizer, s.metrics, progress, callbacks=[writer])
+    extra = build_callbacks(cfg, path, writer.extra)  # schedule, early stopping, best checkpoint
+    trainer = Trainer(s.model, s.loss, optimizer, s.metrics, progress, callbacks=[*extra, writer])
     progress.note(f"run folder: {path}")
     val = (s.splits.val.x, s.y_val) if s.splits.val is not None else None
     try:
@@ -139,10 +142,18 @@ def fit(cfg: Config | str | Path, run_dir: str | Path | None = None, progress: P
     except NntrainError as exc:
         writer.summary(trainer.state, "diverged" if exc.exit_code == 1 else "failed", error=str(exc))
         raise
+    reports = {}
+    for cb in extra:
+        if isinstance(cb, EarlyStopping):
+            reports["early_stopping"] = cb.report()
+            if cb.restored:  # model.npz holds the model that fit returns: the best epoch's
+                runs.write_npz(path / runs.WEIGHTS, {**s.model.state_dict(), **writer.extra})
+        elif isinstance(cb, BestCheckpoint):
+            reports["checkpoint"] = cb.report()
     test = None
     if s.splits.test is not None:
         test = evaluate(s.model, s.loss, s.metrics, s.splits.test.x, s.y_test)
-    return writer.summary(st, "done", test=test)
+    return writer.summary(st, "done", test=test, **reports)
 
 
 # -- loading a run back -------------------------------------------------------------------
@@ -191,6 +202,10 @@ def evaluate_run(run_dir: str | Path, data: str | None = None) -> dict:
         x = _fit_input(ds.x, run, source)
     y = loss.prepare_target(ds.y, run.model.output_shape, cfg.model.dtype)
     metrics = build_metrics(cfg, loss)
+    if loss.classification:  # rows: true class, columns: predicted class
+        cm = ConfusionMatrix()
+        cm.from_logits = loss.from_logits
+        metrics.append(cm)
     result = evaluate(run.model, loss, metrics, x, y)
     return {"run_dir": str(run_dir), "data": source, "samples": len(x), **result}
 
