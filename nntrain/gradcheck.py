@@ -167,7 +167,9 @@ def check_config(cfg, samples: int = 4, max_entries: int | None = 50, seed: int 
     from .model import Sequential
 
     shape = tuple(cfg.model.input_shape) if cfg.model.input_shape else None
-    splits = load_splits(cfg.data, input_shape=shape, seed=cfg.seed, dtype="float64")
+    # load in the config's dtype (converting all of MNIST to float64 takes seconds), then
+    # take the few samples in float64
+    splits = load_splits(cfg.data, input_shape=shape, seed=cfg.seed, dtype=cfg.model.dtype)
     x = np.ascontiguousarray(splits.train.x[:samples], dtype=np.float64)
     model = Sequential.from_specs(cfg.model.layers, shape or x.shape[1:], dtype="float64", seed=cfg.seed)
     if not model.count_params():
