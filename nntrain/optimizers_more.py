@@ -13,7 +13,7 @@ from .registry import OPTIMIZERS
 
 @OPTIMIZERS.register("rmsprop")
 class RMSprop(Optimizer):
-    """RMSprop (Hinton 2012), in Keras' form (epsilon inside the square root):
+    """RMSprop (Hinton 2012), in Keras' form (epsilon inside the square root).
 
         v <- rho v + (1 - rho) g^2
         centered: a <- rho a + (1 - rho) g ;  d = v - a^2 + epsilon   (else d = v + epsilon)
@@ -69,7 +69,7 @@ class RMSprop(Optimizer):
 
 @OPTIMIZERS.register("adagrad")
 class Adagrad(Optimizer):
-    """Adagrad (Duchi et al. 2011), in Keras' form:
+    """Adagrad (Duchi et al. 2011), in Keras' form.
 
         acc <- acc + g^2            (acc starts at initial_accumulator_value)
         p   <- p - lr * g / sqrt(acc + epsilon)
@@ -105,9 +105,9 @@ class Adagrad(Optimizer):
 
 @OPTIMIZERS.register("adamw")
 class AdamW(Adam):
-    """Adam with decoupled weight decay (Loshchilov & Hutter 2019): before each Adam step
+    """Adam with decoupled weight decay (Loshchilov & Hutter 2019).
 
-        p <- p - lr * weight_decay * p
+    Before each Adam step:  p <- p - lr * weight_decay * p
 
     (the decay does not pass through the Adam moments, unlike an L2 term in the loss).
 
@@ -127,8 +127,9 @@ class AdamW(Adam):
 
 @OPTIMIZERS.register("nadam")
 class Nadam(Optimizer):
-    """Adam with Nesterov momentum (Dozat 2016), in Keras' form, with t the step (1, 2, ...):
+    """Adam with Nesterov momentum (Dozat 2016), in Keras' form.
 
+    With t the step (1, 2, ...):
         u_t = beta_1 (1 - 0.5 * 0.96^t) ;  P_t = u_1 u_2 ... u_t
         m <- beta_1 m + (1 - beta_1) g ;   v <- beta_2 v + (1 - beta_2) g^2
         m_hat = u_{t+1} m / (1 - P_t u_{t+1}) + (1 - u_t) g / (1 - P_t)
