@@ -204,3 +204,15 @@ def test_bad_kernel_regularizer(bad):
 
     with pytest.raises(ConfigError, match="kernel_regularizer"):
         build_layer({"type": "conv2d", "filters": 2, "kernel_regularizer": bad})
+
+
+@pytest.mark.parametrize("name", ["conv2d", "maxpool2d", "avgpool2d", "global_avgpool2d", "batchnorm", "layernorm",
+                                  "elu", "selu", "softplus", "swish", "silu", "gelu"])
+def test_get_config_rebuilds_new_layers(name):
+    from test_layers import EXAMPLES
+
+    spec, shape = EXAMPLES[name]
+    layer = build_layer(spec, shape)
+    again = type(layer)(**layer.get_config())
+    assert again.get_config() == layer.get_config()
+    assert again.build(shape) == layer.output_shape
