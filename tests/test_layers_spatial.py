@@ -45,6 +45,7 @@ def test_conv2d_hand_computed():
     ({"filters": 4, "kernel_size": 3}, (6, 7, 2), (0, 0, 0, 0)),
     ({"filters": 3, "kernel_size": 3, "strides": 2, "padding": "same"}, (7, 8, 3), (1, 1, 0, 1)),
     ({"filters": 2, "kernel_size": [2, 3], "strides": [1, 2], "padding": "same"}, (5, 6, 1), (0, 1, 0, 1)),
+    ({"filters": 3, "kernel_size": 3, "strides": 2, "padding": "same"}, (5, 4, 9), (1, 1, 0, 1)),  # >= 8 channels
 ])
 def test_conv2d_matches_direct_loops(spec, shape, pad):
     layer = build_layer({"type": "conv2d", **spec}, shape, "float64", seed=4)
@@ -216,3 +217,11 @@ def test_get_config_rebuilds_new_layers(name):
     again = type(layer)(**layer.get_config())
     assert again.get_config() == layer.get_config()
     assert again.build(shape) == layer.output_shape
+
+
+@pytest.mark.parametrize("channels", [1, 3, 8, 12])  # both im2col layouts (few channels or many)
+def test_conv2d_gradients_for_both_im2col_layouts(channels):
+    layer = build_layer({"type": "conv2d", "filters": 2, "kernel_size": 3, "strides": [2, 1], "padding": "same"},
+                        (5, 4, channels), "float64", seed=3)
+    x = np.random.default_rng(1).standard_normal((2, 5, 4, channels))
+    assert max(check_layer(layer, x, max_entries=60).values()) < TOLERANCE

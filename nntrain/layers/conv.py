@@ -25,6 +25,7 @@ from .core import _check_initializer, _check_positive_int
 from .regularizers import parse_regularizer
 
 PADDINGS = ("valid", "same")
+FEW_CHANNELS = 8  # below this many input channels, im2col gathers per kernel offset (see forward)
 
 
 def pair(name: str, value) -> tuple[int, int]:
@@ -156,9 +157,20 @@ class Conv2D(Spatial):
         oh, ow, kh, kw, sh, sw = self.geometry
         n, c = x.shape[0], x.shape[3]
         k = kh * kw * c
-        cols = self._buf("cols", (n, oh, ow, kh, kw, c))
-        np.copyto(cols, windows(self._padded(x), oh, ow, kh, kw, sh, sw))
-        cols = cols.reshape(n * oh * ow, k)
+        xp = self._padded(x)
+        if c >= FEW_CHANNELS:
+            cols = self._buf("cols", (n, oh, ow, kh, kw, c))
+            np.copyto(cols, windows(xp, oh, ow, kh, kw, sh, sw))
+            cols = cols.reshape(n * oh * ow, k)
+        else:
+            # few channels (an image input): the windows' contiguous runs would be only kw*c
+            # values long, so gather cols^T instead, one kernel offset at a time: rows of ow
+            # pixels. cols is then the transposed view (n*oh*ow, k), which BLAS takes as is.
+            cols_t = self._buf("cols_t", (kh, kw, c, n, oh, ow))
+            for p in range(kh):
+                for q in range(kw):
+                    np.copyto(cols_t[p, q], offset_view(xp, p, q, oh, ow, sh, sw).transpose(3, 0, 1, 2))
+            cols = cols_t.reshape(k, n * oh * ow).T
         y = self._buf("y", (n * oh * ow, self.filters))
         np.matmul(cols, self.params["W"].reshape(k, self.filters), out=y)
         if self.use_bias:
