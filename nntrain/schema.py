@@ -179,8 +179,7 @@ class ModelConfig:
     dtype: str = option("float32", choice("float32", "float64"), "dtype of parameters and activations")
 
 
-def monitor_mode(v, key):
-    return choice("auto", "min", "max")(v, key)
+monitor_mode = choice("auto", "min", "max")
 
 
 @dataclass

@@ -14,8 +14,6 @@ The only Python loop is over the kh*kw kernel offsets in col2im, never over pixe
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
