@@ -204,3 +204,18 @@ def test_list_shows_every_new_entry(cli):
                  "reduce_on_plateau", "exponential", "top_k_accuracy", "precision", "recall", "f1", "r2",
                  "clipnorm", "warmup"):
         assert name in out, name
+
+
+def test_batchnorm_moving_statistics_are_saved_and_used_by_eval(cli, write, tmp_path):
+    path = write("c.yaml", CFG.replace("- {type: dense, units: 16, activation: relu}",
+                                       "- {type: dense, units: 16}\n    - {type: batchnorm, momentum: 0.5}\n"
+                                       "    - {type: relu}") + "train: {epochs: 2}\n")
+    r = cli("fit", path, "--run-dir", tmp_path / "run", "--json", "--quiet")
+    assert r.exit_code == 0, r.stderr
+    from nntrain.api import load_model
+
+    bn = load_model(tmp_path / "run").layers[1]
+    assert bn.registry_name == "batchnorm"
+    assert not np.allclose(bn.buffers["moving_mean"], 0) and not np.allclose(bn.buffers["moving_var"], 1)
+    ev = json.loads(cli("eval", tmp_path / "run", "--json").stdout)
+    assert ev["loss"] == pytest.approx(json.loads(r.stdout)["test"]["loss"], rel=1e-6)
