@@ -16,11 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from . import runs
+from .callbacks import BestCheckpoint, EarlyStopping, build_callbacks
 from .config import dump_config, load_config
 from .data import Splits, apply_standardize, load_splits, read_file
 from .errors import DataError, DivergedError, Interrupted, NntrainError, RunError
 from .losses import Loss, build_loss
 from .metrics import Metric, build_metric
+from .metrics_more import ConfusionMatrix
 from .model import Sequential
 from .optimizers import build_optimizer
 from .progress import Progress, make_progress
@@ -177,7 +179,12 @@ def _train(s: Setup, path: Path, progress: Progress, state: dict | None = None) 
     batch_size = len(s.splits.train) if train_cfg.batch_size == "full" else train_cfg.batch_size
     writer = RunWriter(path, s)
     optimizer = build_optimizer(cfg.optimizer)
-    trainer = Trainer(s.model, s.loss, optimizer, s.metrics, progress, callbacks=[writer])
+    extra = build_callbacks(cfg, path, writer.extra)  # schedule, early stopping, best checkpoint
+    trainer = Trainer(s.model, s.loss, optimizer, s.metrics, progress, callbacks=[*extra, writer])
+    if train_cfg.flush_denormals:
+        from .denormals import FlushDenormals
+
+        trainer.callbacks.append(FlushDenormals(progress.note))
     saver = Checkpointer(path, len(s.splits.train), batch_size, cfg.optimizer.get("lr"),
                          data_fingerprint(s.splits.train.x, s.y_train))
     trainer.checkpoint, trainer.on_nonfinite = saver, train_cfg.on_nonfinite
@@ -190,9 +197,6 @@ def _train(s: Setup, path: Path, progress: Progress, state: dict | None = None) 
     runs.write_text(path / runs.CONFIG, dump_config(cfg))
     runs.write_metrics_csv(path / runs.METRICS, trainer.state.history)
     progress.note(f"run folder: {path}")
-    if train_cfg.flush_denormals:
-        from .denormals import FlushDenormals
-        trainer.callbacks.append(FlushDenormals(progress.note))
     val = (s.splits.val.x, s.y_val) if s.splits.val is not None else None
     resume_cmd = f"nntrain fit --resume {path}"
     try:
@@ -212,10 +216,18 @@ def _train(s: Setup, path: Path, progress: Progress, state: dict | None = None) 
             exc = DivergedError(f"training diverged: {exc}; {kept}")
         writer.summary(trainer.state, "diverged" if exc.exit_code == 1 else "failed", error=str(exc))
         raise exc from None
+    reports = {}
+    for cb in extra:
+        if isinstance(cb, EarlyStopping):
+            reports["early_stopping"] = cb.report()
+            if cb.restored:  # model.npz holds the model that fit returns: the best epoch's
+                runs.write_npz(path / runs.WEIGHTS, {**s.model.state_dict(), **writer.extra})
+        elif isinstance(cb, BestCheckpoint):
+            reports["checkpoint"] = cb.report()
     test = None
     if s.splits.test is not None:
         test = evaluate(s.model, s.loss, s.metrics, s.splits.test.x, s.y_test)
-    return writer.summary(st, "done", test=test, skipped_batches=st.skipped)
+    return writer.summary(st, "done", test=test, skipped_batches=st.skipped, **reports)
 
 
 def _check_epochs(trainer: Trainer, epochs: int, path: Path) -> None:
@@ -274,6 +286,10 @@ def evaluate_run(run_dir: str | Path, data: str | None = None) -> dict:
         x = _fit_input(ds.x, run, source)
     y = loss.prepare_target(ds.y, run.model.output_shape, cfg.model.dtype)
     metrics = build_metrics(cfg, loss)
+    if loss.classification:  # rows: true class, columns: predicted class
+        cm = ConfusionMatrix()
+        cm.from_logits = loss.from_logits
+        metrics.append(cm)
     result = evaluate(run.model, loss, metrics, x, y)
     return {"run_dir": str(run_dir), "data": source, "samples": len(x), **result}
 

@@ -162,9 +162,25 @@ def eval_(
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key in result:
-        if key not in ("run_dir", "data", "samples"):
+        if key not in ("run_dir", "data", "samples", "confusion_matrix"):
             table.add_row(key, f"{result[key]:.4f}")
     console.print(table)
+    if result.get("confusion_matrix"):
+        console.print(confusion_table(result["confusion_matrix"]))
+
+
+def confusion_table(matrix: list[list[int]]):
+    """A rich table of M[true, predicted], the diagonal (correct) in bold."""
+    from rich.table import Table
+
+    table = Table(title="confusion matrix", title_justify="left", caption="rows: true class; columns: predicted",
+                  caption_justify="left")
+    table.add_column("true", justify="right")
+    for j in range(len(matrix)):
+        table.add_column(str(j), justify="right")
+    for i, row in enumerate(matrix):
+        table.add_row(str(i), *(f"[bold]{v}[/bold]" if i == j else str(v) for j, v in enumerate(row)))
+    return table
 
 
 @app.command()
@@ -263,7 +279,8 @@ def list_(
         registry = KINDS[k]
         if not registry.names():
             continue
-        table = Table(title=k, title_justify="left", show_lines=False)
+        table = Table(title=k, title_justify="left", show_lines=False,
+                      caption=OPTIMIZER_OPTIONS if k == "optimizers" else None, caption_justify="left")
         table.add_column("name", style="bold")
         table.add_column("parameters (default)")
         table.add_column("description")
@@ -404,6 +421,49 @@ def render_timing(r: dict) -> None:
     console.print(table)
     console.print(f"step without the timers: {r['step_ms']:.3f} ms x {r['batches_per_epoch']} steps "
                   f"= about {r['epoch_seconds']:.3g} s per epoch", markup=False)
+
+
+@app.command()
+@guarded
+def gradcheck(
+    config: Path = typer.Argument(..., help="The YAML config whose model and loss to check. e.g. configs/mnist_cnn.yaml", show_default=False),
+    samples: int = typer.Option(4, "--samples", "-n", min=1, help="Training samples the loss is computed on. e.g. --samples 8"),
+    entries: int = typer.Option(50, "--entries", min=1, help="Entries checked per parameter (sampled). e.g. --entries 100"),
+    set_: Optional[List[str]] = SetOpt,
+    as_json: bool = JsonOpt,
+):
+    """Check every parameter gradient of the model by central differences (float64); exit 1 on failure.
+
+    Example: nntrain gradcheck configs/mnist_cnn.yaml --samples 8
+    """
+    from .config import load_config
+    from .gradcheck import check_config
+
+    result = check_config(load_config(config, set_ or []), samples=samples, max_entries=entries)
+    if as_json:
+        emit_json(result)
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        console = Console(no_color=bool(os.environ.get("NO_COLOR")), highlight=False)
+        console.print(f"{config}: {result['samples']} samples, float64, tolerance {result['tolerance']:g}", markup=False)
+        table = Table()
+        for col, justify in (("layer", "left"), ("worst relative error", "right"), ("kinks skipped", "right"),
+                             ("", "left")):
+            table.add_column(col, justify=justify)
+        for name, err in result["errors"].items():
+            table.add_row(name, f"{err:.2e}", str(result["kinks_skipped"].get(name, 0)),
+                          "ok" if err < result["tolerance"] else "FAIL")
+        console.print(table)
+    if not result["ok"]:
+        if not as_json:
+            error_line(f"gradient check failed: {', '.join(result['failed'])} above {result['tolerance']:g}")
+        raise typer.Exit(EXIT_DIVERGED)
+
+
+OPTIMIZER_OPTIONS = ("every optimizer also takes clipnorm (global gradient norm), clipvalue, weight_decay "
+                     "(decoupled) and schedule (see schedules)")
 
 
 from .cli_sweep import sweep_app  # noqa: E402  (uses the helpers above)

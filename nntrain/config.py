@@ -220,6 +220,48 @@ def _check_spec(registry, spec: dict, key: str, skip: tuple[str, ...] = ()) -> d
     return full
 
 
+def _check_optimizer(spec: dict) -> dict:
+    """The optimizer spec with defaults filled in; its options (clipnorm, clipvalue,
+    weight_decay) and its schedule checked here and kept beside the registry arguments."""
+    from .optimizers import COMMON_OPTIONS, SCHEDULE_KEY, build_optimizer, split_optimizer_spec
+    from .registry import SCHEDULES
+
+    _, common, schedule = split_optimizer_spec(spec)
+    skip = tuple(common) + ((SCHEDULE_KEY,) if SCHEDULE_KEY in spec else ())
+    full = _check_spec(OPTIMIZERS, spec, "optimizer", skip=skip)
+    for k, v in common.items():
+        full[k] = number_from(v)
+    try:
+        build_optimizer(full)
+    except ConfigError as exc:
+        bad = next((k for k in COMMON_OPTIONS if k in exc.message), None)
+        raise ConfigError(exc.message, f"optimizer.{bad}" if bad else "optimizer") from None
+    if schedule is not None:
+        from .schema import spec as as_spec
+
+        key = f"optimizer.{SCHEDULE_KEY}"
+        full[SCHEDULE_KEY] = _check_spec(SCHEDULES, as_spec(schedule, key), key)
+    return full
+
+
+def _check_monitors(cfg: Config) -> None:
+    """Metrics columns watched by early stopping, checkpoints and reduce_on_plateau exist."""
+    from .callbacks import check_monitor
+    from .trainer import metric_name
+
+    names = []
+    for m in cfg.metrics:
+        names.append(metric_name(METRICS.build(m)))
+    has_val = cfg.data.validation_split > 0
+    t = cfg.train
+    for section_name, sec in (("early_stopping", t.early_stopping), ("checkpoint", t.checkpoint)):
+        if sec is not None:
+            check_monitor(sec.monitor, names, has_val, f"train.{section_name}.monitor")
+    schedule = cfg.optimizer.get("schedule")
+    if schedule and "monitor" in schedule:
+        check_monitor(schedule["monitor"], names, has_val, "optimizer.schedule.monitor")
+
+
 def validate(cfg: Config) -> None:
     """Registry names and arguments, data sources, and the model's shapes."""
     from .model import Sequential  # numpy-heavy; keep `nntrain --help` fast
@@ -228,8 +270,9 @@ def validate(cfg: Config) -> None:
     load_all()
 
     cfg.loss = _check_spec(LOSSES, cfg.loss, "loss")
-    cfg.optimizer = _check_spec(OPTIMIZERS, cfg.optimizer, "optimizer")
+    cfg.optimizer = _check_optimizer(cfg.optimizer)
     cfg.metrics = [_check_spec(METRICS, m, f"metrics.{i}") for i, m in enumerate(cfg.metrics)]
+    _check_monitors(cfg)
     if not cfg.model.layers:
         raise ConfigError("needs at least one layer", "model.layers")
     d = cfg.data

@@ -78,3 +78,6 @@ class MeanAbsoluteError(Metric):
 
 def build_metric(spec) -> Metric:
     return METRICS.build(spec)
+
+
+from . import metrics_more  # noqa: E402,F401  (registers precision, recall, f1, top_k_accuracy, r2)

@@ -80,6 +80,7 @@ class Sequential:
                     key=f"model.layers.{self.config_index[k]}",
                 )
         self.output_shape = shape
+        self._regularized = [layer for layer in self.layers if layer.regularizer]
         if self.layers:
             self.layers[0].need_input_grad = False
         self._flatten_params()
@@ -109,6 +110,12 @@ class Sequential:
         layers = self.layers[:-1] if skip_last else self.layers
         for layer in reversed(layers):
             grad = layer.backward(grad)
+        for layer in self._regularized:
+            layer.add_penalty_grad()
+
+    def penalty(self) -> float:
+        """The kernel regularizers' part of the loss (0.0 when no layer has one)."""
+        return sum(layer.penalty() for layer in self._regularized) if self._regularized else 0.0
 
     def predict(self, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
         """Outputs for x in inference mode, as a new array (n, *output_shape)."""

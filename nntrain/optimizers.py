@@ -30,6 +30,11 @@ class Optimizer:
     """Base: `step` walks the parameters, creating state on first sight; `_update` does the math."""
 
     state_names: tuple[str, ...] = ()
+    # options every optimizer takes (config keys optimizer.clipnorm / clipvalue / weight_decay,
+    # set by build_optimizer): clip the gradients, then decay the weights, then `_update`
+    clipnorm: float | None = None  # rescale all gradients so their global L2 norm <= clipnorm
+    clipvalue: float | None = None  # clip every gradient entry to [-clipvalue, clipvalue]
+    weight_decay: float = 0.0  # decoupled decay, p <- p - lr * weight_decay * p (Keras 3, AdamW)
 
     def __init__(self, lr: float):
         self.lr = _number("lr", lr, low=0.0, low_open=True)
@@ -44,11 +49,31 @@ class Optimizer:
 
     def step(self, params: Iterable[tuple[str, np.ndarray, np.ndarray]]) -> None:
         self.iterations += 1
+        if self.clipnorm is not None or self.clipvalue is not None:
+            params = list(params)
+            clip_gradients([g for _, _, g in params], self.clipnorm, self.clipvalue)
         for name, p, g in params:
             state = self.state.get(name)
             if state is None:
-                state = self.state[name] = {k: np.zeros_like(p) for k in self.state_names + ("tmp",)}
+                state = self.state[name] = self._new_state(p)
+            if self.weight_decay:
+                tmp = state["tmp"]
+                np.multiply(p, self.lr * self.weight_decay, out=tmp)
+                p -= tmp
             self._update(p, g, state)
+
+    def _new_state(self, p: np.ndarray) -> dict[str, np.ndarray]:
+        return {k: np.zeros_like(p) for k in self.state_names + ("tmp",)}
+
+    def set_options(self, clipnorm=None, clipvalue=None, weight_decay=None) -> "Optimizer":
+        """The options every optimizer takes; None leaves one as it is."""
+        if clipnorm is not None:
+            self.clipnorm = _number("clipnorm", clipnorm, low=0.0, low_open=True)
+        if clipvalue is not None:
+            self.clipvalue = _number("clipvalue", clipvalue, low=0.0, low_open=True)
+        if weight_decay is not None:
+            self.weight_decay = _number("weight_decay", weight_decay, low=0.0)
+        return self
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray]) -> None:
         raise NotImplementedError
@@ -160,6 +185,49 @@ class Adam(Optimizer):
         p -= tmp
 
 
+def clip_gradients(grads: list[np.ndarray], clipnorm: float | None, clipvalue: float | None) -> None:
+    """In place: g <- g * clipnorm / ||all g|| when the global norm exceeds clipnorm (PyTorch's
+    clip_grad_norm_, Keras' global_clipnorm); then every entry clipped to [-clipvalue, clipvalue]."""
+    if clipnorm is not None:
+        norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
+        if norm > clipnorm:
+            for g in grads:
+                g *= clipnorm / norm
+    if clipvalue is not None:
+        for g in grads:
+            np.clip(g, -clipvalue, clipvalue, out=g)
+
+
+# keys of an optimizer spec that every optimizer accepts (see Optimizer.set_options), and the
+# learning-rate schedule, which is not the optimizer's business (nntrain.schedules)
+COMMON_OPTIONS = ("clipnorm", "clipvalue", "weight_decay")
+SCHEDULE_KEY = "schedule"
+
+
+def split_optimizer_spec(spec) -> tuple[object, dict, object]:
+    """(registry spec, common options, schedule spec) from an optimizer spec."""
+    if not isinstance(spec, dict):
+        return spec, {}, None
+    spec = dict(spec)
+    schedule = spec.pop(SCHEDULE_KEY, None)
+    own = {p.name for p in OPTIMIZERS.params(spec["type"])} if spec.get("type") in OPTIMIZERS else set()
+    common = {k: spec.pop(k) for k in COMMON_OPTIONS if k in spec and k not in own}
+    return spec, common, schedule
+
+
 def build_optimizer(spec) -> Optimizer:
-    """An optimizer from a name ('adam'), a spec ({'type': 'sgd', 'lr': 0.1}) or an instance."""
-    return OPTIMIZERS.build(spec)
+    """An optimizer from a name ('adam'), a spec ({'type': 'sgd', 'lr': 0.1}) or an instance.
+
+    A spec may also hold clipnorm, clipvalue and weight_decay (any optimizer) and a schedule
+    (ignored here: nntrain.schedules builds it)."""
+    spec, common, _ = split_optimizer_spec(spec)
+    opt = OPTIMIZERS.build(spec)
+    try:
+        return opt.set_options(**common)
+    except ValueError as exc:
+        from .errors import ConfigError
+
+        raise ConfigError(f"optimizer: {exc}") from None
+
+
+from . import optimizers_more  # noqa: E402,F401  (registers rmsprop, adagrad, adamw, nadam)

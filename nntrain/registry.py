@@ -170,7 +170,7 @@ DATASETS = Registry("dataset", key="name")
 SCHEDULES = Registry("schedule")
 
 # the modules whose import fills the registries above
-_PROVIDERS = ("layers", "losses", "optimizers", "initializers", "metrics", "data")
+_PROVIDERS = ("layers", "losses", "optimizers", "initializers", "metrics", "data", "schedules")
 
 
 def load_all() -> None:

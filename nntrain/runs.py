@@ -3,6 +3,7 @@
     runs/<config-name>/<YYYYmmdd-HHMMSS>/
       config.yaml    the resolved config
       model.npz      weights of the last completed epoch (+ data.mean/data.std when standardized)
+      best.npz       weights of the best epoch so far, with train.checkpoint
       metrics.csv    one row per epoch
       summary.json   status, final metrics, timings, versions, the command line
 
@@ -26,6 +27,7 @@ from .errors import RunError
 
 CONFIG = "config.yaml"
 WEIGHTS = "model.npz"
+BEST = "best.npz"  # weights of the best epoch (train.checkpoint)
 METRICS = "metrics.csv"
 SUMMARY = "summary.json"
 

@@ -179,6 +179,25 @@ class ModelConfig:
     dtype: str = option("float32", choice("float32", "float64"), "dtype of parameters and activations")
 
 
+monitor_mode = choice("auto", "min", "max")
+
+
+@dataclass
+class EarlyStoppingConfig:
+    monitor: str = option("val_loss", string, "metrics column to watch: loss, val_loss, val_accuracy, ...")
+    patience: int = option(3, integer(1), "epochs without improvement before stopping")
+    min_delta: float = option(0.0, number(0.0), "smallest change that counts as an improvement")
+    mode: str = option("auto", monitor_mode, "min, max, or auto (max for accuracy-like metrics)")
+    restore_best: bool = option(False, boolean, "on stopping, put back the weights of the best epoch")
+
+
+@dataclass
+class CheckpointConfig:
+    monitor: str = option("val_loss", string, "metrics column to watch; best.npz holds the best epoch's weights")
+    mode: str = option("auto", monitor_mode, "min, max, or auto (max for accuracy-like metrics)")
+    min_delta: float = option(0.0, number(0.0), "smallest change that counts as an improvement")
+
+
 @dataclass
 class TrainConfig:
     epochs: int = option(1, integer(1), "passes over the training set")
@@ -190,6 +209,10 @@ class TrainConfig:
                                                 "also checkpoint every N steps inside an epoch (default: per epoch only)")
     on_nonfinite: str = option("stop", choice("stop", "skip_batch"),
                                "a NaN/inf loss: stop (exit 1, last good checkpoint kept) or skip that batch")
+    early_stopping: EarlyStoppingConfig | None = option(
+        None, optional(section(EarlyStoppingConfig)), "stop when a monitored metric stops improving")
+    checkpoint: CheckpointConfig | None = option(
+        None, optional(section(CheckpointConfig)), "keep the best epoch's weights in best.npz")
 
 
 @dataclass

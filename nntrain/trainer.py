@@ -53,7 +53,7 @@ def evaluate(model: Sequential, loss: Loss, metrics: list[Metric], x: np.ndarray
         total += loss.value(pred, yb) * len(xb)
         for m in metrics:
             m.update(pred, yb)
-    out = {"loss": total / len(x) if len(x) else float("nan")}
+    out = {"loss": total / len(x) + model.penalty() if len(x) else float("nan")}
     out.update({metric_name(m): m.result() for m in metrics})
     return out
 
@@ -110,7 +110,7 @@ class Trainer:
         can stop with the parameters intact or skip the batch.
         """
         pred = self.model.forward(xb, training=True)
-        value = self.loss.value(pred, yb)
+        value = self.loss.value(pred, yb) + self.model.penalty()
         if not math.isfinite(value):
             return value, pred
         grad = self.loss.grad_logits(pred, yb) if self.fused else self.loss.grad(pred, yb)

@@ -23,6 +23,18 @@ EXAMPLES = {
     "tanh": ({"type": "tanh"}, (6,)),
     "linear": ({"type": "linear"}, (4,)),
     "softmax": ({"type": "softmax"}, (5,)),
+    "conv2d": ({"type": "conv2d", "filters": 3, "kernel_size": [3, 2], "strides": [2, 1], "padding": "same"}, (5, 4, 2)),
+    "maxpool2d": ({"type": "maxpool2d", "pool_size": 2}, (5, 4, 2)),
+    "avgpool2d": ({"type": "avgpool2d", "pool_size": 3, "strides": 2, "padding": "same"}, (5, 4, 2)),
+    "global_avgpool2d": ({"type": "global_avgpool2d"}, (3, 4, 2)),
+    "batchnorm": ({"type": "batchnorm", "momentum": 0.5}, (3, 2, 3)),
+    "layernorm": ({"type": "layernorm"}, (2, 5)),
+    "elu": ({"type": "elu", "alpha": 0.7}, (6,)),
+    "selu": ({"type": "selu"}, (6,)),
+    "softplus": ({"type": "softplus"}, (6,)),
+    "swish": ({"type": "swish"}, (6,)),
+    "silu": ({"type": "silu"}, (6,)),
+    "gelu": ({"type": "gelu"}, (6,)),
 }
 
 

@@ -5,6 +5,10 @@ from ..registry import LAYERS
 from .base import Layer
 from .activations import Activation, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
 from .core import Dense, Dropout, Flatten, Reshape
+from .conv import Conv2D
+from .pool import AvgPool2D, GlobalAvgPool2D, MaxPool2D
+from .norm import BatchNorm, LayerNorm
+from .smooth import ELU, GELU, SELU, SiLU, Softplus, Swish
 
 
 def build_layer(spec, input_shape=None, dtype="float32", seed: int = 0) -> Layer:
@@ -17,5 +21,6 @@ def build_layer(spec, input_shape=None, dtype="float32", seed: int = 0) -> Layer
     return layer
 
 
-__all__ = ["Layer", "LAYERS", "build_layer", "Activation", "Dense", "Dropout", "Flatten",
-           "LeakyReLU", "Linear", "ReLU", "Reshape", "Sigmoid", "Softmax", "Tanh"]
+__all__ = ["Layer", "LAYERS", "build_layer", "Activation", "AvgPool2D", "BatchNorm", "Conv2D", "Dense", "ELU", "GELU", "Dropout", "Flatten",
+           "GlobalAvgPool2D", "LayerNorm", "LeakyReLU", "Linear", "MaxPool2D", "SELU", "SiLU",
+           "Softplus", "Swish", "ReLU", "Reshape", "Sigmoid", "Softmax", "Tanh"]

@@ -21,6 +21,8 @@ from ..workspace import Workspace
 
 class Layer:
     registry_name = "layer"
+    # {"l1": a, "l2": b} on params["W"] (kernel_regularizer), or None; Sequential applies it
+    regularizer: dict | None = None
     # Set by Sequential on the first layer: its input gradient is never used, so skip it.
     need_input_grad = True
 
@@ -65,6 +67,22 @@ class Layer:
 
     def count_params(self) -> int:
         return int(sum(p.size for p in self.params.values()))
+
+    def penalty(self) -> float:
+        """The kernel regularizer's term of the loss (0 without one)."""
+        if not self.regularizer:
+            return 0.0
+        from .regularizers import penalty
+
+        return penalty(self.regularizer, self.params["W"])
+
+    def add_penalty_grad(self) -> None:
+        """grads["W"] += d penalty / dW; called after backward."""
+        if self.regularizer:
+            from .regularizers import add_penalty_grad
+
+            w = self.params["W"]
+            add_penalty_grad(self.regularizer, w, self.grads["W"], self._buf("penalty", w.shape))
 
     # -- computation --------------------------------------------------------------------
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:

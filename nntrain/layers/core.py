@@ -7,6 +7,7 @@ import numpy as np
 
 from ..registry import INITIALIZERS, LAYERS
 from .base import Layer
+from .regularizers import parse_regularizer
 
 
 def _check_positive_int(name: str, value) -> int:
@@ -31,10 +32,12 @@ class Dense(Layer):
         use_bias: add the bias b.
         kernel_initializer: initializer of W (in, units).
         bias_initializer: initializer of b (units,).
+        kernel_regularizer: weight penalty added to the loss, e.g. {l2: 0.0001} (or l1).
     """
 
     def __init__(self, units: int, activation: str | None = None, use_bias: bool = True,
-                 kernel_initializer: str = "glorot_uniform", bias_initializer: str = "zeros"):
+                 kernel_initializer: str = "glorot_uniform", bias_initializer: str = "zeros",
+                 kernel_regularizer: dict | None = None):
         super().__init__()
         self.units = _check_positive_int("units", units)
         # Sequential expands `activation` into a layer of its own; a dense layer used alone
@@ -46,6 +49,8 @@ class Dense(Layer):
         _check_initializer("bias_initializer", bias_initializer)
         self.kernel_initializer = kernel_initializer
         self.bias_initializer = bias_initializer
+        self.kernel_regularizer = kernel_regularizer
+        self.regularizer = parse_regularizer(kernel_regularizer)
 
     def _build(self, input_shape, rng):
         if len(input_shape) != 1:
