@@ -77,6 +77,13 @@ class LRScheduler(Callback):
     def on_epoch_end(self, trainer: Trainer, st: TrainState) -> None:
         self.schedule.observe(st.epoch - 1, st.history[-1])
 
+    # saved in state.npz (as JSON) so that a resumed run schedules exactly as an uninterrupted one
+    def state_dict(self) -> dict:
+        return {k: float(v) for k, v in self.schedule.state_dict().items()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.schedule.load_state_dict({k: np.array(v) for k, v in state.items()})
+
 
 def _snapshot(model) -> dict[str, np.ndarray]:
     return {k: np.array(v, copy=True) for k, v in model.state_dict().items()}
@@ -104,6 +111,15 @@ class EarlyStopping(Callback):
         if self.wait >= self.patience:
             st.stop = True
             self.stopped_epoch = st.epoch
+
+    def state_dict(self) -> dict:
+        """The counters (JSON); the best weights themselves are not kept across a resume."""
+        return {"wait": self.wait, "best_epoch": self.best_epoch, "stopped_epoch": self.stopped_epoch,
+                "best": self.watch.best}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.wait, self.best_epoch = int(state["wait"]), int(state["best_epoch"])
+        self.stopped_epoch, self.watch.best = int(state["stopped_epoch"]), float(state["best"])
 
     def on_train_end(self, trainer: Trainer, st: TrainState) -> None:
         if self.stopped_epoch and self.restore_best and self.best_weights is not None:
@@ -134,6 +150,12 @@ class BestCheckpoint(Callback):
     def report(self) -> dict:
         return {"path": str(self.path), "monitor": self.watch.name, "best": self.watch.best,
                 "best_epoch": self.best_epoch}
+
+    def state_dict(self) -> dict:
+        return {"best": self.watch.best, "best_epoch": self.best_epoch}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.watch.best, self.best_epoch = float(state["best"]), int(state["best_epoch"])
 
 
 def build_callbacks(cfg, run_dir: Path, extra: dict | None = None) -> list[Callback]:

@@ -279,3 +279,24 @@ def test_skip_batch_skips_and_counts_non_finite_batches(write, cli, tmp_path):
     assert out["skipped_batches"] == 2 and out["steps"] == 8
     assert "epoch 1: skipped 1 of 5 batches with a non-finite loss" in r.stderr
     assert np.isfinite(arrays(tmp_path / "skip" / runs.WEIGHTS)["0.W"]).all()
+
+
+def test_resume_keeps_the_callbacks_state(write, tmp_path):
+    """reduce_on_plateau's counters, early stopping's and the best checkpoint's bests survive a resume."""
+    text = SPIRALS.replace(
+        "optimizer: {type: adam, lr: 0.01}",
+        "optimizer: {type: adam, lr: 0.05, schedule: {type: reduce_on_plateau, monitor: val_loss, patience: 1,"
+        " factor: 0.5, min_delta: 0.0}}",
+    ).replace("train: {epochs: 4, batch_size: 16}",
+              "train: {epochs: 8, batch_size: 16, early_stopping: {monitor: val_loss, patience: 6},"
+              " checkpoint: {monitor: val_accuracy}}")
+    cfg = write("plateau.yaml", text)
+    full = api.fit(load_config(cfg), run_dir=tmp_path / "full")
+    api.fit(load_config(cfg, ["train.epochs=4"]), run_dir=tmp_path / "part")
+    resumed = api.resume(tmp_path / "part", ["train.epochs=8"])
+    lrs = [row["lr"] for row in runs.read_metrics_csv(tmp_path / "full" / runs.METRICS)]
+    assert len(set(lrs)) > 1  # the plateau schedule did reduce the lr, so its state matters
+    assert history_without_time(tmp_path / "full") == history_without_time(tmp_path / "part")
+    assert_same_arrays(arrays(tmp_path / "full" / runs.WEIGHTS), arrays(tmp_path / "part" / runs.WEIGHTS))
+    assert resumed["checkpoint"]["best_epoch"] == full["checkpoint"]["best_epoch"]
+    assert resumed["early_stopping"]["best"] == full["early_stopping"]["best"]
