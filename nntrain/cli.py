@@ -152,35 +152,9 @@ def eval_(
     if as_json:
         emit_json(result)
         return
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
+    from .views import print_eval
 
-    console = Console(no_color=bool(os.environ.get("NO_COLOR")), highlight=False)
-    console.print(f"{result['run_dir']} on {result['data']} ({result['samples']} samples)", markup=False)
-    table = Table()
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for key in result:
-        if key not in ("run_dir", "data", "samples", "confusion_matrix"):
-            table.add_row(key, f"{result[key]:.4f}")
-    console.print(table)
-    if result.get("confusion_matrix"):
-        console.print(confusion_table(result["confusion_matrix"]))
-
-
-def confusion_table(matrix: list[list[int]]):
-    """A rich table of M[true, predicted], the diagonal (correct) in bold."""
-    from rich.table import Table
-
-    table = Table(title="confusion matrix", title_justify="left", caption="rows: true class; columns: predicted",
-                  caption_justify="left")
-    table.add_column("true", justify="right")
-    for j in range(len(matrix)):
-        table.add_column(str(j), justify="right")
-    for i, row in enumerate(matrix):
-        table.add_row(str(i), *(f"[bold]{v}[/bold]" if i == j else str(v) for j, v in enumerate(row)))
-    return table
+    print_eval(result)
 
 
 @app.command()
@@ -228,20 +202,9 @@ def check(
     if cfg.model.input_shape is None:
         raise ConfigError("is needed to summarize the model without loading data", "model.input_shape")
     model = Sequential.from_specs(cfg.model.layers, cfg.model.input_shape, cfg.model.dtype, cfg.seed)
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
+    from .views import print_summary
 
-    console = Console(no_color=bool(os.environ.get("NO_COLOR")), highlight=False)
-    console.print(f"{config}: input shape {list(model.input_shape)}", markup=False)
-    table = Table()
-    for col, justify in (("#", "right"), ("layer", "left"), ("output shape", "left"), ("parameters", "right")):
-        table.add_column(col, justify=justify)
-    for index, kind, shape, count in model.summary_rows():
-        table.add_row(index, kind, escape(str(["batch", *shape]).replace("'", "")), f"{count:,}")
-    table.add_section()
-    table.add_row("", "total", "", f"{model.count_params():,}")
-    console.print(table)
+    print_summary(config, model)
 
 
 @app.command("list")
@@ -270,24 +233,9 @@ def list_(
 
         sys.stdout.write(markdown_reference(kind))
         return
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
+    from .views import print_registries
 
-    console = Console(no_color=bool(os.environ.get("NO_COLOR")))
-    for k in [kind] if kind else list(KINDS):
-        registry = KINDS[k]
-        if not registry.names():
-            continue
-        table = Table(title=k, title_justify="left", show_lines=False,
-                      caption=OPTIMIZER_OPTIONS if k == "optimizers" else None, caption_justify="left")
-        table.add_column("name", style="bold")
-        table.add_column("parameters (default)")
-        table.add_column("description")
-        for name in registry.names():
-            params = ", ".join(p.name if p.required else f"{p.name}={p.default!r}" for p in registry.params(name))
-            table.add_row(name, escape(params or "-"), escape(registry.summary(name)))
-        console.print(table)
+    print_registries([kind] if kind else list(KINDS))
 
 
 @app.command()
@@ -392,35 +340,12 @@ def time_(
     from .timing import time_config
 
     result = time_config(load_config(config, set_ or []), batch_size=batch_size, steps=steps)
-    emit_json(result) if as_json else render_timing(result)
+    if as_json:
+        emit_json(result)
+    else:
+        from .views import print_timing
 
-
-def render_timing(r: dict) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
-    console = Console(no_color=bool(os.environ.get("NO_COLOR")), highlight=False)
-    console.print(f"{r['config']}: batch {r['batch_size']}, mean of {r['steps']} steps after {r['warmup']} "
-                  f"warm-up, flush_denormals {'on' if r['flush_denormals'] else 'off'}", markup=False)
-    table = Table()
-    for col in ("#", "part", "output", "forward ms", "backward ms", "ms", "%"):
-        table.add_column(col, justify="left" if col in ("part", "output") else "right")
-    pct = lambda ms: f"{ms / r['total_ms'] * 100:.0f}" if r["total_ms"] else "-"  # noqa: E731
-    for row in r["layers"]:
-        fwd, back = row["forward_ms"], row["backward_ms"]
-        table.add_row(row["layer"], row["type"], escape(str(row["output_shape"])),
-                      f"{fwd:.3f}", "in loss" if back is None else f"{back:.3f}",
-                      f"{fwd + (back or 0.0):.3f}", pct(fwd + (back or 0.0)))
-    table.add_section()
-    for label, key in (("batch gather", "batch_ms"), ("loss + gradient", "loss_ms"),
-                       (f"{r['optimizer']} update", "optimizer_ms"), ("metrics", "metrics_ms")):
-        table.add_row("", label, "", "", "", f"{r[key]:.3f}", pct(r[key]))
-    table.add_section()
-    table.add_row("", "total", "", "", "", f"{r['total_ms']:.3f}", "100")
-    console.print(table)
-    console.print(f"step without the timers: {r['step_ms']:.3f} ms x {r['batches_per_epoch']} steps "
-                  f"= about {r['epoch_seconds']:.3g} s per epoch", markup=False)
+        print_timing(result)
 
 
 @app.command()
@@ -443,27 +368,13 @@ def gradcheck(
     if as_json:
         emit_json(result)
     else:
-        from rich.console import Console
-        from rich.table import Table
+        from .views import print_gradcheck
 
-        console = Console(no_color=bool(os.environ.get("NO_COLOR")), highlight=False)
-        console.print(f"{config}: {result['samples']} samples, float64, tolerance {result['tolerance']:g}", markup=False)
-        table = Table()
-        for col, justify in (("layer", "left"), ("worst relative error", "right"), ("kinks skipped", "right"),
-                             ("", "left")):
-            table.add_column(col, justify=justify)
-        for name, err in result["errors"].items():
-            table.add_row(name, f"{err:.2e}", str(result["kinks_skipped"].get(name, 0)),
-                          "ok" if err < result["tolerance"] else "FAIL")
-        console.print(table)
+        print_gradcheck(config, result)
     if not result["ok"]:
         if not as_json:
             error_line(f"gradient check failed: {', '.join(result['failed'])} above {result['tolerance']:g}")
         raise typer.Exit(EXIT_DIVERGED)
-
-
-OPTIMIZER_OPTIONS = ("every optimizer also takes clipnorm (global gradient norm), clipvalue, weight_decay "
-                     "(decoupled) and schedule (see schedules)")
 
 
 from .cli_sweep import sweep_app  # noqa: E402  (uses the helpers above)

@@ -10,6 +10,7 @@ import sys
 
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -56,3 +57,107 @@ def chart_text(lines: list[list[tuple[str, int | None]]]) -> Text:
         if k < len(lines) - 1:
             out.append("\n")
     return out
+
+
+def print_eval(result: dict) -> None:
+    """`nntrain eval`: the metrics table, and the confusion matrix for classifiers."""
+    out = console()
+    out.print(f"{result['run_dir']} on {result['data']} ({result['samples']} samples)", markup=False)
+    table = Table()
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key in result:
+        if key not in ("run_dir", "data", "samples", "confusion_matrix"):
+            table.add_row(key, f"{result[key]:.4f}")
+    out.print(table)
+    if result.get("confusion_matrix"):
+        out.print(confusion_table(result["confusion_matrix"]))
+
+
+def confusion_table(matrix: list[list[int]]):
+    """A rich table of M[true, predicted], the diagonal (correct) in bold."""
+    table = Table(title="confusion matrix", title_justify="left", caption="rows: true class; columns: predicted",
+                  caption_justify="left")
+    table.add_column("true", justify="right")
+    for j in range(len(matrix)):
+        table.add_column(str(j), justify="right")
+    for i, row in enumerate(matrix):
+        table.add_row(str(i), *(f"[bold]{v}[/bold]" if i == j else str(v) for j, v in enumerate(row)))
+    return table
+
+
+def print_summary(config, model) -> None:
+    """`nntrain check`: layer, output shape and parameter count, like Keras' model.summary()."""
+    out = console()
+    out.print(f"{config}: input shape {list(model.input_shape)}", markup=False)
+    table = Table()
+    for col, justify in (("#", "right"), ("layer", "left"), ("output shape", "left"), ("parameters", "right")):
+        table.add_column(col, justify=justify)
+    for index, kind, shape, count in model.summary_rows():
+        table.add_row(index, kind, escape(str(["batch", *shape]).replace("'", "")), f"{count:,}")
+    table.add_section()
+    table.add_row("", "total", "", f"{model.count_params():,}")
+    out.print(table)
+
+
+OPTIMIZER_OPTIONS = ("every optimizer also takes clipnorm (global gradient norm), clipvalue, weight_decay "
+                     "(decoupled) and schedule (see schedules)")
+
+
+def print_registries(kinds: list[str]) -> None:
+    """`nntrain list`: one table per registry kind, each entry with its parameters and defaults."""
+    from .registry import KINDS
+
+    out = console()
+    for k in kinds:
+        registry = KINDS[k]
+        if not registry.names():
+            continue
+        table = Table(title=k, title_justify="left", show_lines=False,
+                      caption=OPTIMIZER_OPTIONS if k == "optimizers" else None, caption_justify="left")
+        table.add_column("name", style="bold")
+        table.add_column("parameters (default)")
+        table.add_column("description")
+        for name in registry.names():
+            params = ", ".join(p.name if p.required else f"{p.name}={p.default!r}" for p in registry.params(name))
+            table.add_row(name, escape(params or "-"), escape(registry.summary(name)))
+        out.print(table)
+
+
+def print_timing(r: dict) -> None:
+    """`nntrain time`: per-layer forward/backward, loss, optimizer, batch and metrics times."""
+    out = console()
+    out.print(f"{r['config']}: batch {r['batch_size']}, mean of {r['steps']} steps after {r['warmup']} "
+              f"warm-up, flush_denormals {'on' if r['flush_denormals'] else 'off'}", markup=False)
+    table = Table()
+    for col in ("#", "part", "output", "forward ms", "backward ms", "ms", "%"):
+        table.add_column(col, justify="left" if col in ("part", "output") else "right")
+    pct = lambda ms: f"{ms / r['total_ms'] * 100:.0f}" if r["total_ms"] else "-"  # noqa: E731
+    for row in r["layers"]:
+        fwd, back = row["forward_ms"], row["backward_ms"]
+        table.add_row(row["layer"], row["type"], escape(str(row["output_shape"])),
+                      f"{fwd:.3f}", "in loss" if back is None else f"{back:.3f}",
+                      f"{fwd + (back or 0.0):.3f}", pct(fwd + (back or 0.0)))
+    table.add_section()
+    for label, key in (("batch gather", "batch_ms"), ("loss + gradient", "loss_ms"),
+                       (f"{r['optimizer']} update", "optimizer_ms"), ("metrics", "metrics_ms")):
+        table.add_row("", label, "", "", "", f"{r[key]:.3f}", pct(r[key]))
+    table.add_section()
+    table.add_row("", "total", "", "", "", f"{r['total_ms']:.3f}", "100")
+    out.print(table)
+    out.print(f"step without the timers: {r['step_ms']:.3f} ms x {r['batches_per_epoch']} steps "
+              f"= about {r['epoch_seconds']:.3g} s per epoch", markup=False)
+
+
+def print_gradcheck(config, result: dict) -> None:
+    """`nntrain gradcheck`: the worst relative error per layer, ok or FAIL."""
+    out = console()
+    out.print(f"{config}: {result['samples']} samples, float64, tolerance {result['tolerance']:g}", markup=False)
+    table = Table()
+    for col, justify in (("layer", "left"), ("worst relative error", "right"), ("kinks skipped", "right"),
+                         ("", "left")):
+        table.add_column(col, justify=justify)
+    for name, err in result["errors"].items():
+        table.add_row(name, f"{err:.2e}", str(result["kinks_skipped"].get(name, 0)),
+                      "ok" if err < result["tolerance"] else "FAIL")
+    out.print(table)
