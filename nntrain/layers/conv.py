@@ -19,8 +19,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from ..registry import LAYERS
 from .base import Layer
-from .core import _check_initializer, _check_positive_int
-from .regularizers import parse_regularizer
+from .core import _check_positive_int, set_kernel_options
 
 PADDINGS = ("valid", "same")
 FEW_CHANNELS = 8  # below this many input channels, im2col gathers per kernel offset (see forward)
@@ -125,15 +124,7 @@ class Conv2D(Spatial):
         self.kernel_size = pair("kernel_size", kernel_size)
         self.strides = pair("strides", strides)
         self.padding = check_padding(padding)
-        self.activation = activation
-        self._act = LAYERS.build(activation) if activation not in (None, "linear") else None
-        self.use_bias = bool(use_bias)
-        _check_initializer("kernel_initializer", kernel_initializer)
-        _check_initializer("bias_initializer", bias_initializer)
-        self.kernel_initializer = kernel_initializer
-        self.bias_initializer = bias_initializer
-        self.kernel_regularizer = kernel_regularizer
-        self.regularizer = parse_regularizer(kernel_regularizer)
+        set_kernel_options(self, activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer)
 
     def get_config(self):
         cfg = super().get_config()

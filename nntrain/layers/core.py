@@ -22,6 +22,24 @@ def _check_initializer(name: str, value) -> None:
         raise ValueError(f"{name} must be one of {', '.join(INITIALIZERS.names())}, got {value!r}")
 
 
+def set_kernel_options(layer: Layer, activation, use_bias, kernel_initializer, bias_initializer,
+                       kernel_regularizer) -> None:
+    """The options dense and conv2d share, checked and stored under their own names.
+
+    Sequential expands `activation` into a layer of its own; a layer used alone
+    (nntrain.build_layer) applies it itself through `_act`.
+    """
+    layer.activation = activation
+    layer._act = LAYERS.build(activation) if activation not in (None, "linear") else None
+    layer.use_bias = bool(use_bias)
+    _check_initializer("kernel_initializer", kernel_initializer)
+    _check_initializer("bias_initializer", bias_initializer)
+    layer.kernel_initializer = kernel_initializer
+    layer.bias_initializer = bias_initializer
+    layer.kernel_regularizer = kernel_regularizer
+    layer.regularizer = parse_regularizer(kernel_regularizer)
+
+
 @LAYERS.register("dense")
 class Dense(Layer):
     """Fully connected layer: y = x @ W + b, x of shape (n, in), y of shape (n, units).
@@ -40,17 +58,7 @@ class Dense(Layer):
                  kernel_regularizer: dict | None = None):
         super().__init__()
         self.units = _check_positive_int("units", units)
-        # Sequential expands `activation` into a layer of its own; a dense layer used alone
-        # (nntrain.build_layer) applies it itself.
-        self.activation = activation
-        self._act = LAYERS.build(activation) if activation not in (None, "linear") else None
-        self.use_bias = bool(use_bias)
-        _check_initializer("kernel_initializer", kernel_initializer)
-        _check_initializer("bias_initializer", bias_initializer)
-        self.kernel_initializer = kernel_initializer
-        self.bias_initializer = bias_initializer
-        self.kernel_regularizer = kernel_regularizer
-        self.regularizer = parse_regularizer(kernel_regularizer)
+        set_kernel_options(self, activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer)
 
     def _build(self, input_shape, rng):
         if len(input_shape) != 1:
