@@ -27,6 +27,7 @@ import numpy as np
 
 from . import runs
 from .errors import RunError
+from .schema import Config
 from .trainer import EpochPosition, Trainer
 
 STATE = "state.npz"
@@ -108,33 +109,16 @@ def save(run_dir: Path, trainer: Trainer, n_train: int, batch_size: int, base_lr
         arrays["optimizer.base_lr"] = np.array(float(base_lr))
     _writes[0] += 1
     pause, _, nth = (os.environ.get(_PAUSE_ENV) or "").partition(",")
-    if pause and _writes[0] == int(nth or 1):
-        _write_slowly(run_dir / STATE, arrays, float(pause))
-    else:
-        runs.write_npz(run_dir / STATE, arrays)
+    slow = pause and _writes[0] == int(nth or 1)
+    runs.write_npz(run_dir / STATE, arrays, midway=_pause_midway(run_dir, float(pause)) if slow else None)
 
 
-def _write_slowly(path: Path, arrays: dict, pause: float) -> None:
-    """runs.write_npz with a pause after half the bytes are on disk (tests kill it there)."""
-    import io
-
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    data = buf.getvalue()
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data[: len(data) // 2])
-            f.flush()
-            (path.parent / ".checkpoint-writing").touch()
-            time.sleep(pause)
-            f.write(data[len(data) // 2:])
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+def _pause_midway(run_dir: Path, pause: float):
+    """The test hook of runs.atomic_write: mark the folder, then sleep with half a file written."""
+    def hook():
+        (run_dir / ".checkpoint-writing").touch()
+        time.sleep(pause)
+    return hook
 
 
 def load(run_dir: Path) -> dict[str, np.ndarray] | None:
@@ -219,7 +203,7 @@ def _restore(trainer: Trainer, arrays: dict[str, np.ndarray], source: str, n_tra
                                         int(p["skipped"]), float(p["seconds"]))
 
 
-def open_run(run_dir, overrides=()) -> tuple[Path, "Config"]:
+def open_run(run_dir, overrides=()) -> tuple[Path, Config]:
     """The folder and config of a run to resume; only RESUME_KEYS may be overridden."""
     from .config import load_config
     from .errors import ConfigError

@@ -19,7 +19,7 @@ import os
 import time
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -60,12 +60,20 @@ def prepare_run_dir(path: str | Path) -> Path:
     return path
 
 
-def atomic_write(path: str | Path, data: bytes) -> None:
+def atomic_write(path: str | Path, data: bytes, midway: Callable[[], None] | None = None) -> None:
+    """Write to a temporary name, fsync, rename over `path`. `midway` (a test hook) runs with
+    half the bytes written, so a test can kill the process inside a write."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         with open(tmp, "wb") as f:
-            f.write(data)
+            if midway is None:
+                f.write(data)
+            else:
+                f.write(data[: len(data) // 2])
+                f.flush()
+                midway()
+                f.write(data[len(data) // 2:])
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -92,10 +100,10 @@ def _json_default(obj):
     raise TypeError(f"not JSON serializable: {type(obj).__name__}")
 
 
-def write_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
+def write_npz(path: str | Path, arrays: dict[str, np.ndarray], midway: Callable[[], None] | None = None) -> None:
     buf = io.BytesIO()
     np.savez(buf, **arrays)
-    atomic_write(path, buf.getvalue())
+    atomic_write(path, buf.getvalue(), midway)
 
 
 def read_npz(path: str | Path) -> dict[str, np.ndarray]:

@@ -53,12 +53,12 @@ def _parent_death_signal():
         return None
     parent = os.getpid()
 
-    def preexec():
+    def in_child():
         prctl(1, int(signal.SIGTERM))  # 1 = PR_SET_PDEATHSIG
         if os.getppid() != parent:  # the sweep died before prctl took effect
             os._exit(1)
 
-    return preexec
+    return in_child
 
 
 @dataclass
@@ -149,7 +149,7 @@ def run_trials(plan: Plan, out: Path, trials: list[Trial], workers: int, display
     workers = max(1, min(workers, len(trials)))
     env = {**os.environ, **thread_env(workers, cores)}
     env.pop("NNTRAIN_PROGRESS", None)
-    preexec = _parent_death_signal()
+    child_setup = _parent_death_signal()
     queue, running, records = list(trials), [], []
     handlers = {}
     if threading.current_thread() is threading.main_thread():  # SIGTERM/SIGHUP end trials like Ctrl-C
@@ -164,7 +164,7 @@ def run_trials(plan: Plan, out: Path, trials: list[Trial], workers: int, display
                 files = [open(run_dir / "fit.stdout", "wb"), open(run_dir / "fit.stderr", "wb")]
                 proc = subprocess.Popen([sys.executable, "-m", "nntrain", *plan.argv(trial, out)],
                                         stdin=subprocess.DEVNULL, stdout=files[0], stderr=files[1], env=env,
-                                        preexec_fn=preexec)
+                                        preexec_fn=child_setup)
                 running.append(Running(trial, proc, run_dir, time.monotonic(), files))
                 display.started(trial)
             time.sleep(POLL)
