@@ -107,7 +107,11 @@ class RunWriter(Callback):
 
     def __init__(self, run_dir: Path, s: Setup):
         self.run_dir, self.s = run_dir, s
-        self.started = time.strftime("%Y-%m-%dT%H:%M:%S")
+        # a resumed run keeps where it came from: its first start and its config file (not the
+        # copy in the run folder that resume reads)
+        before = runs.read_summary(run_dir)
+        self.started = before.get("started") or time.strftime("%Y-%m-%dT%H:%M:%S")
+        self.source = before.get("config") or s.cfg.path
         self.extra = {}
         if s.splits.mean is not None:
             self.extra = {"data.mean": s.splits.mean, "data.std": s.splits.std}
@@ -127,7 +131,7 @@ class RunWriter(Callback):
         out = {
             "status": status,
             "run_dir": str(self.run_dir),
-            "config": self.s.cfg.path,
+            "config": self.source,
             "epochs": st.epoch,
             "steps": st.step,
             "seconds": round(st.seconds, 3),

@@ -300,3 +300,11 @@ def test_resume_keeps_the_callbacks_state(write, tmp_path):
     assert_same_arrays(arrays(tmp_path / "full" / runs.WEIGHTS), arrays(tmp_path / "part" / runs.WEIGHTS))
     assert resumed["checkpoint"]["best_epoch"] == full["checkpoint"]["best_epoch"]
     assert resumed["early_stopping"]["best"] == full["early_stopping"]["best"]
+
+
+def test_a_resumed_run_keeps_its_config_name_and_start(spirals, tmp_path):
+    api.fit(load_config(spirals, ["train.epochs=1"]), run_dir=tmp_path / "part")
+    first = runs.read_summary(tmp_path / "part")
+    result = api.resume(tmp_path / "part", ["train.epochs=2"])
+    assert result["config"] == str(spirals) == first["config"]
+    assert result["started"] == first["started"]
