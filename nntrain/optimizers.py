@@ -155,9 +155,7 @@ class Adam(Optimizer):
 
     def __init__(self, lr: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7):
         super().__init__(lr)
-        self.beta_1 = _number("beta_1", beta_1, low=0.0, high=1.0, high_open=True)
-        self.beta_2 = _number("beta_2", beta_2, low=0.0, high=1.0, high_open=True)
-        self.epsilon = _number("epsilon", epsilon, low=0.0, low_open=True)
+        set_moment_options(self, beta_1, beta_2, epsilon)
 
     def _update(self, p, g, state):
         m, v, tmp = state["m"], state["v"], state["tmp"]
@@ -174,6 +172,13 @@ class Adam(Optimizer):
         np.divide(m, tmp, out=tmp)
         tmp *= alpha
         p -= tmp
+
+
+def set_moment_options(opt: Optimizer, beta_1, beta_2, epsilon) -> None:
+    """beta_1, beta_2 in [0, 1) and epsilon > 0, checked and stored: what the Adam family shares."""
+    opt.beta_1 = _number("beta_1", beta_1, low=0.0, high=1.0, high_open=True)
+    opt.beta_2 = _number("beta_2", beta_2, low=0.0, high=1.0, high_open=True)
+    opt.epsilon = _number("epsilon", epsilon, low=0.0, low_open=True)
 
 
 def clip_gradients(grads: list[np.ndarray], clipnorm: float | None, clipvalue: float | None) -> None:

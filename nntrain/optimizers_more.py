@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizers import Adam, Optimizer, _number
+from .optimizers import Adam, Optimizer, _number, set_moment_options
 from .registry import OPTIMIZERS
 
 
@@ -146,9 +146,7 @@ class Nadam(Optimizer):
 
     def __init__(self, lr: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7):
         super().__init__(lr)
-        self.beta_1 = _number("beta_1", beta_1, low=0.0, high=1.0, high_open=True)
-        self.beta_2 = _number("beta_2", beta_2, low=0.0, high=1.0, high_open=True)
-        self.epsilon = _number("epsilon", epsilon, low=0.0, low_open=True)
+        set_moment_options(self, beta_1, beta_2, epsilon)
         self._product = (0, 1.0)  # (t, P_t), recomputed from iterations after a reload
 
     def _u(self, t: int) -> float:
