@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parent.parent
 MLP_CONFIG = REPO / "configs" / "mnist_mlp.yaml"
 CNN_CONFIG = REPO / "configs" / "mnist_cnn.yaml"
 N_TRAIN, N_TEST, N_FEATURES = 60_000, 10_000, 784
-NAMES = {"nntrain": "nntrain", "nntrain_ftz": "nntrain, flush_denormals", "torch": "PyTorch",
+NAMES = {"nntrain": "nntrain", "nntrain_noftz": "nntrain, flush_denormals: false", "torch": "PyTorch",
          "sklearn": "scikit-learn MLPClassifier", "gemm": "GEMMs only (bound)"}
 
 
@@ -214,7 +214,7 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, default=5, help="epochs per MLP run (default 5: the accuracy check)")
     ap.add_argument("--batch-sizes", default="32,128", help="MLP batch sizes (default 32,128)")
     ap.add_argument("--threads", type=int, default=2, help="threads for every system (default 2)")
-    ap.add_argument("--systems", default="nntrain,nntrain_ftz,torch,sklearn,gemm",
+    ap.add_argument("--systems", default="nntrain,nntrain_noftz,torch,sklearn,gemm",
                     help="which to run, of: " + ", ".join(NAMES))
     ap.add_argument("--no-cnn", action="store_true", help="skip the CNN comparison")
     ap.add_argument("--cnn-runs", type=int, default=None, help="alternating CNN runs (default: --runs)")

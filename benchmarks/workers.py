@@ -12,24 +12,24 @@ import time
 N_TRAIN = 60_000  # MNIST training samples: the GEMM bound's steps per epoch
 
 
-def nntrain_run(config: str, batch: int, epochs: int, ftz: bool) -> dict:
-    import contextlib
-
+def nntrain_run(config: str, batch: int, epochs: int, extra: tuple[str, ...] = ()) -> dict:
+    """nntrain's fit loop as `nntrain fit` runs it, flush_denormals included (by default auto:
+    on, on x86-64 Linux); `extra` holds more --set overrides."""
     from nntrain.api import setup
     from nntrain.config import load_config
+    from nntrain.denormals import flush_denormals
     from nntrain.optimizers import build_optimizer
     from nntrain.trainer import Trainer, evaluate
 
     overrides = [f"train.batch_size={batch}", f"train.epochs={epochs}", "data.validation_split=0.0"]
-    cfg = load_config(config, overrides + (["train.flush_denormals=true"] if ftz else []))
+    cfg = load_config(config, overrides + list(extra))
     s = setup(cfg)
     trainer = Trainer(s.model, s.loss, build_optimizer(cfg.optimizer), s.metrics)
-    if ftz:
-        from nntrain.denormals import flush_denormals
-    with flush_denormals() if ftz else contextlib.nullcontext():
+    with flush_denormals(cfg.train.flush_denormals) as flushing:
         st = trainer.fit(s.splits.train.x, s.y_train, epochs, batch, shuffle=True)
     test = evaluate(s.model, s.loss, s.metrics, s.splits.test.x, s.y_test)
-    return {"epoch_seconds": [row["seconds"] for row in st.history], "test_accuracy": test["accuracy"]}
+    return {"epoch_seconds": [row["seconds"] for row in st.history], "test_accuracy": test["accuracy"],
+            "flush_denormals": flushing}
 
 
 def _torch_layers(model, nn):
@@ -170,8 +170,8 @@ def _blas() -> str:
         return "?"
 
 
-WORKERS = {"nntrain": lambda a: nntrain_run(a.config, a.batch, a.epochs, False),
-           "nntrain_ftz": lambda a: nntrain_run(a.config, a.batch, a.epochs, True),
+WORKERS = {"nntrain": lambda a: nntrain_run(a.config, a.batch, a.epochs),
+           "nntrain_noftz": lambda a: nntrain_run(a.config, a.batch, a.epochs, ("train.flush_denormals=false",)),
            "torch": lambda a: torch_run(a.config, a.batch, a.epochs, a.threads),
            "sklearn": lambda a: sklearn_run(a.config, a.batch, a.epochs),
            "gemm": lambda a: gemm_run(a.config, a.batch, a.epochs)}

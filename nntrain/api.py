@@ -188,7 +188,7 @@ def _train(s: Setup, path: Path, progress: Progress, state: dict | None = None) 
     if train_cfg.flush_denormals:
         from .denormals import FlushDenormals
 
-        trainer.callbacks.append(FlushDenormals(progress.note))
+        trainer.callbacks.append(FlushDenormals(progress.note, train_cfg.flush_denormals))
     saver = Checkpointer(path, len(s.splits.train), batch_size, cfg.optimizer.get("lr"),
                          data_fingerprint(s.splits.train.x, s.y_train))
     trainer.checkpoint, trainer.on_nonfinite = saver, train_cfg.on_nonfinite

@@ -1,16 +1,19 @@
-"""Flush-to-zero for the training loop (`train.flush_denormals: true`, off by default).
+"""Flush-to-zero for the training loop (`train.flush_denormals`: auto (the default), true, false).
 
 Adam's first moment for inputs that are almost always zero (MNIST's border pixels) decays by
 beta_1 = 0.9 per step into float32 denormals (|x| < 1.2e-38); the CPU computes on those 2-3x
 slower, and after an epoch a few percent of the moments are denormal. The x86 MXCSR register's
 flush-to-zero (FTZ, bit 15) and denormals-are-zero (DAZ, bit 6) bits make such values exact
-zeros instead, which is what `torch.set_flush_denormal(True)` does. Results change slightly
-(values below 1.2e-38 become 0), hence opt-in.
+zeros instead, which is what `torch.set_flush_denormal(True)` does and what TensorFlow (hence
+Keras) and XLA/JAX do for every CPU kernel they run. Results change slightly (values below
+1.2e-38 become 0): `flush_denormals: false` computes with denormals, as numpy and PyTorch do.
+`auto` (the default) flushes where the platform allows and says nothing elsewhere; `true`
+notes when it cannot.
 
 The mode belongs to the thread that sets it: it covers numpy's element-wise work in the
 training thread (the optimizer update, activations, losses), not the BLAS worker threads.
-It needs x86-64 Linux (glibc or musl `fenv_t`, set through ctypes); elsewhere
-`flush_denormals` reports that it is unavailable and training runs unchanged.
+It needs x86-64 Linux (glibc or musl `fenv_t`, set through ctypes); elsewhere training runs
+unchanged (with a note when `true` was asked for).
 """
 from __future__ import annotations
 
@@ -90,9 +93,9 @@ def restore(old: _Fenv | None) -> None:
 
 
 @contextlib.contextmanager
-def flush_denormals(enabled: bool = True) -> Iterator[bool]:
-    """`with flush_denormals(on) as active:` FTZ/DAZ inside the block when `on` and the
-    platform allows (`active` says which); the previous mode is restored on exit."""
+def flush_denormals(enabled: bool | str = True) -> Iterator[bool]:
+    """`with flush_denormals(on) as active:` FTZ/DAZ inside the block when `on` (true or "auto")
+    and the platform allows (`active` says which); the previous mode is restored on exit."""
     old = enable() if enabled else None
     try:
         yield old is not None
@@ -107,13 +110,14 @@ class FlushDenormals(Callback):
     library code that cares wraps `Trainer.fit` in `flush_denormals()` instead.
     """
 
-    def __init__(self, note=None):
+    def __init__(self, note=None, setting: bool | str = True):
         self.note = note  # e.g. progress.note, told when the platform cannot do it
+        self.setting = setting  # true: note when unavailable; "auto": silently go without
         self._old: _Fenv | None = None
 
     def on_train_begin(self, trainer, st) -> None:
         self._old = enable()
-        if self._old is None and self.note is not None:
+        if self._old is None and self.note is not None and self.setting is True:
             self.note("train.flush_denormals: not available on this platform (needs x86-64 Linux); ignored")
 
     def on_train_end(self, trainer, st) -> None:

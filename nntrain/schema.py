@@ -77,6 +77,15 @@ def boolean(v, key):
     return v
 
 
+def boolean_or(*words: str) -> Check:
+    """true, false, or one of `words` (e.g. auto)."""
+    def check(v, key):
+        if not isinstance(v, bool) and v not in words:
+            raise ConfigError(f"must be true, false or {' or '.join(words)}, got {v!r}", key)
+        return v
+    return check
+
+
 def string(v, key):
     if not isinstance(v, str) or not v:
         raise ConfigError(f"must be a non-empty string, got {v!r} ({type_name(v)})", key)
@@ -202,8 +211,9 @@ class CheckpointConfig:
 class TrainConfig:
     epochs: int = option(1, integer(1), "passes over the training set")
     batch_size: Any = option(32, batch_size, "samples per step: N, 1 (pure SGD) or full (batch gradient descent)")
-    flush_denormals: bool = option(False, boolean, "x86 flush-to-zero while training: faster Adam, "
-                                                   "values below 1.2e-38 become 0 (see README, Performance)")
+    flush_denormals: Any = option("auto", boolean_or("auto"),
+                                  "x86 flush-to-zero while training, as TensorFlow does: values below 1.2e-38 "
+                                  "become 0, Adam is faster; auto = on where available (see README, Performance)")
     shuffle: bool = option(True, boolean, "reshuffle the training set every epoch")
     checkpoint_every_steps: int | None = option(None, optional(integer(1)),
                                                 "also checkpoint every N steps inside an epoch (default: per epoch only)")

@@ -152,10 +152,38 @@ def test_fit_with_flush_denormals(cli, write):
     assert (tiny * np.float32(1)) != 0, "the mode must not outlive the run"
 
 
-def test_flush_denormals_must_be_a_boolean(cli, write):
+def test_flush_denormals_must_be_true_false_or_auto(cli, write):
     result = cli("check", write("s.yaml", SPIRALS), "--set", "train.flush_denormals=maybe")
     assert result.exit_code == 2
-    assert "train.flush_denormals" in result.stderr and "true or false" in result.stderr
+    assert "train.flush_denormals" in result.stderr and "true, false or auto" in result.stderr
+
+
+def test_flush_denormals_defaults_to_auto_and_false_turns_it_off(cli, write, monkeypatch):
+    import nntrain.denormals as denormals
+
+    cfg = write("s.yaml", SPIRALS)
+    seen = []
+    real = denormals.enable
+    monkeypatch.setattr(denormals, "enable", lambda: seen.append("on") or real())
+    result = cli("fit", cfg, "--json", "--run-dir", "run")
+    assert result.exit_code == 0, result.stderr
+    assert "flush_denormals: auto" in (cfg.parent / "run" / "config.yaml").read_text()
+    assert seen == ["on"]
+    result = cli("fit", cfg, "--set", "train.flush_denormals=false", "--json", "--run-dir", "run2")
+    assert result.exit_code == 0, result.stderr
+    assert seen == ["on"], "false must leave the floating-point mode alone"
+
+
+def test_flush_denormals_notes_unavailability_only_when_asked_for(monkeypatch):
+    import nntrain.denormals as denormals
+
+    monkeypatch.setattr(denormals, "enable", lambda: None)  # as on a non-x86 machine
+    for setting, expected in (("auto", []), (True, ["unavailable"])):
+        notes = []
+        cb = FlushDenormals(lambda text: notes.append("unavailable" if "not available" in text else text), setting)
+        cb.on_train_begin(None, None)
+        cb.on_train_end(None, None)
+        assert notes == expected, setting
 
 
 def test_time_reports_every_layer_and_the_update(cli, write):
