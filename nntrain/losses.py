@@ -100,11 +100,10 @@ class SparseCategoricalCrossentropy(Loss):
         return y
 
     def value(self, pred, target):
-        rows = self._ws.arange(len(target))
         if self.from_logits:
             _, lse = _log_softmax_parts(self._ws, pred)
-            return float(np.mean(lse[:, 0] - pred[rows, target]))
-        picked = pred[rows, target]  # p[i, y_i], a new (n,) array
+            return float(np.mean(lse[:, 0] - pred[self._ws.arange(len(target)), target]))
+        picked = pred.reshape(-1)[self._picks(pred, target)]  # p[i, y_i], a new (n,) array
         # clip to [EPS, 1 - EPS] and average with bare ufuncs: np.clip and np.mean cost
         # ~3 us and ~10 us of Python wrapping each, more than the math at n = 32
         np.maximum(picked, EPS, out=picked)
@@ -128,8 +127,14 @@ class SparseCategoricalCrossentropy(Loss):
         n = len(target)
         g = self._out("gz", probs)
         np.multiply(probs, 1.0 / n, out=g)  # (p - onehot(y)) / n
-        g[self._ws.arange(n), target] -= 1.0 / n
+        g.reshape(-1)[self._picks(probs, target)] -= 1.0 / n
         return g
+
+    def _picks(self, pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """Flat indices i * C + y_i of the entries p[i, y_i] of pred (n, C): indexing a flat view
+        with them takes ~0.5 us where pred[rows, target] takes ~1.5 (and -= ~6 us vs ~2)."""
+        n, c = pred.shape
+        return np.add(self._ws.arange(n, step=c), target, out=self._ws.get("picks", (n,), np.int64))
 
 
 @LOSSES.register("categorical_crossentropy")

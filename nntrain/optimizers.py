@@ -26,6 +26,9 @@ class Optimizer:
     clipnorm: float | None = None  # rescale all gradients so their global L2 norm <= clipnorm
     clipvalue: float | None = None  # clip every gradient entry to [-clipvalue, clipvalue]
     weight_decay: float = 0.0  # decoupled decay, p <- p - lr * weight_decay * p (Keras 3, AdamW)
+    # True when the caller no longer needs the gradients after `step` (the Trainer sets it): an
+    # update may then use them as scratch space, one array fewer through the cache per step
+    overwrite_grads: bool = False
 
     def __init__(self, lr: float):
         self.lr = _number("lr", lr, low=0.0, low_open=True)
@@ -158,12 +161,13 @@ class Adam(Optimizer):
         set_moment_options(self, beta_1, beta_2, epsilon)
 
     def _update(self, p, g, state):
-        m, v, tmp = state["m"], state["v"], state["tmp"]
+        m, v = state["m"], state["v"]
+        tmp = g if self.overwrite_grads else state["tmp"]
         b1, b2, t = self.beta_1, self.beta_2, self.iterations
         m *= b1
         m += g  # M <- b1 M + g
         v *= b2
-        np.multiply(g, g, out=tmp)
+        np.multiply(g, g, out=tmp)  # g is not read after this
         v += tmp  # V <- b2 V + g^2
         root = math.sqrt(1.0 - b2)
         alpha = self.lr * math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t) * (1.0 - b1) / root

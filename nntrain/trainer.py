@@ -94,6 +94,7 @@ class Trainer:
         self.progress = progress or Progress()
         self.callbacks = list(callbacks or [])
         self.fused = is_fused(model, loss)
+        optimizer.overwrite_grads = True  # gradients are read before the step only
         self.state = TrainState()
         # shuffling has its own stream, independent of init and dropout draws
         self.shuffle_rng = np.random.default_rng(np.random.SeedSequence(model.seed).spawn(2)[1])

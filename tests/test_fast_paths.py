@@ -213,3 +213,70 @@ def test_time_rejects_bad_counts(cli, write, flag, value):
     result = cli("time", write("s.yaml", SPIRALS), flag, value)
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: {flag} must be an integer >= 1")
+
+
+@pytest.mark.parametrize("kind", ["adam", "adamw"])
+def test_adam_using_the_gradients_as_scratch_gives_the_same_bits(kind):
+    # the Trainer lets the update overwrite the gradients; the parameters must not notice
+    rng = np.random.default_rng(3)
+    p_keep = rng.standard_normal(40).astype(np.float32)
+    p_scratch = p_keep.copy()
+    keep, scratch = build_optimizer(kind), build_optimizer(kind)
+    scratch.overwrite_grads = True
+    for _ in range(20):
+        g = rng.standard_normal(40).astype(np.float32)
+        g_given = g.copy()
+        keep.step([("w", p_keep, g)])
+        scratch.step([("w", p_scratch, g_given)])
+        assert not np.array_equal(g, g_given)  # the scratch space was used
+    assert np.array_equal(p_keep, p_scratch)
+    for key in ("m", "v"):
+        assert np.array_equal(keep.state["w"][key], scratch.state["w"][key])
+
+
+def test_the_default_optimizer_leaves_the_gradients_alone():
+    g = np.array([0.5, -0.25], dtype=np.float32)
+    build_optimizer("adam").step([("w", np.ones(2, np.float32), g)])
+    assert g.tolist() == [0.5, -0.25]
+
+
+def test_accuracy_fast_path_matches_the_general_one():
+    from nntrain.metrics import Accuracy, predicted_labels, true_labels
+
+    rng = np.random.default_rng(0)
+    pred = rng.integers(0, 3, (200, 4)).astype(np.float32)  # many ties: argmax takes the first
+    y = rng.integers(0, 4, 200)
+    acc = Accuracy()
+    acc.update(pred[:150], y[:150])
+    acc.update(pred[150:], y[150:])
+    want = np.mean(np.argmax(pred, axis=1) == y)
+    assert acc.result() == pytest.approx(want) and acc.count == 200
+    general = np.mean(predicted_labels(pred) == true_labels(y))
+    assert acc.result() == pytest.approx(general)
+    onehot = np.eye(4, dtype=np.float32)[y]  # one-hot targets take the general path, same answer
+    acc.reset()
+    acc.update(pred, onehot)
+    assert acc.result() == pytest.approx(want)
+
+
+def test_sparse_crossentropy_flat_picks_match_fancy_indexing():
+    loss = build_loss("sparse_categorical_crossentropy")
+    rng = np.random.default_rng(1)
+    for n, c in ((5, 3), (32, 10), (7, 2)):  # different shapes reuse the workspace
+        p = rng.dirichlet(np.ones(c), n).astype(np.float32)
+        y = rng.integers(0, c, n)
+        picked = np.clip(p[np.arange(n), y].astype(np.float64), 1e-7, 1 - 1e-7)
+        assert loss.value(p, y) == pytest.approx(-np.mean(np.log(picked)), rel=1e-6)
+        want = p / n
+        want[np.arange(n), y] -= 1.0 / n
+        np.testing.assert_allclose(loss.grad_logits(p, y), want, rtol=1e-6, atol=1e-9)
+
+
+def test_relu_against_a_zeros_array_is_still_relu():
+    layer = build_layer({"type": "relu"}, input_shape=(6,))
+    x = np.array([[-1.0, 0.0, 2.0, -0.0, 3.5, -7.0]] * 3, dtype=np.float32)
+    y = layer.forward(x, True)
+    assert y.tolist() == [[0.0, 0.0, 2.0, 0.0, 3.5, 0.0]] * 3
+    y = layer.forward(-x, True)  # the shared zeros stay zeros
+    assert y.tolist() == [[1.0, 0.0, 0.0, 0.0, 0.0, 7.0]] * 3
+    np.testing.assert_array_equal(layer.backward(np.ones_like(x)), (y > 0).astype(np.float32))

@@ -23,7 +23,7 @@ class ReLU(Activation):
 
     def forward(self, x, training=False):
         y = self._buf("y", x.shape)
-        np.maximum(x, 0, out=y)
+        np.maximum(x, self._work.zeros(x.shape, self.dtype), out=y)  # not the scalar 0: see Workspace.zeros
         self._cache = y
         return y
 
