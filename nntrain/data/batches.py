@@ -72,7 +72,8 @@ class BatchIterator:
                 continue
             xb, yb = self._buffers(hi - lo)
             idx = order[lo:hi]
-            # mode="clip" skips take's internal bounds-check buffer; indices were checked above
-            np.take(x, idx, axis=0, out=xb, mode="clip")
-            np.take(y, idx, axis=0, out=yb, mode="clip")
+            # mode="clip" skips take's internal bounds-check buffer (indices were checked above);
+            # the method, not np.take: ~1 us less of Python wrapping per call
+            x.take(idx, axis=0, out=xb, mode="clip")
+            y.take(idx, axis=0, out=yb, mode="clip")
             yield xb, yb
