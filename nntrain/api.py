@@ -177,6 +177,7 @@ def resume(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = (),
 
 def _train(s: Setup, path: Path, progress: Progress, state: dict | None = None) -> dict:
     from .checkpoint import Checkpointer, data_fingerprint
+    from .denormals import flush_denormals
     from .interrupts import stop_on_signals
 
     cfg, train_cfg = s.cfg, s.cfg.train
@@ -185,10 +186,6 @@ def _train(s: Setup, path: Path, progress: Progress, state: dict | None = None) 
     optimizer = build_optimizer(cfg.optimizer)
     extra = build_callbacks(cfg, path, writer.extra)  # schedule, early stopping, best checkpoint
     trainer = Trainer(s.model, s.loss, optimizer, s.metrics, progress, callbacks=[*extra, writer])
-    if train_cfg.flush_denormals:
-        from .denormals import FlushDenormals
-
-        trainer.callbacks.append(FlushDenormals(progress.note, train_cfg.flush_denormals))
     saver = Checkpointer(path, len(s.splits.train), batch_size, cfg.optimizer.get("lr"),
                          data_fingerprint(s.splits.train.x, s.y_train))
     trainer.checkpoint, trainer.on_nonfinite = saver, train_cfg.on_nonfinite
@@ -204,7 +201,10 @@ def _train(s: Setup, path: Path, progress: Progress, state: dict | None = None) 
     val = (s.splits.val.x, s.y_val) if s.splits.val is not None else None
     resume_cmd = f"nntrain fit --resume {path}"
     try:
-        with stop_on_signals(trainer):
+        # flush-to-zero for the fit only, put back however it ends (an exception included)
+        with stop_on_signals(trainer), flush_denormals(train_cfg.flush_denormals) as flushing:
+            if train_cfg.flush_denormals is True and not flushing:
+                progress.note("train.flush_denormals: not available on this platform (needs x86-64 Linux); ignored")
             st = trainer.fit(s.splits.train.x, s.y_train, train_cfg.epochs, batch_size,
                              shuffle=train_cfg.shuffle, val=val)
     except KeyboardInterrupt as exc:  # Interrupted, or a Ctrl-C before the handlers were in place

@@ -27,7 +27,6 @@ from typing import Iterator
 
 import numpy as np
 
-from .trainer import Callback
 
 FTZ_DAZ = 0x8040  # MXCSR bits: flush-to-zero (1 << 15) | denormals-are-zero (1 << 6)
 
@@ -101,25 +100,3 @@ def flush_denormals(enabled: bool | str = True) -> Iterator[bool]:
         yield old is not None
     finally:
         restore(old)
-
-
-class FlushDenormals(Callback):
-    """Trainer callback: FTZ/DAZ from on_train_begin to on_train_end (in the training thread).
-
-    A run that ends in an exception leaves the mode on in that thread (the CLI exits anyway);
-    library code that cares wraps `Trainer.fit` in `flush_denormals()` instead.
-    """
-
-    def __init__(self, note=None, setting: bool | str = True):
-        self.note = note  # e.g. progress.note, told when the platform cannot do it
-        self.setting = setting  # true: note when unavailable; "auto": silently go without
-        self._old: _Fenv | None = None
-
-    def on_train_begin(self, trainer, st) -> None:
-        self._old = enable()
-        if self._old is None and self.note is not None and self.setting is True:
-            self.note("train.flush_denormals: not available on this platform (needs x86-64 Linux); ignored")
-
-    def on_train_end(self, trainer, st) -> None:
-        restore(self._old)
-        self._old = None

@@ -34,3 +34,14 @@ def write(tmp_path):
         return path
 
     return _write
+
+
+@pytest.fixture(autouse=True)
+def _no_flush_to_zero_left_behind():
+    """Every test must leave the floating-point mode as it found it: a fit switches flush-to-zero
+    on (train.flush_denormals: auto) and must put it back however it ends."""
+    from nntrain.denormals import _flushes
+
+    before = _flushes()
+    yield
+    assert _flushes() == before, "flush-to-zero was left switched on"
