@@ -126,21 +126,24 @@ class Trainer:
         steps = len(batches)
         st = self.state
         self.progress.begin(epochs, steps, len(x), initial_epoch=st.epoch)
-        try:
-            self._call("on_train_begin")
-            while st.epoch < epochs and not st.stop:
-                if self.stop_signal is not None:  # arrived between epochs: the state is complete
+        # overflow and NaN are the trainer's to report (DivergedError, or skip_batch), with the
+        # layer that went non-finite: numpy's RuntimeWarnings would only print noise before it
+        with np.errstate(over="ignore", invalid="ignore"):
+            try:
+                self._call("on_train_begin")
+                while st.epoch < epochs and not st.stop:
+                    if self.stop_signal is not None:  # arrived between epochs: the state is complete
+                        self._save()
+                        raise self._interrupted(st.epoch + 1, 0, steps)
+                    self._call("on_epoch_begin")
+                    row = self._epoch(batches, st.epoch + 1, steps, len(x), val)
+                    st.epoch += 1
+                    st.history.append(row)
+                    self._call("on_epoch_end")
                     self._save()
-                    raise self._interrupted(st.epoch + 1, 0, steps)
-                self._call("on_epoch_begin")
-                row = self._epoch(batches, st.epoch + 1, steps, len(x), val)
-                st.epoch += 1
-                st.history.append(row)
-                self._call("on_epoch_end")
-                self._save()
-            self._call("on_train_end")
-        finally:
-            self.progress.end()
+                self._call("on_train_end")
+            finally:
+                self.progress.end()
         return st
 
     def _call(self, hook: str) -> None:
