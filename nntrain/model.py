@@ -12,6 +12,7 @@ import numpy as np
 
 from .errors import ConfigError, RunError
 from .layers import Layer
+from .layers.base import memory_shortfall
 from .registry import LAYERS
 
 # layer keys that are shorthand for an activation layer placed right after the layer
@@ -65,7 +66,7 @@ class Sequential:
         return cls(layers, input_shape, dtype=dtype, seed=seed, config_index=index)
 
     def _build(self) -> None:
-        shape = self.input_shape
+        shape, total = self.input_shape, 0
         for k, layer in enumerate(self.layers):
             try:
                 shape = layer.build(shape, rng=self.rng, dtype=self.dtype)
@@ -79,6 +80,11 @@ class Sequential:
                     f"{layer.registry_name} turns input shape {list(layer.input_shape)} into {list(shape)}",
                     key=f"model.layers.{self.config_index[k]}",
                 )
+            total += layer.count_params()
+            too_big = memory_shortfall(total, self.dtype)
+            if too_big:
+                raise ConfigError(f"the model up to this {layer.registry_name} layer {too_big}",
+                                  key=f"model.layers.{self.config_index[k]}")
         self.output_shape = shape
         self._regularized = [layer for layer in self.layers if layer.regularizer]
         if self.layers:

@@ -62,6 +62,8 @@ CASES = [
     ("dropout-rate-1.5", BASE.replace("layers: [", "layers: [{type: dropout, rate: 1.5}, "), [],
      "model.layers.0: layer 'dropout': rate must be a number in [0, 1), got 1.5"),
     ("units-negative", BASE.replace("units: 3", "units: -3"), [], "layer 'dense': units must be a positive integer, got -3"),
+    ("units-beyond-memory", BASE.replace("units: 3", "units: 100000000000"), [],
+     "model.layers.0: dense with input shape [2]: its W of shape [2, 100000000000] alone needs about 3725.3 GiB to train"),
     ("shapes-do-not-chain", BASE.replace("[2]", "[4, 4]"), [],
      "model.layers.0: dense with input shape [4, 4]: dense expects flat input"),
     ("set-unknown-path", BASE, ["train.nope=3"], "--set train.nope=3: train.nope: unknown key 'nope'"),

@@ -12,6 +12,8 @@ forward call (Sequential.predict does).
 from __future__ import annotations
 
 import inspect
+import math
+import os
 
 import numpy as np
 
@@ -51,6 +53,9 @@ class Layer:
         return input_shape
 
     def add_param(self, name: str, shape, initializer, rng: np.random.Generator) -> np.ndarray:
+        too_big = memory_shortfall(math.prod(shape), self.dtype)
+        if too_big:
+            raise ValueError(f"its {name} of shape {list(shape)} alone {too_big}")
         value = get_initializer(initializer)(tuple(shape), rng, self.dtype)
         self.params[name] = np.ascontiguousarray(value, dtype=self.dtype)
         self.grads[name] = np.zeros_like(self.params[name])
@@ -103,3 +108,31 @@ class Layer:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
+
+
+# Training holds each parameter about this many times: the value, its gradient, and up to three
+# optimizer arrays (Adam's two moments and a scratch vector).
+COPIES_PER_PARAMETER = 5
+
+
+def machine_memory() -> int | None:
+    """Bytes of physical memory, or None when the platform does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def memory_shortfall(n_params: int, dtype) -> str | None:
+    """None when n_params parameters fit in this machine's memory for training, else the end
+    of a sentence saying why not (an absurd `units` would otherwise hang in allocation)."""
+    total = machine_memory()
+    need = n_params * np.dtype(dtype).itemsize * COPIES_PER_PARAMETER
+    if total is None or need <= total:
+        return None
+    return (f"needs about {_size(need)} to train ({n_params:,} parameters x {COPIES_PER_PARAMETER} "
+            f"copies: values, gradients, optimizer state), more than this machine's {_size(total)} of memory")
+
+
+def _size(n_bytes: int) -> str:
+    return f"{n_bytes / 2 ** 30:.1f} GiB" if n_bytes >= 2 ** 30 else f"{n_bytes / 2 ** 20:.0f} MiB"
