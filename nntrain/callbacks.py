@@ -113,13 +113,20 @@ class EarlyStopping(Callback):
             self.stopped_epoch = st.epoch
 
     def state_dict(self) -> dict:
-        """The counters (JSON); the best weights themselves are not kept across a resume."""
+        """The counters (JSON); the best weights travel as arrays (`state_arrays`)."""
         return {"wait": self.wait, "best_epoch": self.best_epoch, "stopped_epoch": self.stopped_epoch,
                 "best": self.watch.best}
 
     def load_state_dict(self, state: dict) -> None:
         self.wait, self.best_epoch = int(state["wait"]), int(state["best_epoch"])
         self.stopped_epoch, self.watch.best = int(state["stopped_epoch"]), float(state["best"])
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """The best epoch's weights (restore_best), so a resumed run can still go back to them."""
+        return dict(self.best_weights) if self.best_weights is not None else {}
+
+    def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        self.best_weights = {k: np.array(v, copy=True) for k, v in arrays.items()} or None
 
     def on_train_end(self, trainer: Trainer, st: TrainState) -> None:
         if self.stopped_epoch and self.restore_best and self.best_weights is not None:

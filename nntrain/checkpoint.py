@@ -9,6 +9,7 @@
     history                 JSON: one metrics row per completed epoch
     metrics                 JSON: the streaming metrics' accumulators (mid-epoch values)
     callbacks               JSON: `state_dict()` of each callback that has one
+    callback/<i>/<name>     arrays of callback i (`state_arrays()`: early stopping's best weights)
     data                    JSON: samples and batches per epoch (checked on resume)
     partial, partial/order  JSON + int64: the epoch in progress (batch cursor, running loss)
                             and its shuffle order, when saved mid-epoch
@@ -91,6 +92,9 @@ def capture(trainer: Trainer, n_train: int, batch_size: int, fingerprint: str | 
         out.update({f"metric/{i}/{k}": v for k, v in arrays.items()})
     out["metrics"] = _json(metrics)
     out["callbacks"] = _json([cb.state_dict() if hasattr(cb, "state_dict") else None for cb in trainer.callbacks])
+    for i, cb in enumerate(trainer.callbacks):
+        if hasattr(cb, "state_arrays"):
+            out.update({f"callback/{i}/{k}": v for k, v in cb.state_arrays().items()})
     out["data"] = _json({"samples": n_train, "batch_size": batch_size, "fingerprint": fingerprint})
     pos = trainer.partial
     if pos is not None:
@@ -186,9 +190,12 @@ def _restore(trainer: Trainer, arrays: dict[str, np.ndarray], source: str, n_tra
         for k, v in arrays.items():
             if k.startswith(prefix):
                 setattr(m, k[len(prefix):], np.array(v, copy=True))
-    for cb, state in zip(trainer.callbacks, _unjson(arrays, "callbacks", source)):
+    for i, (cb, state) in enumerate(zip(trainer.callbacks, _unjson(arrays, "callbacks", source))):
         if state is not None and hasattr(cb, "load_state_dict"):
             cb.load_state_dict(state)
+        prefix = f"callback/{i}/"
+        if hasattr(cb, "load_state_arrays"):
+            cb.load_state_arrays({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
     trainer.partial = None
     if "partial" in arrays:
         p = _unjson(arrays, "partial", source)

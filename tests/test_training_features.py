@@ -104,6 +104,29 @@ train:
     assert ev.exit_code == 0 and json.loads(ev.stdout)["loss"] == pytest.approx(out["test"]["loss"])
 
 
+def test_early_stopping_restores_the_best_weights_after_a_resume(cli, write, tmp_path):
+    path = write("c.yaml", CFG + """
+optimizer: {type: sgd, lr: 40.0}
+train:
+  epochs: 30
+  batch_size: 8
+  early_stopping: {monitor: val_loss, patience: 2, restore_best: true}
+""")
+    full = cli("fit", path, "--run-dir", tmp_path / "full", "--json", "--quiet")
+    assert full.exit_code == 0, full.stderr
+    best = json.loads(full.stdout)["early_stopping"]["best_epoch"]
+    # stop the second run right after its best epoch, then resume it to the end
+    part = cli("fit", path, "--set", f"train.epochs={best + 1}", "--run-dir", tmp_path / "part", "--quiet")
+    assert part.exit_code == 0, part.stderr
+    resumed = cli("fit", "--resume", tmp_path / "part", "--set", "train.epochs=30", "--json", "--quiet")
+    assert resumed.exit_code == 0, resumed.stderr
+    es = json.loads(resumed.stdout)["early_stopping"]
+    assert es["best_epoch"] == best and es["restored_best"] is True
+    weights = [np.load(tmp_path / run / "model.npz", allow_pickle=False) for run in ("full", "part")]
+    for key in weights[0].files:
+        np.testing.assert_array_equal(weights[0][key], weights[1][key])
+
+
 @pytest.mark.parametrize("extra, key, message", [
     ("train: {early_stopping: {monitor: val_acuracy}}", "train.early_stopping.monitor", "did you mean 'val_accuracy'"),
     ("train: {checkpoint: {monitor: val_loss, mode: biggest}}", "train.checkpoint.mode", "must be one of auto, min, max"),
