@@ -8,19 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from helpers import SPIRALS
+
 REPO = Path(__file__).resolve().parent.parent
-SPIRALS = """\
-seed: 0
-data: {name: spirals, options: {n_samples: 120}}
-model:
-  input_shape: [2]
-  layers:
-    - {type: dense, units: 8, activation: relu}
-    - {type: dense, units: 3, activation: softmax}
-loss: sparse_categorical_crossentropy
-optimizer: adam
-metrics: [accuracy]
-"""
 
 
 def worker(system: str, config: Path) -> dict:

@@ -12,19 +12,7 @@ from nntrain import build_layer, build_loss, build_optimizer
 from nntrain.denormals import available, flush_denormals
 from nntrain.gradcheck import TOLERANCE, check_layer
 
-SPIRALS = """\
-seed: 0
-data: {name: spirals, options: {n_samples: 90}}
-model:
-  input_shape: [2]
-  layers:
-    - {type: dense, units: 8, activation: relu}
-    - {type: dense, units: 3, activation: softmax}
-loss: sparse_categorical_crossentropy
-optimizer: adam
-metrics: [accuracy]
-train: {epochs: 2, batch_size: 16}
-"""
+from helpers import SPIRALS
 
 
 def keras_adam(p, grads, lr=1e-3, b1=0.9, b2=0.999, eps=1e-7):

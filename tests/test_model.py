@@ -9,28 +9,27 @@ from nntrain.model import Sequential
 LAYERS = [{"type": "dense", "units": 1000}, {"type": "dense", "units": 1000}, {"type": "dense", "units": 10}]
 
 
-def test_a_model_too_big_for_memory_is_refused_before_it_is_allocated(monkeypatch):
+@pytest.mark.parametrize("memory_mib, key, messages", [
+    # the first dense layer fits (1,001,000 parameters x 4 bytes x 5 copies = 19 MiB), the first
+    # two together do not: the model is refused at the second
+    (30, "model.layers.1", ["the model up to this dense layer needs about 38 MiB to train",
+                            "2,002,000 parameters x 5 copies", "more than this machine's 30 MiB of memory"]),
+    # one parameter alone is too big: the layer refuses it before allocating it
+    (10, "model.layers.0", ["its W of shape [1000, 1000] alone needs about 19 MiB to train"]),
+])
+def test_a_model_too_big_for_memory_is_refused_before_it_is_allocated(monkeypatch, memory_mib, key, messages):
     import nntrain.layers.base as base
 
-    # 30 MiB of memory: the first dense layer fits (1M parameters x 4 bytes x 5 copies = 19 MiB),
-    # the first two together do not, so the error names the second
-    monkeypatch.setattr(base, "machine_memory", lambda: 30 * 2 ** 20)
+    monkeypatch.setattr(base, "machine_memory", lambda: memory_mib * 2 ** 20)
     with pytest.raises(ConfigError) as info:
         Sequential.from_specs(LAYERS, input_shape=[1000])
-    assert info.value.key == "model.layers.1"
-    assert "the model up to this dense layer needs about" in str(info.value)
-    assert "2,002,000 parameters x 5 copies" in str(info.value)
-    assert "needs about 38 MiB to train" in str(info.value)
-    assert "more than this machine's 30 MiB of memory" in str(info.value)
-    monkeypatch.setattr(base, "machine_memory", lambda: None)  # a platform that does not say: no check
+    assert info.value.key == key
+    for message in messages:
+        assert message in str(info.value)
+
+
+def test_no_memory_check_where_the_platform_does_not_say(monkeypatch):
+    import nntrain.layers.base as base
+
+    monkeypatch.setattr(base, "machine_memory", lambda: None)
     assert Sequential.from_specs(LAYERS, input_shape=[1000]).count_params() == 2_012_010
-
-
-def test_one_parameter_too_big_is_refused_by_the_layer(monkeypatch):
-    import nntrain.layers.base as base
-
-    monkeypatch.setattr(base, "machine_memory", lambda: 10 * 2 ** 20)
-    with pytest.raises(ConfigError) as info:
-        Sequential.from_specs(LAYERS, input_shape=[1000])
-    assert info.value.key == "model.layers.0"
-    assert "its W of shape [1000, 1000] alone needs about 19 MiB to train" in str(info.value)

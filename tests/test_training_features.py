@@ -62,6 +62,15 @@ loss: sparse_categorical_crossentropy
 metrics: [accuracy]
 """
 
+# lr so large the loss only gets worse after the first epoch: early stopping stops 2 epochs later
+DIVERGING_EARLY_STOP = """
+optimizer: {type: sgd, lr: 40.0}
+train:
+  epochs: 30
+  batch_size: 8
+  early_stopping: {monitor: val_loss, patience: 2, restore_best: true}
+"""
+
 
 def test_schedule_sets_the_lr_column_and_callbacks_write_best(cli, write, tmp_path):
     path = write("c.yaml", CFG + """
@@ -85,14 +94,7 @@ train:
 
 
 def test_early_stopping_stops_and_restores_the_best_weights(cli, write, tmp_path):
-    # lr so large the loss only gets worse after the first epoch
-    path = write("c.yaml", CFG + """
-optimizer: {type: sgd, lr: 40.0}
-train:
-  epochs: 30
-  batch_size: 8
-  early_stopping: {monitor: val_loss, patience: 2, restore_best: true}
-""")
+    path = write("c.yaml", CFG + DIVERGING_EARLY_STOP)
     r = cli("fit", path, "--run-dir", tmp_path / "run", "--json", "--quiet")
     assert r.exit_code == 0, r.stderr
     out = json.loads(r.stdout)
@@ -105,13 +107,7 @@ train:
 
 
 def test_early_stopping_restores_the_best_weights_after_a_resume(cli, write, tmp_path):
-    path = write("c.yaml", CFG + """
-optimizer: {type: sgd, lr: 40.0}
-train:
-  epochs: 30
-  batch_size: 8
-  early_stopping: {monitor: val_loss, patience: 2, restore_best: true}
-""")
+    path = write("c.yaml", CFG + DIVERGING_EARLY_STOP)
     full = cli("fit", path, "--run-dir", tmp_path / "full", "--json", "--quiet")
     assert full.exit_code == 0, full.stderr
     best = json.loads(full.stdout)["early_stopping"]["best_epoch"]

@@ -1,0 +1,16 @@
+"""Config texts that several test modules share."""
+
+# a two-layer classifier on 90 spiral points that trains in well under a second
+SPIRALS = """\
+seed: 0
+data: {name: spirals, options: {n_samples: 90}}
+model:
+  input_shape: [2]
+  layers:
+    - {type: dense, units: 8, activation: relu}
+    - {type: dense, units: 3, activation: softmax}
+loss: sparse_categorical_crossentropy
+optimizer: adam
+metrics: [accuracy]
+train: {epochs: 2, batch_size: 16}
+"""
