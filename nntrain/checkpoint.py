@@ -146,6 +146,11 @@ def restore(trainer: Trainer, arrays: dict[str, np.ndarray], source: str, n_trai
         raise RunError(f"{source} is damaged or from another version ({type(exc).__name__}: {exc})") from None
 
 
+def _under(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+    """The arrays whose key starts with prefix, keyed by the rest of the key."""
+    return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+
+
 def _restore(trainer: Trainer, arrays: dict[str, np.ndarray], source: str, n_train: int, batch_size: int,
              fingerprint: str | None) -> None:
     data = _unjson(arrays, "data", source)
@@ -157,8 +162,8 @@ def _restore(trainer: Trainer, arrays: dict[str, np.ndarray], source: str, n_tra
                        f"{data.get('batch_size')}, but the run's data now gives {n_train} in batches of "
                        f"{batch_size}; the data files changed since the run started")
     model, st = trainer.model, trainer.state
-    model.load_state_dict({k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")}, source)
-    opt = {k[len("optimizer/"):]: v for k, v in arrays.items() if k.startswith("optimizer/")}
+    model.load_state_dict(_under(arrays, "model/"), source)
+    opt = _under(arrays, "optimizer/")
     if "iterations" not in opt or "optimizer.lr" not in arrays:
         raise RunError(f"{source} has no optimizer state")
     for name, value in opt.items():
@@ -186,16 +191,13 @@ def _restore(trainer: Trainer, arrays: dict[str, np.ndarray], source: str, n_tra
     for i, (m, plain) in enumerate(zip(trainer.metrics, _unjson(arrays, "metrics", source))):
         for k, v in plain.items():
             setattr(m, k, v)
-        prefix = f"metric/{i}/"
-        for k, v in arrays.items():
-            if k.startswith(prefix):
-                setattr(m, k[len(prefix):], np.array(v, copy=True))
+        for k, v in _under(arrays, f"metric/{i}/").items():
+            setattr(m, k, np.array(v, copy=True))
     for i, (cb, state) in enumerate(zip(trainer.callbacks, _unjson(arrays, "callbacks", source))):
         if state is not None and hasattr(cb, "load_state_dict"):
             cb.load_state_dict(state)
-        prefix = f"callback/{i}/"
         if hasattr(cb, "load_state_arrays"):
-            cb.load_state_arrays({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
+            cb.load_state_arrays(_under(arrays, f"callback/{i}/"))
     trainer.partial = None
     if "partial" in arrays:
         p = _unjson(arrays, "partial", source)
