@@ -35,13 +35,15 @@ def test_compare_workers_report_two_epochs(tmp_path, system):
         assert result["flush_denormals"] is (system == "nntrain" and available())
 
 
-def test_denormals_benchmark_runs():
+@pytest.mark.parametrize("args, what", [(["--size", "1000"], "1,000 float32 parameters"),
+                                        (["--train"], "training step of the seed model at batch 32")])
+def test_denormals_benchmark_runs(args, what):
     from nntrain.denormals import available
 
-    out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "denormals.py"), "--size", "1000",
-                          "--rounds", "2", "--steps", "3"], capture_output=True, text=True, timeout=60)
+    out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "denormals.py"), *args,
+                          "--rounds", "2", "--steps", "3"], capture_output=True, text=True, timeout=120)
     if not available():
         assert out.returncode == 1 and "not available" in out.stderr
         return
     assert out.returncode == 0, out.stderr
-    assert "on / off:" in out.stdout and "1,000 float32 parameters" in out.stdout
+    assert "on / off:" in out.stdout and what in out.stdout
