@@ -247,3 +247,32 @@ def test_relu_against_a_zeros_array_is_still_relu():
     y = layer.forward(-x, True)  # the shared zeros stay zeros
     assert y.tolist() == [[1.0, 0.0, 0.0, 0.0, 0.0, 7.0]] * 3
     np.testing.assert_array_equal(layer.backward(np.ones_like(x)), (y > 0).astype(np.float32))
+
+
+def test_time_reports_every_layer_and_the_update(cli, write):
+    result = cli("time", write("s.yaml", SPIRALS), "--steps", "4", "--batch-size", "8", "--json")
+    assert result.exit_code == 0, result.stderr
+    r = json.loads(result.stdout)
+    assert [row["type"] for row in r["layers"]] == ["dense", "relu", "dense", "softmax"]
+    assert r["batch_size"] == 8 and r["steps"] == 4 and r["optimizer"] == "adam"
+    assert r["layers"][-1]["backward_ms"] is None  # softmax + cross-entropy are fused
+    parts = [row["forward_ms"] + (row["backward_ms"] or 0) for row in r["layers"]]
+    parts += [r["batch_ms"], r["loss_ms"], r["optimizer_ms"], r["metrics_ms"]]
+    assert all(t > 0 for t in parts)
+    assert r["total_ms"] == pytest.approx(sum(parts))
+    assert r["batches_per_epoch"] == math.ceil(90 / 8)  # spirals: 90 training samples
+    assert r["epoch_seconds"] == pytest.approx(r["step_ms"] / 1e3 * r["batches_per_epoch"])
+
+
+def test_time_prints_a_table(cli, write):
+    result = cli("time", write("s.yaml", SPIRALS), "--steps", "2")
+    assert result.exit_code == 0, result.stderr
+    for text in ("dense", "relu", "softmax", "adam update", "batch gather", "total", "s per epoch"):
+        assert text in result.stdout
+
+
+@pytest.mark.parametrize("flag, value", [("--steps", "0"), ("--batch-size", "0")])
+def test_time_rejects_bad_counts(cli, write, flag, value):
+    result = cli("time", write("s.yaml", SPIRALS), flag, value)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {flag} must be an integer >= 1")
