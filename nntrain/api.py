@@ -263,7 +263,8 @@ def load_run(run_dir: str | Path) -> LoadedRun:
     arrays = runs.read_npz(path / runs.WEIGHTS)
     if cfg.model.input_shape is None:
         raise RunError(f"{path / runs.CONFIG} has no model.input_shape")
-    model = Sequential.from_specs(cfg.model.layers, cfg.model.input_shape, cfg.model.dtype, cfg.seed)
+    model = Sequential.from_specs(cfg.model.layers, cfg.model.input_shape, cfg.model.dtype, cfg.seed,
+                                  training=False)
     model.load_state_dict(arrays, source=str(path / runs.WEIGHTS))
     return LoadedRun(cfg, model, arrays.get("data.mean"), arrays.get("data.std"))
 

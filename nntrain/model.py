@@ -12,7 +12,7 @@ import numpy as np
 
 from .errors import ConfigError, RunError
 from .layers import Layer
-from .layers.base import memory_shortfall
+from .layers.base import COPIES_PER_PARAMETER, memory_shortfall
 from .registry import LAYERS
 
 # layer keys that are shorthand for an activation layer placed right after the layer
@@ -43,19 +43,23 @@ class Sequential:
     """Layers applied in order. `forward(x, training)`, `backward(grad)`, `predict(x)`."""
 
     def __init__(self, layers: list[Layer], input_shape, dtype="float32", seed: int = 0,
-                 config_index: list[int] | None = None):
+                 config_index: list[int] | None = None, training: bool = True):
         self.layers = list(layers)
         self.input_shape = tuple(int(d) for d in input_shape)
         self.dtype = np.dtype(dtype)
         self.seed = seed
         self.config_index = config_index or list(range(len(self.layers)))
+        # the memory check at build counts each parameter 5 times to train, once to predict
+        self.memory_copies = COPIES_PER_PARAMETER if training else 1
         # one generator for init and then dropout masks: all randomness follows the seed
         self.rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[0])
         self._build()
 
     @classmethod
-    def from_specs(cls, specs: list, input_shape, dtype="float32", seed: int = 0) -> "Sequential":
-        """Build from `model.layers` of a config; errors name the offending `model.layers.N`."""
+    def from_specs(cls, specs: list, input_shape, dtype="float32", seed: int = 0,
+                   training: bool = True) -> "Sequential":
+        """Build from `model.layers` of a config; errors name the offending `model.layers.N`.
+        training=False builds a model only to load weights into and predict with."""
         layers, index = [], []
         for i, spec in expand_specs(specs):
             try:
@@ -63,11 +67,12 @@ class Sequential:
             except ConfigError as exc:
                 raise ConfigError(str(exc), key=f"model.layers.{i}") from None
             index.append(i)
-        return cls(layers, input_shape, dtype=dtype, seed=seed, config_index=index)
+        return cls(layers, input_shape, dtype=dtype, seed=seed, config_index=index, training=training)
 
     def _build(self) -> None:
         shape, total = self.input_shape, 0
         for k, layer in enumerate(self.layers):
+            layer.memory_copies = self.memory_copies
             try:
                 shape = layer.build(shape, rng=self.rng, dtype=self.dtype)
             except (ValueError, TypeError) as exc:
@@ -81,7 +86,7 @@ class Sequential:
                     key=f"model.layers.{self.config_index[k]}",
                 )
             total += layer.count_params()
-            too_big = memory_shortfall(total, self.dtype)
+            too_big = memory_shortfall(total, self.dtype, self.memory_copies)
             if too_big:
                 raise ConfigError(f"the model up to this {layer.registry_name} layer {too_big}",
                                   key=f"model.layers.{self.config_index[k]}")

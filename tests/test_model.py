@@ -33,3 +33,16 @@ def test_no_memory_check_where_the_platform_does_not_say(monkeypatch):
 
     monkeypatch.setattr(base, "machine_memory", lambda: None)
     assert Sequential.from_specs(LAYERS, input_shape=[1000]).count_params() == 2_012_010
+
+
+def test_a_model_loaded_only_to_predict_counts_one_copy(monkeypatch):
+    import nntrain.layers.base as base
+
+    # 10 MiB: the 2,012,010 float32 weights (7.7 MiB) fit once, not five times over
+    monkeypatch.setattr(base, "machine_memory", lambda: 10 * 2 ** 20)
+    model = Sequential.from_specs(LAYERS, input_shape=[1000], training=False)
+    assert model.count_params() == 2_012_010
+    monkeypatch.setattr(base, "machine_memory", lambda: 3 * 2 ** 20)
+    with pytest.raises(ConfigError) as info:
+        Sequential.from_specs(LAYERS, input_shape=[1000], training=False)
+    assert "its W of shape [1000, 1000] alone needs about 4 MiB to hold its 1,000,000 parameters" in str(info.value)

@@ -21,12 +21,19 @@ from ..initializers import get_initializer
 from ..workspace import Workspace
 
 
+# Training holds each parameter about this many times: the value, its gradient, and up to three
+# optimizer arrays (Adam's two moments and a scratch vector).
+COPIES_PER_PARAMETER = 5
+
+
 class Layer:
     registry_name = "layer"
     # {"l1": a, "l2": b} on params["W"] (kernel_regularizer), or None; Sequential applies it
     regularizer: dict | None = None
     # Set by Sequential on the first layer: its input gradient is never used, so skip it.
     need_input_grad = True
+    # Copies of each parameter the memory check counts: 1 for a model only loaded to predict
+    memory_copies = COPIES_PER_PARAMETER
 
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
@@ -53,7 +60,7 @@ class Layer:
         return input_shape
 
     def add_param(self, name: str, shape, initializer, rng: np.random.Generator) -> np.ndarray:
-        too_big = memory_shortfall(math.prod(shape), self.dtype)
+        too_big = memory_shortfall(math.prod(shape), self.dtype, self.memory_copies)
         if too_big:
             raise ValueError(f"its {name} of shape {list(shape)} alone {too_big}")
         value = get_initializer(initializer)(tuple(shape), rng, self.dtype)
@@ -110,10 +117,6 @@ class Layer:
         return f"{type(self).__name__}({args})"
 
 
-# Training holds each parameter about this many times: the value, its gradient, and up to three
-# optimizer arrays (Adam's two moments and a scratch vector).
-COPIES_PER_PARAMETER = 5
-
 
 def machine_memory() -> int | None:
     """Bytes of physical memory, or None when the platform does not say."""
@@ -123,15 +126,16 @@ def machine_memory() -> int | None:
         return None
 
 
-def memory_shortfall(n_params: int, dtype) -> str | None:
-    """None when n_params parameters fit in this machine's memory for training, else the end
+def memory_shortfall(n_params: int, dtype, copies: int = COPIES_PER_PARAMETER) -> str | None:
+    """None when n_params parameters (times `copies`) fit in this machine's memory, else the end
     of a sentence saying why not (an absurd `units` would otherwise hang in allocation)."""
     total = machine_memory()
-    need = n_params * np.dtype(dtype).itemsize * COPIES_PER_PARAMETER
+    need = n_params * np.dtype(dtype).itemsize * copies
     if total is None or need <= total:
         return None
-    return (f"needs about {_size(need)} to train ({n_params:,} parameters x {COPIES_PER_PARAMETER} "
-            f"copies: values, gradients, optimizer state), more than this machine's {_size(total)} of memory")
+    held = (f"to train ({n_params:,} parameters x {copies} copies: values, gradients, optimizer state)"
+            if copies > 1 else f"to hold its {n_params:,} parameters")
+    return f"needs about {_size(need)} {held}, more than this machine's {_size(total)} of memory"
 
 
 def _size(n_bytes: int) -> str:
