@@ -1,4 +1,4 @@
-"""nntrain against PyTorch, scikit-learn and the GEMM-only bound, on the models people train.
+"""nntrain against PyTorch, scikit-learn, a hand-written numpy loop and the GEMM-only bound.
 
     python benchmarks/compare.py                     # seed MLP at batch 32 and 128, CNN, RSS, start-up
     python benchmarks/compare.py --runs 3 --epochs 2 --no-cnn     # quicker
@@ -12,7 +12,9 @@ median over every epoch of every run, with the min-max. The peers get the same a
 (translated from the nntrain config), the same init scheme (Glorot uniform weights, zero
 biases), Adam with the config's lr and Keras' epsilon 1e-7, the same batch size, and manual
 index batching (PyTorch: X[perm[i:i+b]], no DataLoader). The GEMM-only bound times just the
-matrix products of a training step (forward, dL/dW, dL/dx) for the same shapes.
+matrix products of a training step (forward, dL/dW, dL/dx) for the same shapes; the
+hand-written numpy loop (benchmarks/workers.py: numpy_run) is the same step as bare numpy
+calls, the floor any numpy engine can reach.
 Install the peers with `pip install -e '.[bench]'`; a missing one is skipped.
 """
 from __future__ import annotations
@@ -35,7 +37,8 @@ MLP_CONFIG = REPO / "configs" / "mnist_mlp.yaml"
 CNN_CONFIG = REPO / "configs" / "mnist_cnn.yaml"
 N_TRAIN, N_TEST, N_FEATURES = 60_000, 10_000, 784
 NAMES = {"nntrain": "nntrain", "nntrain_noftz": "nntrain, flush_denormals: false", "torch": "PyTorch",
-         "sklearn": "scikit-learn MLPClassifier", "gemm": "GEMMs only (bound)"}
+         "sklearn": "scikit-learn MLPClassifier", "numpy": "hand-written numpy loop",
+         "gemm": "GEMMs only (bound)"}
 
 
 # -- the driver ----------------------------------------------------------------------------
@@ -208,13 +211,27 @@ def checks(rows: list[dict], cnn_rows: list[dict] | None, rss: tuple | None, sta
     return out
 
 
+def floor_lines(rows: list[dict]) -> list[str]:
+    """What a numpy engine can reach: the hand-written loop against the GEMM bound, and nntrain
+    against the hand-written loop (its own overhead), per batch size."""
+    get = lambda b, s: next((r for r in rows if r["batch"] == b and r["system"] == s and r["median"]), None)  # noqa: E731
+    out = []
+    for b in sorted({r["batch"] for r in rows}):
+        n, h, g = get(b, "nntrain"), get(b, "numpy"), get(b, "gemm")
+        if n and h and g:
+            out.append(f"batch {b}: hand-written numpy loop / GEMM bound = {h['median']:.3f} / {g['median']:.3f} "
+                       f"= {h['median'] / g['median']:.2f}; nntrain / hand-written numpy loop = "
+                       f"{n['median']:.3f} / {h['median']:.3f} = {n['median'] / h['median']:.2f}")
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=5, help="alternating runs per system (default 5)")
     ap.add_argument("--epochs", type=int, default=5, help="epochs per MLP run (default 5: the accuracy check)")
     ap.add_argument("--batch-sizes", default="32,128", help="MLP batch sizes (default 32,128)")
     ap.add_argument("--threads", type=int, default=2, help="threads for every system (default 2)")
-    ap.add_argument("--systems", default="nntrain,nntrain_noftz,torch,sklearn,gemm",
+    ap.add_argument("--systems", default="nntrain,nntrain_noftz,torch,sklearn,numpy,gemm",
                     help="which to run, of: " + ", ".join(NAMES))
     ap.add_argument("--no-cnn", action="store_true", help="skip the CNN comparison")
     ap.add_argument("--cnn-runs", type=int, default=None, help="alternating CNN runs (default: --runs)")
@@ -274,9 +291,14 @@ def main(argv=None) -> int:
     print("\n| acceptance | result | numbers |\n| --- | --- | --- |")
     for name, ok, text in results:
         print(f"| {name} | {'-' if ok is None else 'PASS' if ok else 'FAIL'} | {text} |")
+    floor = floor_lines(rows)
+    if floor:
+        print("\nThe floor of a numpy engine (the same step without nntrain's layers, registry and callbacks):")
+        for line in floor:
+            print(f"- {line}")
     if a.json:
         a.json.write_text(json.dumps({"machine": machine(), "load": [began, load()], "rows": rows,
-                                      "cnn_rows": cnn_rows, "peak_rss_mb": rss and rss[0],
+                                      "cnn_rows": cnn_rows, "floor": floor, "peak_rss_mb": rss and rss[0],
                                       "startup_s": start, "checks": results}, indent=1))
     return 0
 
