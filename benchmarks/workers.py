@@ -12,24 +12,36 @@ import time
 N_TRAIN = 60_000  # MNIST training samples: the GEMM bound's steps per epoch
 
 
-def nntrain_run(config: str, batch: int, epochs: int, extra: tuple[str, ...] = ()) -> dict:
-    """nntrain's fit loop as `nntrain fit` runs it, flush_denormals included (by default auto:
-    on, on x86-64 Linux); `extra` holds more --set overrides."""
+def nntrain_loop(config: str, batch: int, extra: tuple[str, ...] = ()):
+    """(one_epoch, test_accuracy, flushing, n_train) for nntrain's fit loop as `nntrain fit` runs it,
+    flush_denormals included (by default auto: on, on x86-64 Linux): one_epoch() trains one
+    more epoch and returns its seconds. `extra` holds more --set overrides."""
     from nntrain.api import setup
     from nntrain.config import load_config
-    from nntrain.denormals import flush_denormals
+    from nntrain.denormals import available, flush_denormals
     from nntrain.optimizers import build_optimizer
     from nntrain.trainer import Trainer, evaluate
 
-    overrides = [f"train.batch_size={batch}", f"train.epochs={epochs}", "data.validation_split=0.0"]
+    overrides = [f"train.batch_size={batch}", "data.validation_split=0.0"]
     cfg = load_config(config, overrides + list(extra))
     s = setup(cfg)
     trainer = Trainer(s.model, s.loss, build_optimizer(cfg.optimizer), s.metrics)
-    with flush_denormals(cfg.train.flush_denormals) as flushing:
-        st = trainer.fit(s.splits.train.x, s.y_train, epochs, batch, shuffle=True)
-    test = evaluate(s.model, s.loss, s.metrics, s.splits.test.x, s.y_test)
-    return {"epoch_seconds": [row["seconds"] for row in st.history], "test_accuracy": test["accuracy"],
-            "flush_denormals": flushing}
+
+    def one_epoch() -> float:
+        with flush_denormals(cfg.train.flush_denormals):
+            st = trainer.fit(s.splits.train.x, s.y_train, trainer.state.epoch + 1, batch, shuffle=True)
+        return st.history[-1]["seconds"]
+
+    def test_accuracy() -> float:
+        return evaluate(s.model, s.loss, s.metrics, s.splits.test.x, s.y_test)["accuracy"]
+
+    return one_epoch, test_accuracy, bool(cfg.train.flush_denormals) and available(), len(s.splits.train.x)
+
+
+def nntrain_run(config: str, batch: int, epochs: int, extra: tuple[str, ...] = ()) -> dict:
+    one_epoch, test_accuracy, flushing, _ = nntrain_loop(config, batch, extra)
+    seconds = [one_epoch() for _ in range(epochs)]
+    return {"epoch_seconds": seconds, "test_accuracy": test_accuracy(), "flush_denormals": flushing}
 
 
 def _torch_layers(model, nn):
@@ -125,10 +137,12 @@ def sklearn_run(config: str, batch: int, epochs: int) -> dict:
     return {"epoch_seconds": seconds, "test_accuracy": acc, "version": sklearn.__version__}
 
 
-def gemm_run(config: str, batch: int, epochs: int) -> dict:
-    """An epoch of only the matrix products a dense step needs: x W, dW = x^T g, dx = g W^T
-    (no dx for the first layer), with the model's dense shapes (seed model: five GEMMs), made
-    with the same numpy calls as nntrain's dense layer, which are the fastest found for them."""
+def gemm_loop(config: str, batch: int, n_train: int = N_TRAIN):
+    """one_epoch() timing an epoch of only the matrix products a dense step needs: x W,
+    dW = x^T g, dx = g W^T (no dx for the first layer), with the model's dense shapes (seed
+    model: five GEMMs), made with the same numpy calls as nntrain's dense layer, which are the
+    fastest found for them, for ceil(n_train / batch) steps; or a dict saying why the model
+    is not covered."""
     import numpy as np
 
     from nntrain.config import load_config
@@ -146,9 +160,9 @@ def gemm_run(config: str, batch: int, epochs: int) -> dict:
         bufs.append((rng.random((batch, n_in), np.float32), layer.params["W"], np.empty((batch, n_out), np.float32),
                      rng.random((batch, n_out), np.float32), np.empty((n_in, n_out), np.float32),
                      None if k == 0 else np.empty((batch, n_in), np.float32)))
-    steps = math.ceil(N_TRAIN / batch)
-    seconds = []
-    for _ in range(epochs):
+    steps = math.ceil(n_train / batch)
+
+    def one_epoch() -> float:
         start = time.perf_counter()
         for _ in range(steps):
             for x, w, y, g, gw, gx in bufs:
@@ -158,12 +172,23 @@ def gemm_run(config: str, batch: int, epochs: int) -> dict:
                 (np.matmul if gw.size >= 4096 else np.dot)(x.T, g, out=gw)
                 if gx is not None:
                     np.dot(g, w.T, out=gx)
-        seconds.append(time.perf_counter() - start)
-    return {"epoch_seconds": seconds, "numpy": np.__version__, "blas": _blas()}
+        return time.perf_counter() - start
+
+    return one_epoch
 
 
-def numpy_run(config: str, batch: int, epochs: int) -> dict:
-    """A hand-written numpy training loop for a dense + relu model with a softmax output: the
+def gemm_run(config: str, batch: int, epochs: int) -> dict:
+    import numpy as np
+
+    one_epoch = gemm_loop(config, batch)
+    if isinstance(one_epoch, dict):
+        return one_epoch
+    return {"epoch_seconds": [one_epoch() for _ in range(epochs)], "numpy": np.__version__, "blas": _blas()}
+
+
+def numpy_loop(config: str, batch: int):
+    """(one_epoch, test_accuracy) for a hand-written numpy training loop, or a dict saying why
+    the model is not covered. The loop: a hand-written numpy training loop for a dense + relu model with a softmax output: the
     fewest numpy calls found for each part of a step, no registry, no layer objects, no
     callbacks. What any numpy engine can reach; nntrain's overhead is its time over this one's.
 
@@ -219,8 +244,10 @@ def numpy_run(config: str, batch: int, epochs: int) -> dict:
 
     shaped = {}
     root = math.sqrt(1.0 - b2)
-    seconds, t = [], 0
-    for _ in range(epochs):
+    t = 0
+
+    def one_epoch() -> float:
+        nonlocal t
         start = time.perf_counter()
         perm = rng.permutation(n)
         for i in range(0, n, batch):
@@ -258,25 +285,37 @@ def numpy_run(config: str, batch: int, epochs: int) -> dict:
                         np.greater(acts[k], zeros[k], out=on[k])
                         np.multiply(dx, on[k], out=dx)
             # Adam over the flat vector, M = m / (1 - b1), V = v / (1 - b2), in ten passes; the
-            # gradient is scratch space once read
+            # gradient is scratch space once read (ufuncs with out=, what `m *= b1` calls)
             t += 1
-            m *= b1
-            m += gflat
-            v *= b2
+            np.multiply(m, b1, out=m)
+            np.add(m, gflat, out=m)
+            np.multiply(v, b2, out=v)
             np.multiply(gflat, gflat, out=gflat)
-            v += gflat
+            np.add(v, gflat, out=v)
             np.sqrt(v, out=gflat)
-            gflat += eps / root
+            np.add(gflat, eps / root, out=gflat)
             np.divide(m, gflat, out=gflat)
-            gflat *= lr * math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t) * (1.0 - b1) / root
-            flat -= gflat
-        seconds.append(time.perf_counter() - start)
-    out = s.splits.test.x.reshape(len(s.splits.test.x), -1)
-    for W, b, _, _, relu in layers:
-        out = out @ W + b
-        if relu:
-            out = np.maximum(out, 0)
-    return {"epoch_seconds": seconds, "test_accuracy": float((out.argmax(1) == s.y_test).mean())}
+            np.multiply(gflat, lr * math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t) * (1.0 - b1) / root, out=gflat)
+            np.subtract(flat, gflat, out=flat)
+        return time.perf_counter() - start
+
+    def test_accuracy() -> float:
+        out = s.splits.test.x.reshape(len(s.splits.test.x), -1)
+        for W, b, _, _, relu in layers:
+            out = out @ W + b
+            if relu:
+                out = np.maximum(out, 0)
+        return float((out.argmax(1) == s.y_test).mean())
+
+    return one_epoch, test_accuracy
+
+
+def numpy_run(config: str, batch: int, epochs: int) -> dict:
+    loop = numpy_loop(config, batch)
+    if isinstance(loop, dict):
+        return loop
+    one_epoch, test_accuracy = loop
+    return {"epoch_seconds": [one_epoch() for _ in range(epochs)], "test_accuracy": test_accuracy()}
 
 
 def _blas() -> str:

@@ -72,3 +72,33 @@ def test_denormals_benchmark_runs(args, what):
         return
     assert out.returncode == 0, out.stderr
     assert "on / off:" in out.stdout and what in out.stdout
+
+
+def test_floor_pairs_epochs_of_the_same_round():
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import floor
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    out = floor.summary({"nntrain": [2.0, 6.0, 3.0], "numpy": [1.0, 3.0, 3.0], "gemm": [1.0, 2.0, 1.0]})
+    assert out["seconds"]["nntrain"] == (3.0, 2.0, 6.0)
+    # same-round ratios 2, 3, 3 -- not the ratio of medians (3 / 1)
+    assert out["ratios"]["nntrain / gemm"] == (3.0, 2.0, 3.0)
+    assert out["ratios"]["nntrain / numpy"] == (2.0, 1.0, 2.0)
+    # rounds rotate who goes first
+    calls = []
+    seconds = floor.measure({k: (lambda k=k: calls.append(k) or 1.0) for k in "abc"}, rounds=2, warmup=1)
+    assert calls == list("abcbcacab") and seconds == {k: [1.0, 1.0] for k in "abc"}
+
+
+def test_floor_script_runs(tmp_path):
+    cfg, out = tmp_path / "s.yaml", tmp_path / "floor.json"
+    cfg.write_text(SPIRALS)
+    run = subprocess.run([sys.executable, str(REPO / "benchmarks" / "floor.py"), "--config", str(cfg),
+                          "--batch-sizes", "16", "--rounds", "2", "--warmup", "0", "--threads", "1",
+                          "--json", str(out)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "| 16 | nntrain / gemm |" in run.stdout
+    res = json.loads(out.read_text())["16"]
+    assert set(res["ratios"]) == {"nntrain / gemm", "numpy / gemm", "nntrain / numpy"}
+    assert all(len(v) == 2 for v in res["epoch_seconds"].values())

@@ -1,0 +1,122 @@
+"""nntrain against the floor, in one process: nntrain's fit loop, the hand-written numpy loop and
+the GEMM-only bound take turns epoch by epoch, so a slow spell of a shared machine hits all
+three alike and their ratios are steadier than across processes (benchmarks/compare.py).
+
+    python benchmarks/floor.py                              # seed model, batch 32 and 128
+    python benchmarks/floor.py --batch-sizes 32 --rounds 15 --threads 1
+
+Each round runs one training epoch of each system, in an order that rotates from round to
+round; the first --warmup rounds are not counted. Printed per batch size: the median seconds
+per epoch [min-max] of each system and, for each pair, the median [min-max] of the ratios of
+epochs run in the same round. The systems are those of compare.py (benchmarks/workers.py):
+`nntrain` (config defaults, flush_denormals included), `numpy` (the same step as bare numpy
+calls, no layers, loss value, metrics or callbacks) and `gemm` (the step's matrix products
+only).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SYSTEMS = ("nntrain", "numpy", "gemm")
+PAIRS = (("nntrain", "gemm"), ("numpy", "gemm"), ("nntrain", "numpy"))
+
+
+def set_threads(threads: int) -> None:
+    """BLAS threads, before numpy is first imported (the variables are read once, at load)."""
+    if "numpy" in sys.modules:
+        raise RuntimeError("set_threads must run before numpy is imported")
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(threads)
+
+
+def loops(config: str, batch: int) -> dict:
+    """{system: one_epoch() -> seconds} for every system that covers the config's model."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    sys.path.insert(0, str(REPO))
+    from workers import gemm_loop, nntrain_loop, numpy_loop
+
+    one_epoch, _, _, n_train = nntrain_loop(config, batch)
+    out = {"nntrain": one_epoch}
+    hand = numpy_loop(config, batch)
+    bound = gemm_loop(config, batch, n_train)
+    for name, loop in (("numpy", hand), ("gemm", bound)):
+        if isinstance(loop, dict):
+            print(f"{name}: skipped: {loop['skipped']}", file=sys.stderr)
+        else:
+            out[name] = loop[0] if isinstance(loop, tuple) else loop
+    return out
+
+
+def measure(epochs: dict, rounds: int, warmup: int, log=None) -> dict[str, list[float]]:
+    """Seconds per epoch of each system, `rounds` counted rounds after `warmup` uncounted
+    ones; round r starts at system r mod n."""
+    names = list(epochs)
+    seconds = {name: [] for name in names}
+    for r in range(warmup + rounds):
+        order = names[r % len(names):] + names[:r % len(names)]
+        took = {name: epochs[name]() for name in order}
+        if r >= warmup:
+            for name in names:
+                seconds[name].append(took[name])
+        if log:
+            log(f"  round {r + 1 - warmup if r >= warmup else 'warm-up'}: "
+                + ", ".join(f"{name} {took[name]:.3f}" for name in names))
+    return seconds
+
+
+def summary(seconds: dict[str, list[float]]) -> dict:
+    """Median [min, max] seconds per system and of the same-round ratios per pair."""
+    out = {"seconds": {k: (statistics.median(v), min(v), max(v)) for k, v in seconds.items()}, "ratios": {}}
+    for a, b in PAIRS:
+        if a in seconds and b in seconds:
+            r = [x / y for x, y in zip(seconds[a], seconds[b])]
+            out["ratios"][f"{a} / {b}"] = (statistics.median(r), min(r), max(r))
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", default=str(REPO / "configs" / "mnist_mlp.yaml"),
+                    help="an nntrain config (default configs/mnist_mlp.yaml)")
+    ap.add_argument("--batch-sizes", default="32,128", help="batch sizes (default 32,128)")
+    ap.add_argument("--rounds", type=int, default=10, help="counted rounds, one epoch of each system (default 10)")
+    ap.add_argument("--warmup", type=int, default=1, help="uncounted rounds first (default 1)")
+    ap.add_argument("--threads", type=int, default=2, help="BLAS threads (default 2)")
+    ap.add_argument("--json", type=Path, help="also write every number to this file")
+    a = ap.parse_args(argv)
+    if a.rounds < 1 or a.warmup < 0 or a.threads < 1:
+        ap.error("--rounds and --threads must be at least 1, --warmup at least 0")
+    try:
+        batches = [int(b) for b in a.batch_sizes.split(",")]
+    except ValueError:
+        ap.error(f"--batch-sizes takes comma-separated integers, got {a.batch_sizes!r}")
+    set_threads(a.threads)
+    log = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
+    results = {}
+    for batch in batches:
+        log(f"batch {batch}:")
+        seconds = measure(loops(a.config, batch), a.rounds, a.warmup, log)
+        results[batch] = {"epoch_seconds": seconds, **summary(seconds)}
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"{a.config}: {a.rounds} rounds (after {a.warmup} warm-up) of one epoch per system, "
+          f"{a.threads} BLAS threads; load average {load} at the end\n")
+    print("| batch | system or pair | s/epoch or ratio, median [min-max] |\n| --- | --- | --- |")
+    for batch, res in results.items():
+        for name, (med, lo, hi) in res["seconds"].items():
+            print(f"| {batch} | {name} | {med:.3f} [{lo:.3f}-{hi:.3f}] |")
+        for pair, (med, lo, hi) in res["ratios"].items():
+            print(f"| {batch} | {pair} | {med:.2f} [{lo:.2f}-{hi:.2f}] |")
+    if a.json:
+        a.json.write_text(json.dumps({str(b): r for b, r in results.items()}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
