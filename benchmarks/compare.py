@@ -13,7 +13,7 @@ median over every epoch of every run, with the min-max. The peers get the same a
 biases), Adam with the config's lr and Keras' epsilon 1e-7, the same batch size, and manual
 index batching (PyTorch: X[perm[i:i+b]], no DataLoader). The GEMM-only bound times just the
 matrix products of a training step (forward, dL/dW, dL/dx) for the same shapes; the
-hand-written numpy loop (benchmarks/workers.py: numpy_run) is the same step as bare numpy
+hand-written numpy loop (benchmarks/workers.py: numpy_loop) is the same step as bare numpy
 calls, the floor any numpy engine can reach.
 Install the peers with `pip install -e '.[bench]'`; a missing one is skipped.
 """
@@ -32,6 +32,9 @@ from pathlib import Path
 
 from workers import WORKERS  # benchmarks/workers.py, next to this script
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # nntrain, also when it is not installed
+from nntrain.sweep.runner import THREAD_VARS  # noqa: E402 (imports no numpy)
+
 REPO = Path(__file__).resolve().parent.parent
 MLP_CONFIG = REPO / "configs" / "mnist_mlp.yaml"
 CNN_CONFIG = REPO / "configs" / "mnist_cnn.yaml"
@@ -44,7 +47,7 @@ NAMES = {"nntrain": "nntrain", "nntrain_noftz": "nntrain, flush_denormals: false
 # -- the driver ----------------------------------------------------------------------------
 def child_env(threads: int) -> dict:
     env = dict(os.environ)
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    for var in THREAD_VARS:
         env[var] = str(threads)
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     return env
@@ -173,11 +176,16 @@ def fmt_row(row: dict) -> str:
             f"{'-' if acc is None else f'{acc:.4f}'} |")
 
 
+def measured(rows: list[dict], model: str, batch: int, system: str) -> dict | None:
+    """The row of (model, batch, system) if that system was measured, else None."""
+    return next((r for r in rows if r["model"] == model and r["batch"] == batch and r["system"] == system
+                 and r["median"]), None)
+
+
 def checks(rows: list[dict], cnn_rows: list[dict] | None, rss: tuple | None, start: tuple | None,
            epochs: int) -> list[tuple[str, bool | None, str]]:
     """(acceptance point, passed (None: not measured), the numbers)."""
-    get = lambda model, b, s: next((r for r in rows + (cnn_rows or []) if r["model"] == model  # noqa: E731
-                                    and r["batch"] == b and r["system"] == s and r["median"]), None)
+    get = lambda model, b, s: measured(rows + (cnn_rows or []), model, b, s)  # noqa: E731
     out = []
     for b, limit in ((32, 0.6), (128, 0.75)):
         n, t, g = get("seed MLP", b, "nntrain"), get("seed MLP", b, "torch"), get("seed MLP", b, "gemm")
@@ -216,10 +224,9 @@ def checks(rows: list[dict], cnn_rows: list[dict] | None, rss: tuple | None, sta
 def floor_lines(rows: list[dict]) -> list[str]:
     """What a numpy engine can reach: the hand-written loop against the GEMM bound, and nntrain
     against the hand-written loop (its own overhead), per batch size."""
-    get = lambda b, s: next((r for r in rows if r["batch"] == b and r["system"] == s and r["median"]), None)  # noqa: E731
     out = []
     for b in sorted({r["batch"] for r in rows}):
-        n, h, g = get(b, "nntrain"), get(b, "numpy"), get(b, "gemm")
+        n, h, g = (measured(rows, "seed MLP", b, s) for s in ("nntrain", "numpy", "gemm"))
         if n and h and g:
             out.append(f"batch {b}: hand-written numpy loop / GEMM bound = {h['median']:.3f} / {g['median']:.3f} "
                        f"= {h['median'] / g['median']:.2f}; nntrain / hand-written numpy loop = "

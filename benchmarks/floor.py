@@ -23,7 +23,11 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-SYSTEMS = ("nntrain", "numpy", "gemm")
+sys.path.insert(0, str(REPO))  # nntrain, also when it is not installed
+
+from nntrain.sweep.runner import THREAD_VARS  # noqa: E402 (imports no numpy)
+from workers import gemm_loop, nntrain_loop, numpy_loop  # noqa: E402 (benchmarks/workers.py, next to this script)
+
 PAIRS = (("nntrain", "gemm"), ("numpy", "gemm"), ("nntrain", "numpy"))
 
 
@@ -31,25 +35,19 @@ def set_threads(threads: int) -> None:
     """BLAS threads, before numpy is first imported (the variables are read once, at load)."""
     if "numpy" in sys.modules:
         raise RuntimeError("set_threads must run before numpy is imported")
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    for var in THREAD_VARS:
         os.environ[var] = str(threads)
 
 
 def loops(config: str, batch: int) -> dict:
     """{system: one_epoch() -> seconds} for every system that covers the config's model."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    sys.path.insert(0, str(REPO))
-    from workers import gemm_loop, nntrain_loop, numpy_loop
-
-    one_epoch, _, _, n_train = nntrain_loop(config, batch)
-    out = {"nntrain": one_epoch}
-    hand = numpy_loop(config, batch)
-    bound = gemm_loop(config, batch, n_train)
-    for name, loop in (("numpy", hand), ("gemm", bound)):
+    nntrain = nntrain_loop(config, batch)
+    out = {"nntrain": nntrain.one_epoch}
+    for name, loop in (("numpy", numpy_loop(config, batch)), ("gemm", gemm_loop(config, batch, nntrain.n_train))):
         if isinstance(loop, dict):
             print(f"{name}: skipped: {loop['skipped']}", file=sys.stderr)
         else:
-            out[name] = loop[0] if isinstance(loop, tuple) else loop
+            out[name] = loop.one_epoch
     return out
 
 

@@ -8,17 +8,36 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Callable, NamedTuple
 
 N_TRAIN = 60_000  # MNIST training samples: the GEMM bound's steps per epoch
 
 
-def nntrain_loop(config: str, batch: int, extra: tuple[str, ...] = ()):
-    """(one_epoch, test_accuracy, flushing, n_train) for nntrain's fit loop as `nntrain fit` runs it,
-    flush_denormals included (by default auto: on, on x86-64 Linux): one_epoch() trains one
-    more epoch and returns its seconds. `extra` holds more --set overrides."""
+class Loop(NamedTuple):
+    """A system ready to train: one_epoch() trains one more epoch and returns its seconds."""
+
+    one_epoch: Callable[[], float]
+    test_accuracy: Callable[[], float] | None = None  # None: the system does not learn
+    n_train: int = N_TRAIN  # training samples per epoch
+    info: dict | None = None  # more for the report (flush_denormals, versions)
+
+
+def run(loop: "Loop | dict", epochs: int) -> dict:
+    """A worker's JSON: `epochs` epochs of `loop`, or the dict saying why it was skipped."""
+    if isinstance(loop, dict):
+        return loop
+    out = {"epoch_seconds": [loop.one_epoch() for _ in range(epochs)], **(loop.info or {})}
+    if loop.test_accuracy is not None:
+        out["test_accuracy"] = loop.test_accuracy()
+    return out
+
+
+def nntrain_loop(config: str, batch: int, extra: tuple[str, ...] = ()) -> Loop:
+    """nntrain's fit loop as `nntrain fit` runs it, flush_denormals included (by default auto:
+    on, on x86-64 Linux); `extra` holds more --set overrides."""
     from nntrain.api import setup
     from nntrain.config import load_config
-    from nntrain.denormals import available, flush_denormals
+    from nntrain.denormals import flush_denormals
     from nntrain.optimizers import build_optimizer
     from nntrain.trainer import Trainer, evaluate
 
@@ -35,13 +54,9 @@ def nntrain_loop(config: str, batch: int, extra: tuple[str, ...] = ()):
     def test_accuracy() -> float:
         return evaluate(s.model, s.loss, s.metrics, s.splits.test.x, s.y_test)["accuracy"]
 
-    return one_epoch, test_accuracy, bool(cfg.train.flush_denormals) and available(), len(s.splits.train.x)
-
-
-def nntrain_run(config: str, batch: int, epochs: int, extra: tuple[str, ...] = ()) -> dict:
-    one_epoch, test_accuracy, flushing, _ = nntrain_loop(config, batch, extra)
-    seconds = [one_epoch() for _ in range(epochs)]
-    return {"epoch_seconds": seconds, "test_accuracy": test_accuracy(), "flush_denormals": flushing}
+    with flush_denormals(cfg.train.flush_denormals) as flushing:  # whether one_epoch will flush
+        pass
+    return Loop(one_epoch, test_accuracy, len(s.splits.train.x), {"flush_denormals": flushing})
 
 
 def _torch_layers(model, nn):
@@ -137,8 +152,8 @@ def sklearn_run(config: str, batch: int, epochs: int) -> dict:
     return {"epoch_seconds": seconds, "test_accuracy": acc, "version": sklearn.__version__}
 
 
-def gemm_loop(config: str, batch: int, n_train: int = N_TRAIN):
-    """one_epoch() timing an epoch of only the matrix products a dense step needs: x W,
+def gemm_loop(config: str, batch: int, n_train: int = N_TRAIN) -> "Loop | dict":
+    """An epoch of only the matrix products a dense step needs: x W,
     dW = x^T g, dx = g W^T (no dx for the first layer), with the model's dense shapes (seed
     model: five GEMMs), made with the same numpy calls as nntrain's dense layer, which are the
     fastest found for them, for ceil(n_train / batch) steps; or a dict saying why the model
@@ -174,23 +189,14 @@ def gemm_loop(config: str, batch: int, n_train: int = N_TRAIN):
                     np.dot(g, w.T, out=gx)
         return time.perf_counter() - start
 
-    return one_epoch
+    return Loop(one_epoch, n_train=n_train, info={"numpy": np.__version__, "blas": _blas()})
 
 
-def gemm_run(config: str, batch: int, epochs: int) -> dict:
-    import numpy as np
-
-    one_epoch = gemm_loop(config, batch)
-    if isinstance(one_epoch, dict):
-        return one_epoch
-    return {"epoch_seconds": [one_epoch() for _ in range(epochs)], "numpy": np.__version__, "blas": _blas()}
-
-
-def numpy_loop(config: str, batch: int):
-    """(one_epoch, test_accuracy) for a hand-written numpy training loop, or a dict saying why
-    the model is not covered. The loop: a hand-written numpy training loop for a dense + relu model with a softmax output: the
-    fewest numpy calls found for each part of a step, no registry, no layer objects, no
-    callbacks. What any numpy engine can reach; nntrain's overhead is its time over this one's.
+def numpy_loop(config: str, batch: int) -> "Loop | dict":
+    """A hand-written numpy training loop for a dense + relu model with a softmax output (or a
+    dict saying why the model is not covered): the fewest numpy calls found for each part of a
+    step, no registry, no layer objects, no callbacks. What any numpy engine can reach;
+    nntrain's overhead is its time over this one's.
 
     Same math as nntrain: Glorot uniform weights, zero biases, fused softmax + sparse
     cross-entropy gradient, Adam (Keras' form, epsilon 1e-7) over one flat parameter vector in
@@ -307,15 +313,7 @@ def numpy_loop(config: str, batch: int):
                 out = np.maximum(out, 0)
         return float((out.argmax(1) == s.y_test).mean())
 
-    return one_epoch, test_accuracy
-
-
-def numpy_run(config: str, batch: int, epochs: int) -> dict:
-    loop = numpy_loop(config, batch)
-    if isinstance(loop, dict):
-        return loop
-    one_epoch, test_accuracy = loop
-    return {"epoch_seconds": [one_epoch() for _ in range(epochs)], "test_accuracy": test_accuracy()}
+    return Loop(one_epoch, test_accuracy, n)
 
 
 def _blas() -> str:
@@ -328,9 +326,9 @@ def _blas() -> str:
         return "?"
 
 
-WORKERS = {"nntrain": lambda a: nntrain_run(a.config, a.batch, a.epochs),
-           "nntrain_noftz": lambda a: nntrain_run(a.config, a.batch, a.epochs, ("train.flush_denormals=false",)),
+WORKERS = {"nntrain": lambda a: run(nntrain_loop(a.config, a.batch), a.epochs),
+           "nntrain_noftz": lambda a: run(nntrain_loop(a.config, a.batch, ("train.flush_denormals=false",)), a.epochs),
            "torch": lambda a: torch_run(a.config, a.batch, a.epochs, a.threads),
            "sklearn": lambda a: sklearn_run(a.config, a.batch, a.epochs),
-           "numpy": lambda a: numpy_run(a.config, a.batch, a.epochs),
-           "gemm": lambda a: gemm_run(a.config, a.batch, a.epochs)}
+           "numpy": lambda a: run(numpy_loop(a.config, a.batch), a.epochs),
+           "gemm": lambda a: run(gemm_loop(a.config, a.batch), a.epochs)}

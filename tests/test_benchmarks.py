@@ -27,12 +27,11 @@ def test_compare_workers_report_two_epochs(tmp_path, system):
     cfg.write_text(SPIRALS)
     result = worker(system, cfg)
     assert len(result["epoch_seconds"]) == 2 and all(t > 0 for t in result["epoch_seconds"])
-    if system == "numpy":
+    if system != "gemm":
         assert 0.0 <= result["test_accuracy"] <= 1.0
-    elif system != "gemm":
+    if system.startswith("nntrain"):
         from nntrain.denormals import available
 
-        assert 0.0 <= result["test_accuracy"] <= 1.0
         # nntrain runs as the config says (auto: flush where available); nntrain_noftz never flushes
         assert result["flush_denormals"] is (system == "nntrain" and available())
 
