@@ -30,8 +30,8 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     import nntrain
     from nntrain.api import setup
-    from nntrain.optimizers import build_optimizer
-    from nntrain.trainer import Trainer
+    from nntrain.nn.optimizers import build_optimizer
+    from nntrain.train.trainer import Trainer
 
     cfg = nntrain.load_config(ROOT / "configs" / "mnist_cnn.yaml", ["data.limit=1280", "data.validation_split=0.0"])
     s = setup(cfg)

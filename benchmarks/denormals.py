@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from nntrain.denormals import available, enable, restore  # noqa: E402
-from nntrain.optimizers import build_optimizer  # noqa: E402
+from nntrain.train.denormals import available, enable, restore  # noqa: E402
+from nntrain.nn.optimizers import build_optimizer  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -95,7 +95,7 @@ def train_steps(a) -> int:
     from nntrain.api import setup
     from nntrain.config import load_config
     from nntrain.data import BatchIterator, Dataset
-    from nntrain.trainer import Trainer
+    from nntrain.train.trainer import Trainer
 
     config = Path(__file__).resolve().parent.parent / "configs" / "mnist_mlp.yaml"
     cfg = load_config(config, ["data.validation_split=0.0", "train.flush_denormals=false"])

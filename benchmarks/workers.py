@@ -37,9 +37,9 @@ def nntrain_loop(config: str, batch: int, extra: tuple[str, ...] = ()) -> Loop:
     on, on x86-64 Linux); `extra` holds more --set overrides."""
     from nntrain.api import setup
     from nntrain.config import load_config
-    from nntrain.denormals import flush_denormals
-    from nntrain.optimizers import build_optimizer
-    from nntrain.trainer import Trainer, evaluate
+    from nntrain.train.denormals import flush_denormals
+    from nntrain.nn.optimizers import build_optimizer
+    from nntrain.train.trainer import Trainer, evaluate
 
     overrides = [f"train.batch_size={batch}", "data.validation_split=0.0"]
     cfg = load_config(config, overrides + list(extra))
@@ -161,7 +161,7 @@ def gemm_loop(config: str, batch: int, n_train: int = N_TRAIN) -> "Loop | dict":
     import numpy as np
 
     from nntrain.config import load_config
-    from nntrain.model import Sequential
+    from nntrain.nn.model import Sequential
 
     cfg = load_config(config)
     model = Sequential.from_specs(cfg.model.layers, cfg.model.input_shape, cfg.model.dtype, cfg.seed)

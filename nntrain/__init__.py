@@ -20,9 +20,9 @@ _API = {
     "resume": "nntrain.api",
     "load_model": "nntrain.api",
     "evaluate_run": "nntrain.api",
-    "build_layer": "nntrain.layers",
-    "build_loss": "nntrain.losses",
-    "build_optimizer": "nntrain.optimizers",
+    "build_layer": "nntrain.nn.layers",
+    "build_loss": "nntrain.nn.losses",
+    "build_optimizer": "nntrain.nn.optimizers",
     "NntrainError": "nntrain.errors",
 }
 

@@ -16,18 +16,18 @@ from pathlib import Path
 import numpy as np
 
 from . import runs
-from .callbacks import BestCheckpoint, EarlyStopping, build_callbacks
-from .config import dump_config, load_config
+from .train.callbacks import BestCheckpoint, EarlyStopping, build_callbacks
+from .config.load import dump_config, load_config
 from .data import Splits, apply_standardize, load_splits, read_file
 from .errors import DataError, DivergedError, Interrupted, NntrainError, RunError
-from .losses import Loss, build_loss
-from .metrics import Metric, build_metric
-from .metrics_more import ConfusionMatrix
-from .model import Sequential
-from .optimizers import build_optimizer
-from .progress import Progress, make_progress
-from .schema import Config
-from .trainer import Callback, Trainer, TrainState, evaluate
+from .nn.losses import Loss, build_loss
+from .nn.metrics.base import Metric, build_metric
+from .nn.metrics.classification import ConfusionMatrix
+from .nn.model import Sequential
+from .nn.optimizers.base import build_optimizer
+from .train.progress import Progress, make_progress
+from .config.schema import Config
+from .train.trainer import Callback, Trainer, TrainState, evaluate
 
 
 @dataclass
@@ -166,7 +166,7 @@ def resume(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = (),
 
     overrides may change only what keeps it the same run (RESUME_KEYS), e.g. train.epochs=20.
     """
-    from . import checkpoint
+    from .train import checkpoint
 
     path, cfg = checkpoint.open_run(run_dir, overrides)
     if isinstance(progress, str):
@@ -176,9 +176,9 @@ def resume(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = (),
 
 
 def _train(s: Setup, path: Path, progress: Progress, state: dict | None = None) -> dict:
-    from .checkpoint import Checkpointer, data_fingerprint
-    from .denormals import flush_denormals
-    from .interrupts import stop_on_signals
+    from .train.checkpoint import Checkpointer, data_fingerprint
+    from .train.denormals import flush_denormals
+    from .train.interrupts import stop_on_signals
 
     cfg, train_cfg = s.cfg, s.cfg.train
     batch_size = len(s.splits.train) if train_cfg.batch_size == "full" else train_cfg.batch_size

@@ -40,7 +40,7 @@ def write(tmp_path):
 def _no_flush_to_zero_left_behind():
     """Every test must leave the floating-point mode as it found it: a fit switches flush-to-zero
     on (train.flush_denormals: auto) and must put it back however it ends."""
-    from nntrain.denormals import _flushes
+    from nntrain.train.denormals import _flushes
 
     before = _flushes()
     yield

@@ -30,7 +30,7 @@ def test_compare_workers_report_two_epochs(tmp_path, system):
     if system != "gemm":
         assert 0.0 <= result["test_accuracy"] <= 1.0
     if system.startswith("nntrain"):
-        from nntrain.denormals import available
+        from nntrain.train.denormals import available
 
         # nntrain runs as the config says (auto: flush where available); nntrain_noftz never flushes
         assert result["flush_denormals"] is (system == "nntrain" and available())
@@ -62,7 +62,7 @@ def test_hand_written_numpy_loop_skips_what_it_does_not_cover(tmp_path):
 @pytest.mark.parametrize("args, what", [(["--size", "1000"], "1,000 float32 parameters"),
                                         (["--train"], "training step of the seed model at batch 32")])
 def test_denormals_benchmark_runs(args, what):
-    from nntrain.denormals import available
+    from nntrain.train.denormals import available
 
     out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "denormals.py"), *args,
                           "--rounds", "2", "--steps", "3"], capture_output=True, text=True, timeout=120)

@@ -7,10 +7,11 @@ import signal
 import numpy as np
 import pytest
 
-from nntrain import api, checkpoint, runs
+from nntrain import api, runs
+from nntrain.train import checkpoint
 from nntrain.config import load_config
 from nntrain.errors import DivergedError, Interrupted, RunError
-from nntrain.trainer import Trainer
+from nntrain.train.trainer import Trainer
 
 SPIRALS = """\
 seed: 1
@@ -255,7 +256,7 @@ def test_non_finite_weights_never_replace_a_good_checkpoint(spirals, tmp_path, m
 
 def test_find_nonfinite_names_the_first_broken_layer(write):
     s = api.setup(load_config(write("sine.yaml", SINE)))
-    from nntrain.trainer import find_nonfinite
+    from nntrain.train.trainer import find_nonfinite
 
     x = s.splits.train.x[:4]
     assert "loss itself" in find_nonfinite(s.model, x)

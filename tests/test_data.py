@@ -27,7 +27,7 @@ from nntrain.data import (
     xor,
 )
 from nntrain.errors import ConfigError, DataError
-from nntrain.registry import DATASETS
+from nntrain.nn.registry import DATASETS
 
 IDX_CODES = {"u1": 0x08, "i1": 0x09, ">i2": 0x0B, ">i4": 0x0C, ">f4": 0x0D, ">f8": 0x0E}
 

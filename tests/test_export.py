@@ -11,8 +11,8 @@ import nntrain
 from conftest import CONFIGS
 from nntrain.api import load_run
 from nntrain.data import load_splits
-from nntrain.layers import Activation
-from nntrain.model import Sequential
+from nntrain.nn.layers import Activation
+from nntrain.nn.model import Sequential
 from test_layers import EXAMPLES
 
 TOL = 1e-5
@@ -27,7 +27,7 @@ def onnx_run(path_or_bytes, x):
 
 def to_onnx(model, mean=None, std=None):
     pytest.importorskip("onnx")
-    from nntrain.export.onnx_graph import to_onnx_bytes
+    from nntrain.tools.export.onnx_graph import to_onnx_bytes
 
     return to_onnx_bytes(model, mean, std)
 
@@ -127,13 +127,13 @@ class Mystery(Activation):  # a layer type no converter knows
 
 def test_unknown_layer_and_missing_extra_are_clear_errors(monkeypatch):
     from nntrain.errors import NntrainError
-    from nntrain.layers import Dense
+    from nntrain.nn.layers import Dense
 
     model = Sequential([Dense(3), Mystery()], (4,))
     pytest.importorskip("onnx")
     with pytest.raises(NntrainError, match=r"layer 1 \(mystery\).*supported: "):
         to_onnx(model)
-    from nntrain.export.onnx_graph import to_onnx_bytes
+    from nntrain.tools.export.onnx_graph import to_onnx_bytes
 
     monkeypatch.setitem(sys.modules, "onnx", None)  # as if the extra were not installed
     with pytest.raises(NntrainError, match=r"nntrain\[onnx\]"):

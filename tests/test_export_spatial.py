@@ -14,12 +14,12 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from nntrain.layers import build_layer
+from nntrain.nn.layers import build_layer
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from nntrain.export.onnx_graph import to_onnx_bytes  # noqa: E402
+from nntrain.tools.export.onnx_graph import to_onnx_bytes  # noqa: E402
 
 RNG = np.random.default_rng(0)
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from nntrain import build_layer, build_loss, build_optimizer
-from nntrain.denormals import available, flush_denormals
-from nntrain.gradcheck import TOLERANCE, check_layer
+from nntrain.train.denormals import available, flush_denormals
+from nntrain.tools.gradcheck import TOLERANCE, check_layer
 
 from helpers import SPIRALS
 
@@ -146,7 +146,7 @@ def test_flush_denormals_must_be_true_false_or_auto(cli, write):
 
 
 def test_flush_denormals_defaults_to_auto_and_false_turns_it_off(cli, write, monkeypatch):
-    import nntrain.denormals as denormals
+    import nntrain.train.denormals as denormals
 
     cfg = write("s.yaml", SPIRALS)
     seen = []
@@ -162,7 +162,7 @@ def test_flush_denormals_defaults_to_auto_and_false_turns_it_off(cli, write, mon
 
 
 def test_flush_denormals_notes_unavailability_only_when_asked_for(cli, write, monkeypatch):
-    import nntrain.denormals as denormals
+    import nntrain.train.denormals as denormals
 
     monkeypatch.setattr(denormals, "enable", lambda: None)  # as on a non-x86 machine
     cfg = write("s.yaml", SPIRALS)
@@ -208,7 +208,7 @@ def test_the_default_optimizer_leaves_the_gradients_alone():
 
 
 def test_accuracy_fast_path_matches_the_general_one():
-    from nntrain.metrics import Accuracy, predicted_labels, true_labels
+    from nntrain.nn.metrics import Accuracy, predicted_labels, true_labels
 
     rng = np.random.default_rng(0)
     pred = rng.integers(0, 3, (200, 4)).astype(np.float32)  # many ties: argmax takes the first

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from nntrain import build_layer
-from nntrain.gradcheck import TOLERANCE, check_layer
-from nntrain.registry import LAYERS, load_all
+from nntrain.tools.gradcheck import TOLERANCE, check_layer
+from nntrain.nn.registry import LAYERS, load_all
 
 load_all()
 

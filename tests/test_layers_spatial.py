@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from nntrain import build_layer
-from nntrain.gradcheck import TOLERANCE, check_layer
+from nntrain.tools.gradcheck import TOLERANCE, check_layer
 
 
 def naive_conv(x, w, b, stride, pad):
@@ -116,7 +116,7 @@ def test_batchnorm_training_inference_and_moving_statistics():
     y = layer.forward(np.array([[1.2]]), training=False)  # (1.2 - 0.2) / sqrt(1.0001) * 2 + 1
     assert np.allclose(y, [[1.0 / math.sqrt(1.0001) * 2 + 1]])
     # the running statistics are saved with the weights
-    from nntrain.model import Sequential
+    from nntrain.nn.model import Sequential
     model = Sequential.from_specs([{"type": "dense", "units": 2}, "batchnorm"], (3,), "float64")
     assert {"1.moving_mean", "1.moving_var", "1.gamma", "1.beta"} <= set(model.state_dict())
 
@@ -162,9 +162,9 @@ def test_smooth_activations_hand_computed():
 
 
 def test_cnn_model_gradients_float64():
-    from nntrain.gradcheck import check_model
-    from nntrain.losses import build_loss
-    from nntrain.model import Sequential
+    from nntrain.tools.gradcheck import check_model
+    from nntrain.nn.losses import build_loss
+    from nntrain.nn.model import Sequential
 
     specs = [{"type": "conv2d", "filters": 3, "kernel_size": 3, "activation": "relu", "padding": "same",
               "kernel_regularizer": {"l2": 0.01}},
@@ -178,9 +178,9 @@ def test_cnn_model_gradients_float64():
 
 
 def test_kernel_regularizer_adds_penalty_and_gradient():
-    from nntrain.gradcheck import check_model
-    from nntrain.losses import build_loss
-    from nntrain.model import Sequential
+    from nntrain.tools.gradcheck import check_model
+    from nntrain.nn.losses import build_loss
+    from nntrain.nn.model import Sequential
 
     specs = [{"type": "dense", "units": 2, "kernel_regularizer": {"l2": 0.5, "l1": 0.25}, "use_bias": False}]
     model = Sequential.from_specs(specs, (2,), "float64")

@@ -8,8 +8,8 @@ import pytest
 
 from nntrain import build_layer, build_loss
 from nntrain.errors import DataError
-from nntrain.gradcheck import TOLERANCE, check_fused, check_loss
-from nntrain.registry import LOSSES, load_all
+from nntrain.tools.gradcheck import TOLERANCE, check_fused, check_loss
+from nntrain.nn.registry import LOSSES, load_all
 
 load_all()
 RNG = np.random.default_rng(0)

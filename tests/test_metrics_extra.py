@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nntrain.metrics import build_metric
-from nntrain.metrics_more import ConfusionMatrix
+from nntrain.nn.metrics import build_metric
+from nntrain.nn.metrics import ConfusionMatrix
 
 
 def score(spec, pred, target, split=None):

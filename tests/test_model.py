@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from nntrain.errors import ConfigError
-from nntrain.model import Sequential
+from nntrain.nn.model import Sequential
 
 LAYERS = [{"type": "dense", "units": 1000}, {"type": "dense", "units": 1000}, {"type": "dense", "units": 10}]
 
@@ -18,7 +18,7 @@ LAYERS = [{"type": "dense", "units": 1000}, {"type": "dense", "units": 1000}, {"
     (10, "model.layers.0", ["its W of shape [1000, 1000] alone needs about 19 MiB to train"]),
 ])
 def test_a_model_too_big_for_memory_is_refused_before_it_is_allocated(monkeypatch, memory_mib, key, messages):
-    import nntrain.layers.base as base
+    import nntrain.nn.layers.base as base
 
     monkeypatch.setattr(base, "machine_memory", lambda: memory_mib * 2 ** 20)
     with pytest.raises(ConfigError) as info:
@@ -29,14 +29,14 @@ def test_a_model_too_big_for_memory_is_refused_before_it_is_allocated(monkeypatc
 
 
 def test_no_memory_check_where_the_platform_does_not_say(monkeypatch):
-    import nntrain.layers.base as base
+    import nntrain.nn.layers.base as base
 
     monkeypatch.setattr(base, "machine_memory", lambda: None)
     assert Sequential.from_specs(LAYERS, input_shape=[1000]).count_params() == 2_012_010
 
 
 def test_a_model_loaded_only_to_predict_counts_one_copy(monkeypatch):
-    import nntrain.layers.base as base
+    import nntrain.nn.layers.base as base
 
     # 10 MiB: the 2,012,010 float32 weights (7.7 MiB) fit once, not five times over
     monkeypatch.setattr(base, "machine_memory", lambda: 10 * 2 ** 20)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from nntrain.errors import ConfigError
-from nntrain.optimizers import build_optimizer
+from nntrain.nn.optimizers import build_optimizer
 
 
 def run(spec, grads, p0):

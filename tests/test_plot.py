@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from conftest import CONFIGS
-from nntrain import plot
+from nntrain.runs import plot
 
 HISTORY = """epoch,lr,loss,accuracy,val_loss,val_accuracy,seconds
 1,0.1,1.0,0.5,1.0,0.4,0.1

@@ -4,9 +4,9 @@ from __future__ import annotations
 import dataclasses
 
 from conftest import REPO
-from nntrain import schema
-from nntrain.reference import COMMAND, markdown_reference
-from nntrain.registry import KINDS, load_all
+from nntrain.config import schema
+from nntrain.config.reference import COMMAND, markdown_reference
+from nntrain.nn.registry import KINDS, load_all
 
 DOC = REPO / "docs" / "reference.md"
 

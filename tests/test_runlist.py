@@ -13,7 +13,7 @@ import pytest
 import nntrain
 from nntrain import api, runs
 from nntrain.errors import DivergedError
-from nntrain.runlist import list_runs, run_status, sort_runs
+from nntrain.runs.table import list_runs, run_status, sort_runs
 
 SPIRALS = """
 seed: 0

@@ -13,7 +13,8 @@ import time
 import numpy as np
 import pytest
 
-from nntrain import api, checkpoint, runs
+from nntrain import api, runs
+from nntrain.train import checkpoint
 from nntrain.config import load_config
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
@@ -115,7 +116,7 @@ def test_sigint_mid_epoch_saves_and_resume_is_bit_identical(config, reference, t
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGUSR1, 138)])
 def test_sigterm_and_sigusr1_save_and_exit_128_plus_the_signal(config, tmp_path, cli, monkeypatch, sig, code):
     """The real signal, delivered to this process during step 300 (epoch 1 has 405 steps)."""
-    from nntrain.trainer import Trainer
+    from nntrain.train.trainer import Trainer
 
     class SignalAt(Trainer):
         def train_step(self, xb, yb):

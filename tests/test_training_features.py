@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import CONFIGS
-from nntrain.schedules import build_schedule
+from nntrain.nn.optimizers import build_schedule
 
 
 def lrs(spec, epochs=6, base=0.1):
@@ -188,7 +188,7 @@ def test_gradcheck_passes_on_every_config(cli, config):
 
 
 def test_gradcheck_fails_on_a_wrong_backward(cli, write, monkeypatch):
-    from nntrain.layers.conv import Conv2D
+    from nntrain.nn.layers.conv import Conv2D
 
     right = Conv2D.backward
 

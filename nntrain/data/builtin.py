@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from ..registry import DATASETS
+from ..nn.registry import DATASETS
 from .dataset import Dataset
 from .readers import read_idx, scale_uint8
 

@@ -21,7 +21,7 @@ SMALLER_IS_BETTER = ("loss", "mse", "mae", "rmse", "error", "mean_squared_error"
 
 def append_record(out: Path, record: dict) -> None:
     """One line, written whole (one write under a lock), flushed and fsync'ed."""
-    line = (json.dumps(record, default=_json_default, allow_nan=True) + "\n").encode("utf-8")
+    line = (json.dumps(record, default=json_default, allow_nan=True) + "\n").encode("utf-8")
     with open(out / TRIALS_FILE, "ab") as f:
         try:
             import fcntl
@@ -34,8 +34,8 @@ def append_record(out: Path, record: dict) -> None:
         os.fsync(f.fileno())
 
 
-def _json_default(obj):
-    from ..runs import _json_default as runs_default
+def json_default(obj):
+    from ..runs.folder import json_default as runs_default
 
     return runs_default(obj)
 
@@ -69,7 +69,7 @@ def record_from_summary(trial: dict, summary: dict, **more) -> dict:
 
 def folder_record(out: Path, trial: dict) -> dict | None:
     """The record of a trial that a plain `nntrain fit` (from --print-commands) ran to an end."""
-    from ..runs import read_summary
+    from ..runs.folder import read_summary
 
     try:
         summary = read_summary(out / trial["name"])

@@ -19,7 +19,7 @@ def plural(n: int, word: str) -> str:
 
 
 def _fmt(v) -> str:
-    from ..progress import format_value
+    from ..train.progress import format_value
 
     return "-" if v is None else format_value(v)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import NntrainError
-from ..schema import number_from
+from ..config.schema import number_from
 from .space import SweepError, SweepSpec, Trial, expand, parse_axis, parse_space, read_spec, value_text
 
 SPLITS = ("train", "val", "test")
@@ -102,7 +102,7 @@ def check_metric(metric: str | None, mode: str | None) -> tuple[str | None, str]
 
 def make_plan(config, spec: SweepSpec, metric: str | None = None, mode: str | None = None) -> Plan:
     """Expand the spec and validate every trial's config; raises before anything is written."""
-    from ..config import load_config
+    from ..config.load import load_config
 
     config = Path(config)
     metric, mode = check_metric(metric or spec.metric, mode or spec.mode)
@@ -173,7 +173,7 @@ def check_out(out: Path, plan: Plan | None = None) -> Path:
 
 def write_sweep_file(plan: Plan, out: Path) -> None:
     """sweep.json: the trials of the latest command, plus those of earlier commands in this folder."""
-    from ..runs import write_json
+    from ..runs.folder import write_json
 
     try:
         out.mkdir(parents=True, exist_ok=True)

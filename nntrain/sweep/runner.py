@@ -111,7 +111,7 @@ def _read_json_line(text: str) -> dict | None:
 
 def finish(r: Running, code: int) -> dict:
     """The trial's record, from its exit code, its `--json` line or summary.json, and its stderr."""
-    from ..runs import read_summary
+    from ..runs.folder import read_summary
 
     for f in r.files:
         f.close()
@@ -192,7 +192,7 @@ def run_trials(plan: Plan, out: Path, trials: list[Trial], workers: int, display
 
 
 def _last_row(run_dir: Path) -> dict:
-    from ..runs import read_metrics_csv
+    from ..runs.folder import read_metrics_csv
 
     try:
         rows = read_metrics_csv(run_dir / "metrics.csv")

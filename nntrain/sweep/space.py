@@ -25,8 +25,8 @@ from pathlib import Path
 import yaml
 
 from ..errors import NntrainError
-from ..registry import did_you_mean
-from ..schema import number_from, type_name
+from ..nn.registry import did_you_mean
+from ..config.schema import number_from, type_name
 
 DISTRIBUTIONS = ("loguniform", "uniform", "int", "choice")
 SPEC_KEYS = ("set", "grid", "zip", "random", "space", "seed", "metric", "mode")

@@ -1,0 +1,386 @@
+"""The `nntrain` command line: each command parses flags, calls one library function, renders.
+
+Errors a user can fix (NntrainError) become one `error:` line on stderr and exit code 2
+(1 when training diverged); Ctrl-C exits 130. No numpy at import time, so --help is quick.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+app = typer.Typer(
+    name="nntrain",
+    help="Train neural networks from YAML configs.\n\nExample: nntrain fit configs/mnist_mlp.yaml --set optimizer.lr=3e-4",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+EXIT_DIVERGED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
+
+SetOpt = typer.Option(None, "--set", "-s", metavar="KEY=VALUE",
+                      help="Override a config key; VALUE is YAML. Repeatable. e.g. --set train.epochs=3 "
+                           "--set model.layers.0.units=256")
+JsonOpt = typer.Option(False, "--json", help="Print exactly one JSON object on stdout at the end. "
+                                              "e.g. --json | jq .test.accuracy")
+
+
+# control characters a user typed (or a file holds) are shown escaped: the error stays one line
+# and cannot send escape sequences to the terminal
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F]}
+
+
+def error_line(message: str) -> None:
+    print(f"error: {message.translate(_CONTROL)}", file=sys.stderr, flush=True)
+
+
+def guarded(func):
+    """Turn library errors into `error:` lines and exit codes at the boundary."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from ..errors import NntrainError
+
+        try:
+            return func(*args, **kwargs)
+        except NntrainError as exc:
+            error_line(str(exc))
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt as exc:  # errors.Interrupted carries the message and 128 + signal
+            print(f"interrupted: {exc}" if str(exc) else "interrupted", file=sys.stderr, flush=True)
+            raise typer.Exit(getattr(exc, "exit_code", EXIT_INTERRUPTED)) from None
+
+    return wrapper
+
+
+def emit_json(obj) -> None:
+    from ..runs.folder import json_default
+
+    print(json.dumps(obj, default=json_default, allow_nan=True))
+
+
+def _progress_mode(progress: str, quiet: bool, as_json: bool) -> str:
+    from ..errors import NntrainError
+    from ..train.progress import MODES
+
+    if progress not in MODES:
+        raise NntrainError(f"--progress must be one of {', '.join(MODES)}, got {progress!r}")
+    env = os.environ.get("NNTRAIN_PROGRESS")
+    if progress == "auto" and env and env.strip().lower() not in MODES:
+        raise NntrainError(f"NNTRAIN_PROGRESS must be one of {', '.join(MODES)}, got {env!r}")
+    return "none" if quiet else progress
+
+
+def format_metrics(d: dict | None) -> str:
+    from ..train.progress import format_logs
+
+    return format_logs(d) if d else "-"
+
+
+@app.command()
+@guarded
+def fit(
+    config: Optional[Path] = typer.Argument(None, help="The YAML config to train, e.g. configs/mnist_mlp.yaml.",
+                                            show_default=False),
+    resume: Optional[Path] = typer.Option(None, "--resume", metavar="RUN_DIR",
+                                          help="Continue this run folder from its last checkpoint "
+                                               "(--set train.epochs=N to train longer). e.g. --resume runs/mnist_mlp/20261126-141500"),
+    set_: Optional[List[str]] = SetOpt,
+    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Write the run here instead of runs/<config>/<time>/. e.g. --run-dir runs/try"),
+    name: Optional[str] = typer.Option(None, "--name", help="Name of the run folder under runs/<config>/ (default: the time). e.g. --name lr3e-4"),
+    as_json: bool = JsonOpt,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors (and the --json object). e.g. -q --json"),
+    progress: str = typer.Option("auto", "--progress", metavar="auto|rich|plain|none",
+                                 help="Progress display; auto = rich on a terminal, plain lines otherwise. "
+                                      "Env: NNTRAIN_PROGRESS. e.g. --progress plain"),
+):
+    """Train a model from a config and write a run folder.
+
+    Example: nntrain fit configs/mnist_mlp.yaml --set optimizer.lr=0.01 --set train.epochs=1 --json
+
+    Ctrl-C, SIGTERM or SIGUSR1 finish the current step, save a checkpoint and print the command
+    that resumes it (exit 130, 143, 138); a second Ctrl-C stops at once.
+    """
+    from ..api import fit as run_fit, resume as run_resume
+    from ..config.load import load_config
+    from ..errors import NntrainError
+
+    mode = _progress_mode(progress, quiet, as_json)
+    if resume is not None:
+        if config is not None or run_dir is not None or name is not None:
+            raise NntrainError("--resume RUN_DIR takes the config from the run folder; "
+                               "drop CONFIG, --run-dir and --name")
+        result = run_resume(resume, set_ or [], progress=mode)
+    elif config is None:
+        raise NntrainError("give a CONFIG to train (e.g. nntrain fit configs/mnist_mlp.yaml) "
+                           "or --resume RUN_DIR")
+    else:
+        cfg = load_config(config, set_ or [])
+        result = run_fit(cfg, run_dir=run_dir, progress=mode, name=name)
+    if as_json:
+        emit_json(result)
+    elif not quiet:
+        for split in ("train", "val", "test"):
+            if result.get(split):
+                print(f"{split:<6}{format_metrics(result[split])}")
+        print(f"run   {result['run_dir']}  ({result['epochs']} epochs, {result['seconds']:.1f}s)")
+
+
+@app.command("eval")
+@guarded
+def eval_(
+    run_dir: Path = typer.Argument(..., help="A run folder written by `nntrain fit`, e.g. runs/mnist_mlp/20261126-141500.",
+                                   show_default=False),
+    data: Optional[Path] = typer.Option(None, "--data", help="Score this CSV/NPZ/IDX file instead of the test split. "
+                                                             "e.g. --data data/holdout.csv"),
+    as_json: bool = JsonOpt,
+):
+    """Loss and metrics of a trained run on its test split (or on --data).
+
+    Example: nntrain eval runs/mnist_mlp/20261126-141500 --json
+    """
+    from ..api import evaluate_run
+
+    result = evaluate_run(run_dir, str(data) if data else None)
+    if as_json:
+        emit_json(result)
+        return
+    from .views import print_eval
+
+    print_eval(result)
+
+
+@app.command()
+@guarded
+def predict(
+    run_dir: Path = typer.Argument(..., help="A run folder written by `nntrain fit`. e.g. runs/mnist_mlp/20261126-141500", show_default=False),
+    input_: Path = typer.Argument(..., metavar="INPUT", help="Features: a CSV (the target column may be "
+                                  "present), an NPZ with array x, or an IDX images file. e.g. new.csv", show_default=False),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write here (NPZ when it ends in .npz, "
+                                       "else CSV) instead of CSV on stdout. e.g. --out predictions.npz"),
+    proba: bool = typer.Option(False, "--proba", help="Class probabilities instead of labels (classifiers). e.g. --proba --out p.csv"),
+):
+    """Predictions of a trained run: class labels (or --proba) or regression values.
+
+    The inputs get the same standardization as in training.
+
+    Example: nntrain predict runs/mnist_mlp/20261126-141500 new.csv --out predictions.csv
+    """
+    from ..runs.predict import predict_run, to_csv, write_predictions
+
+    result = predict_run(run_dir, input_, proba=proba)
+    if out is None:
+        sys.stdout.write(to_csv(result))
+    else:
+        write_predictions(result, out)
+        print(f"{len(result.values)} predictions written to {out}", file=sys.stderr)
+
+
+@app.command()
+@guarded
+def check(
+    config: Path = typer.Argument(..., help="The YAML config to validate, e.g. configs/mnist_mlp.yaml.",
+                                  show_default=False),
+    set_: Optional[List[str]] = SetOpt,
+):
+    """Validate a config and print the model summary (layers, output shapes, parameters).
+
+    Example: nntrain check configs/mnist_mlp.yaml --set model.layers.0.units=256
+    """
+    from ..config.load import load_config
+    from ..errors import ConfigError
+    from ..nn.model import Sequential
+
+    cfg = load_config(config, set_ or [])
+    if cfg.model.input_shape is None:
+        raise ConfigError("is needed to summarize the model without loading data", "model.input_shape")
+    model = Sequential.from_specs(cfg.model.layers, cfg.model.input_shape, cfg.model.dtype, cfg.seed)
+    from .views import print_summary
+
+    print_summary(config, model)
+
+
+@app.command("list")
+@guarded
+def list_(
+    kind: Optional[str] = typer.Argument(None, help="layers, losses, optimizers, schedules, initializers, "
+                                                     "metrics or datasets (default: all). e.g. nntrain list losses"),
+    fmt: str = typer.Option("table", "--format", metavar="table|markdown",
+                            help="markdown: the config reference as in docs/reference.md. "
+                                 "e.g. nntrain list --format markdown > docs/reference.md"),
+):
+    """What the registries hold, with every parameter and its default.
+
+    Example: nntrain list layers
+    """
+    from ..errors import NntrainError
+    from ..nn.registry import KINDS, did_you_mean, load_all
+
+    load_all()
+    if kind is not None and kind not in KINDS:
+        raise NntrainError(f"unknown kind {kind!r}{did_you_mean(kind, list(KINDS))}; valid: {', '.join(KINDS)}")
+    if fmt not in ("table", "markdown"):
+        raise NntrainError(f"--format must be table or markdown, got {fmt!r}")
+    if fmt == "markdown":
+        from ..config.reference import markdown_reference
+
+        sys.stdout.write(markdown_reference(kind))
+        return
+    from .views import print_registries
+
+    print_registries([kind] if kind else list(KINDS))
+
+
+@app.command()
+@guarded
+def runs(
+    root: Path = typer.Argument(Path("runs"), help="The folder to search for runs, e.g. runs/mnist_mlp."),
+    sort: str = typer.Option("date", "--sort", metavar="KEY",
+                             help="Sort by name, config, date, epochs, status, seconds or SPLIT.METRIC; metrics "
+                                  "sort best first. e.g. --sort test.accuracy"),
+    reverse: bool = typer.Option(False, "--reverse", "-r", help="Reverse the order. e.g. --sort date -r"),
+    as_json: bool = JsonOpt,
+):
+    """The runs under runs/ (or ROOT): name, config, date, epochs, status, final metrics.
+
+    Status: done, running, interrupted, diverged, failed, stale (its process died without
+    recording it: resumable like interrupted), incomplete (no epoch finished).
+
+    Example: nntrain runs --sort test.accuracy
+    """
+    from ..runs.table import list_runs, sort_runs
+
+    records = sort_runs(list_runs(root), sort, reverse)
+    if as_json:
+        emit_json({"root": str(root), "runs": records})
+        return
+    if not records:
+        print(f"no runs under {root}", file=sys.stderr)
+        return
+    from .views import console, runs_table
+
+    console().print(runs_table(records, sort))
+
+
+@app.command()
+@guarded
+def plot(
+    run_dirs: List[Path] = typer.Argument(..., help="One or more run folders; several overlay with a legend. "
+                                                    "e.g. runs/mnist_mlp/*", show_default=False),
+    metric: Optional[List[str]] = typer.Option(None, "--metric", "-m", metavar="NAME",
+                                               help="Plot only this metric (train and val; val_NAME for val only; "
+                                                    "lr). Repeatable. e.g. --metric loss --metric accuracy"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", metavar="FILE",
+                                       help="Write a PNG or SVG picture instead (needs the `plot` extra). "
+                                            "e.g. --out curves.png"),
+    width: int = typer.Option(0, "--width", show_default=False, help="Terminal chart width in characters (default: fit the "
+                                                  "terminal). e.g. --width 60"),
+    height: int = typer.Option(12, "--height", help="Terminal chart height in lines. e.g. --height 20"),
+):
+    """Learning curves (loss and metrics, train and val, per epoch) in the terminal or as a picture.
+
+    Example: nntrain plot runs/mnist_mlp/20261126-141500 --metric loss --out curves.png
+    """
+    from ..runs import plot as plots
+
+    skipped: list = []
+    charts = plots.collect(run_dirs, metric, skipped)
+    for message in skipped:
+        print(f"note: skipped {message}", file=sys.stderr)
+    if out is not None:
+        print(f"wrote {plots.save_figure(charts, out)}", file=sys.stderr)
+        return
+    from .views import chart_text, console
+
+    con = console()
+    # the grid plus y labels (~10) and the " epoch" axis title (7) fit the terminal
+    con.print(chart_text(plots.render(charts, width or max(20, min(con.width, 100) - 20), height)), soft_wrap=True)
+
+
+@app.command()
+@guarded
+def export(
+    run_dir: Path = typer.Argument(..., help="A run folder written by `nntrain fit`, e.g. runs/mnist_mlp/20261126-141500.",
+                                   show_default=False),
+    out: Path = typer.Option(..., "--out", "-o", metavar="FILE", help="The file to write. e.g. --out model.onnx",
+                             show_default=False),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", metavar="onnx|npz",
+                                      help="onnx (needs the `onnx` extra) or npz (named arrays + JSON "
+                                           "architecture); default: from the --out extension. e.g. --format npz"),
+):
+    """The trained network as an ONNX graph or as plain named arrays.
+
+    Example: nntrain export runs/mnist_mlp/20261126-141500 --format onnx --out mnist.onnx
+    """
+    from ..tools.export import export_run
+
+    print(f"wrote {export_run(run_dir, out, fmt)}", file=sys.stderr)
+
+@app.command("time")
+@guarded
+def time_(
+    config: Path = typer.Argument(..., help="The YAML config whose model to time. e.g. configs/mnist_mlp.yaml", show_default=False),
+    set_: Optional[List[str]] = SetOpt,
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Samples per step (default: train.batch_size). e.g. --batch-size 128"),
+    steps: int = typer.Option(20, "--steps", help="Timed steps (after 3 warm-up steps); times are their mean. e.g. --steps 50"),
+    as_json: bool = JsonOpt,
+):
+    """Time one training step: each layer's forward and backward, the loss, the optimizer update.
+
+    Example: nntrain time configs/mnist_mlp.yaml --batch-size 128 --steps 50
+    """
+    from ..config.load import load_config
+    from ..tools.timing import time_config
+
+    result = time_config(load_config(config, set_ or []), batch_size=batch_size, steps=steps)
+    if as_json:
+        emit_json(result)
+    else:
+        from .views import print_timing
+
+        print_timing(result)
+
+
+@app.command()
+@guarded
+def gradcheck(
+    config: Path = typer.Argument(..., help="The YAML config whose model and loss to check. e.g. configs/mnist_cnn.yaml", show_default=False),
+    samples: int = typer.Option(4, "--samples", "-n", min=1, help="Training samples the loss is computed on. e.g. --samples 8"),
+    entries: int = typer.Option(50, "--entries", min=1, help="Entries checked per parameter (sampled). e.g. --entries 100"),
+    set_: Optional[List[str]] = SetOpt,
+    as_json: bool = JsonOpt,
+):
+    """Check every parameter gradient of the model by central differences (float64); exit 1 on failure.
+
+    Example: nntrain gradcheck configs/mnist_cnn.yaml --samples 8
+    """
+    from ..config.load import load_config
+    from ..tools.gradcheck import check_config
+
+    result = check_config(load_config(config, set_ or []), samples=samples, max_entries=entries)
+    if as_json:
+        emit_json(result)
+    else:
+        from .views import print_gradcheck
+
+        print_gradcheck(config, result)
+    if not result["ok"]:
+        if not as_json:
+            error_line(f"gradient check failed: {', '.join(result['failed'])} above {result['tolerance']:g}")
+        raise typer.Exit(EXIT_DIVERGED)
+
+
+from .sweep import sweep_app  # noqa: E402  (uses the helpers above)
+
+app.add_typer(sweep_app, name="sweep")
+
+
+def main() -> None:  # pragma: no cover - the console script calls `app` directly
+    app()

@@ -1,0 +1,304 @@
+"""Loading a config: YAML (safe_load only) -> `--set` overrides -> schema -> registry checks.
+
+Every problem is a ConfigError located at `file:line:column` of the offending key (or at the
+`--set` that introduced it) and reported before any data is read or training starts.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import ConfigError, NntrainError
+from ..nn.registry import DATASETS, LOSSES, METRICS, OPTIMIZERS
+from .schema import Config, number_from, parse_section, type_name
+
+MAX_NODES = 100_000  # a config bigger than this once aliases are expanded is an alias bomb
+
+
+# -- YAML with positions ------------------------------------------------------------------
+def _marks(text: str, source: str) -> tuple[dict[tuple, tuple[int, int]], set[tuple]]:
+    """(path -> (line, column) of each key or item, paths of plain scalars like 1e-3).
+
+    Walks the composed node graph (no Python objects are constructed), expanding aliases with
+    a budget so that a "billion laughs" file is refused instead of exhausting memory.
+    """
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())  # one line
+        raise _located(ConfigError(f"invalid YAML: {problem}"), where) from None
+    except RecursionError:  # the composer recurses per nesting level
+        raise ConfigError(f"{source}: the YAML is nested too deeply (hundreds of levels)") from None
+    marks: dict[tuple, tuple[int, int]] = {}
+    scientific: set[tuple] = set()
+    budget = [MAX_NODES]
+    open_nodes: set[int] = set()  # ids of the collections being walked: an alias to one recurses
+
+    def walk(n, path, depth):
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise ConfigError(f"{source}: the config expands to more than {MAX_NODES:,} values "
+                              "(recursive or exponential YAML aliases?)")
+        if depth > 100:
+            raise ConfigError(f"{source}: the YAML is nested too deeply (more than 100 levels)")
+        marks.setdefault(path, (n.start_mark.line + 1, n.start_mark.column + 1))
+        if isinstance(n, (yaml.MappingNode, yaml.SequenceNode)):
+            if id(n) in open_nodes:
+                line, col = n.start_mark.line + 1, n.start_mark.column + 1
+                raise ConfigError(f"{source}: a YAML alias refers to a collection that contains it "
+                                  f"(recursive, from line {line} column {col})")
+            open_nodes.add(id(n))
+        if isinstance(n, yaml.MappingNode):
+            for k, v in n.value:
+                key = k.value if isinstance(k, yaml.ScalarNode) else str(k)
+                marks[path + (key,)] = (k.start_mark.line + 1, k.start_mark.column + 1)
+                walk(v, path + (key,), depth + 1)
+        elif isinstance(n, yaml.SequenceNode):
+            for i, item in enumerate(n.value):
+                walk(item, path + (str(i),), depth + 1)
+        if isinstance(n, (yaml.MappingNode, yaml.SequenceNode)):
+            open_nodes.discard(id(n))
+            return
+        if n.style is None and n.tag == "tag:yaml.org,2002:str" and number_from(n.value) is not n.value:
+            scientific.add(path)
+
+    if node is not None:
+        walk(node, (), 0)
+    return marks, scientific
+
+
+def _located(exc: NntrainError, where: str | None) -> NntrainError:
+    exc.where = exc.where or where
+    return exc
+
+
+def read_yaml(path: Path) -> tuple[Any, dict, set]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config {path}: {exc}") from None
+    marks, scientific = _marks(text, str(path))
+    data = yaml.safe_load(text)  # safe: the walk above already bounded alias expansion
+    for p in scientific:
+        _set_path(data, list(p), float(_get_path(data, list(p))))
+    return data, marks, scientific
+
+
+def _get_path(node, parts):
+    for part in parts:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    return node
+
+
+def _set_path(node, parts, value):
+    parent = _get_path(node, parts[:-1])
+    parent[int(parts[-1]) if isinstance(parent, list) else parts[-1]] = value
+
+
+# -- overrides ----------------------------------------------------------------------------
+def apply_override(raw: dict, text: str) -> str:
+    """Apply one `KEY.PATH=VALUE` (VALUE parsed as YAML) to the raw config; returns the key."""
+    key, sep, value_text = text.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"--set expects KEY=VALUE with a dotted key (e.g. optimizer.lr=0.01), got {text!r}")
+    try:
+        value = number_from(yaml.safe_load(value_text)) if value_text.strip() else None
+    except yaml.YAMLError as exc:
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        raise ConfigError(f"--set {text}: the value is not valid YAML ({problem})") from None
+    parts = key.split(".")
+    node = raw
+    for depth, part in enumerate(parts[:-1]):
+        here = ".".join(parts[:depth + 1])
+        if isinstance(node, list):
+            slot = _index(part, node, here, text)
+            child = node[slot]
+        else:
+            slot, child = part, node.get(part)
+            if child is None:
+                child = node[part] = {}
+        if isinstance(child, str):  # a bare registry name (`optimizer: adam`) becomes a spec
+            child = node[slot] = {"type": child}
+        elif not isinstance(child, (dict, list)):
+            raise ConfigError(f"--set {text}: {here} is {type_name(child)}, not a mapping or list")
+        node = child
+    last = parts[-1]
+    if isinstance(node, list):
+        node[_index(last, node, key, text)] = value
+    else:
+        node[last] = value
+    return key
+
+
+def _index(part: str, items: list, here: str, text: str) -> int:
+    try:
+        i = int(part)
+    except ValueError:
+        raise ConfigError(f"--set {text}: {here} indexes a list, so {part!r} must be a number 0..{len(items) - 1}") from None
+    if not -len(items) <= i < len(items):
+        raise ConfigError(f"--set {text}: {here} is out of range, the list has {len(items)} items (0..{len(items) - 1})")
+    return i
+
+
+# -- loading ------------------------------------------------------------------------------
+def load_config(path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Read, override, validate. Raises ConfigError located at the offending key."""
+    path = Path(path)
+    raw, marks, _ = read_yaml(path)
+    if raw is None:
+        raise _located(ConfigError("the config is empty; it needs at least model: and loss:"), str(path))
+    if not isinstance(raw, dict):
+        raise _located(ConfigError(f"the config must be a mapping of sections (model:, loss:, ...), got {type_name(raw)}"), str(path))
+    raw = copy.deepcopy(raw)
+    # the default optimizer, made explicit so that `--set optimizer.lr=..` refines it
+    raw.setdefault("optimizer", "adam")
+    set_keys: dict[str, str] = {}
+    for text in overrides:
+        set_keys[apply_override(raw, text)] = text
+    return config_from_dict(raw, source=path, marks=marks, set_keys=set_keys)
+
+
+def config_from_dict(raw: dict, source: Path | None = None, marks: dict | None = None,
+                     set_keys: dict[str, str] | None = None) -> Config:
+    marks, set_keys = marks or {}, set_keys or {}
+
+    def where(key: str | None) -> str | None:
+        if key is None:
+            return str(source) if source else None
+        for k, text in set_keys.items():
+            if key == k or key.startswith(k + ".") or k.startswith(key + "."):
+                return f"--set {text}"
+        parts = tuple(key.split("."))
+        while parts and parts not in marks:
+            parts = parts[:-1]
+        if source is None:
+            return None
+        if parts in marks:
+            line, col = marks[parts]
+            return f"{source}:{line}:{col}"
+        return str(source)
+
+    try:
+        cfg = parse_section(Config, raw, "")
+        base = source.parent if source else Path.cwd()
+        for name in ("train", "test"):
+            value = getattr(cfg.data, name)
+            if value is not None:
+                setattr(cfg.data, name, str((base / value).resolve()))
+        validate(cfg)
+    except NntrainError as exc:
+        raise _located(exc, where(exc.key)) from None
+    cfg.path = str(source) if source else None
+    cfg.name = Path(source).stem if source else "config"
+    cfg.where = where
+    return cfg
+
+
+def _check_spec(registry, spec: dict, key: str, skip: tuple[str, ...] = ()) -> dict:
+    """Validate a registry spec by building it; return it with every default filled in."""
+    kwargs = {k: v for k, v in spec.items() if k not in skip}
+    try:
+        registry.build(kwargs)
+    except ConfigError as exc:
+        raise ConfigError(exc.message, exc.key or key) from None
+    full = {"type": spec["type"]}
+    for p in registry.params(spec["type"]):
+        if p.name in spec:
+            full[p.name] = spec[p.name]
+        elif not p.required:
+            full[p.name] = p.default
+    full.update({k: spec[k] for k in skip if k in spec})
+    return full
+
+
+def _check_optimizer(spec: dict) -> dict:
+    """The optimizer spec with defaults filled in; its options (clipnorm, clipvalue,
+    weight_decay) and its schedule checked here and kept beside the registry arguments."""
+    from ..nn.optimizers.base import COMMON_OPTIONS, SCHEDULE_KEY, build_optimizer, split_optimizer_spec
+    from ..nn.registry import SCHEDULES
+
+    _, common, schedule = split_optimizer_spec(spec)
+    skip = tuple(common) + ((SCHEDULE_KEY,) if SCHEDULE_KEY in spec else ())
+    full = _check_spec(OPTIMIZERS, spec, "optimizer", skip=skip)
+    for k, v in common.items():
+        full[k] = number_from(v)
+    try:
+        build_optimizer(full)
+    except ConfigError as exc:
+        bad = next((k for k in COMMON_OPTIONS if k in exc.message), None)
+        raise ConfigError(exc.message, f"optimizer.{bad}" if bad else "optimizer") from None
+    if schedule is not None:
+        from .schema import spec as as_spec
+
+        key = f"optimizer.{SCHEDULE_KEY}"
+        full[SCHEDULE_KEY] = _check_spec(SCHEDULES, as_spec(schedule, key), key)
+    return full
+
+
+def _check_monitors(cfg: Config) -> None:
+    """Metrics columns watched by early stopping, checkpoints and reduce_on_plateau exist."""
+    from ..train.callbacks import check_monitor
+    from ..train.trainer import metric_name
+
+    names = []
+    for m in cfg.metrics:
+        names.append(metric_name(METRICS.build(m)))
+    has_val = cfg.data.validation_split > 0
+    t = cfg.train
+    for section_name, sec in (("early_stopping", t.early_stopping), ("checkpoint", t.checkpoint)):
+        if sec is not None:
+            check_monitor(sec.monitor, names, has_val, f"train.{section_name}.monitor")
+    schedule = cfg.optimizer.get("schedule")
+    if schedule and "monitor" in schedule:
+        check_monitor(schedule["monitor"], names, has_val, "optimizer.schedule.monitor")
+
+
+def validate(cfg: Config) -> None:
+    """Registry names and arguments, data sources, and the model's shapes."""
+    from ..nn.model import Sequential  # numpy-heavy; keep `nntrain --help` fast
+    from ..nn.registry import load_all
+
+    load_all()
+
+    cfg.loss = _check_spec(LOSSES, cfg.loss, "loss")
+    cfg.optimizer = _check_optimizer(cfg.optimizer)
+    cfg.metrics = [_check_spec(METRICS, m, f"metrics.{i}") for i, m in enumerate(cfg.metrics)]
+    _check_monitors(cfg)
+    if not cfg.model.layers:
+        raise ConfigError("needs at least one layer", "model.layers")
+    d = cfg.data
+    if (d.name is None) == (d.train is None):
+        raise ConfigError("give either data.name (a built-in dataset) or data.train (a file), not both or neither", "data")
+    if d.name is not None:
+        DATASETS.get(d.name)
+        try:
+            DATASETS.check_kwargs(d.name, d.options)
+        except ConfigError as exc:
+            raise ConfigError(exc.message, "data.options") from None
+    for name in ("train", "test"):
+        p = getattr(d, name)
+        if p is not None and not Path(p).is_file():
+            raise ConfigError(f"file not found: {p}", f"data.{name}")
+    if cfg.model.input_shape is not None:
+        Sequential.from_specs(cfg.model.layers, cfg.model.input_shape, cfg.model.dtype, cfg.seed)
+
+
+def config_to_dict(cfg: Config) -> dict:
+    """The resolved config (defaults filled in), loadable again by load_config."""
+    return dataclasses.asdict(cfg)
+
+
+def dump_config(cfg: Config) -> str:
+    return yaml.safe_dump(config_to_dict(cfg), sort_keys=False, default_flow_style=None)
+
+
+__all__ = ["load_config", "config_from_dict", "config_to_dict", "dump_config", "apply_override", "validate"]

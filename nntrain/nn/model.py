@@ -1,0 +1,186 @@
+"""Sequential: a stack of layers built from the model config.
+
+After building, every parameter (and every gradient) is a view into one contiguous vector, so
+an optimizer updates the whole model in a handful of numpy calls (`param_groups`), while each
+layer still sees its own named arrays ("0.W", "0.b", ...).
+"""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from ..errors import ConfigError, RunError
+from .layers import Layer
+from .layers.base import COPIES_PER_PARAMETER, memory_shortfall
+from .registry import LAYERS
+
+# layer keys that are shorthand for an activation layer placed right after the layer
+ACTIVATION_KEY = "activation"
+
+
+def expand_specs(specs: list) -> list[tuple[int, dict]]:
+    """Layer specs with `activation:` shorthand split off, each paired with its config index."""
+    out = []
+    for index, spec in enumerate(specs):
+        try:
+            name, kwargs = LAYERS.split_spec(spec)
+            takes_activation = ACTIVATION_KEY in [p.name for p in LAYERS.params(name)]
+        except ConfigError as exc:
+            raise ConfigError(exc.message, key=f"model.layers.{index}") from None
+        act = kwargs.get(ACTIVATION_KEY)
+        if act is not None and takes_activation:
+            kwargs[ACTIVATION_KEY] = None
+            out.append((index, {"type": name, **kwargs}))
+            if act != "linear":
+                out.append((index, act if isinstance(act, dict) else {"type": act}))
+        else:
+            out.append((index, {"type": name, **kwargs}))
+    return out
+
+
+class Sequential:
+    """Layers applied in order. `forward(x, training)`, `backward(grad)`, `predict(x)`."""
+
+    def __init__(self, layers: list[Layer], input_shape, dtype="float32", seed: int = 0,
+                 config_index: list[int] | None = None, training: bool = True):
+        self.layers = list(layers)
+        self.input_shape = tuple(int(d) for d in input_shape)
+        self.dtype = np.dtype(dtype)
+        self.seed = seed
+        self.config_index = config_index or list(range(len(self.layers)))
+        # the memory check at build counts each parameter 5 times to train, once to predict
+        self.memory_copies = COPIES_PER_PARAMETER if training else 1
+        # one generator for init and then dropout masks: all randomness follows the seed
+        self.rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[0])
+        self._build()
+
+    @classmethod
+    def from_specs(cls, specs: list, input_shape, dtype="float32", seed: int = 0,
+                   training: bool = True) -> "Sequential":
+        """Build from `model.layers` of a config; errors name the offending `model.layers.N`.
+        training=False builds a model only to load weights into and predict with."""
+        layers, index = [], []
+        for i, spec in expand_specs(specs):
+            try:
+                layers.append(LAYERS.build(copy.deepcopy(spec)))
+            except ConfigError as exc:
+                raise ConfigError(str(exc), key=f"model.layers.{i}") from None
+            index.append(i)
+        return cls(layers, input_shape, dtype=dtype, seed=seed, config_index=index, training=training)
+
+    def _build(self) -> None:
+        shape, total = self.input_shape, 0
+        for k, layer in enumerate(self.layers):
+            layer.memory_copies = self.memory_copies
+            try:
+                shape = layer.build(shape, rng=self.rng, dtype=self.dtype)
+            except (ValueError, TypeError) as exc:
+                raise ConfigError(
+                    f"{layer.registry_name} with input shape {list(shape)}: {exc}",
+                    key=f"model.layers.{self.config_index[k]}",
+                ) from None
+            if any(d <= 0 for d in shape):
+                raise ConfigError(
+                    f"{layer.registry_name} turns input shape {list(layer.input_shape)} into {list(shape)}",
+                    key=f"model.layers.{self.config_index[k]}",
+                )
+            total += layer.count_params()
+            too_big = memory_shortfall(total, self.dtype, self.memory_copies)
+            if too_big:
+                raise ConfigError(f"the model up to this {layer.registry_name} layer {too_big}",
+                                  key=f"model.layers.{self.config_index[k]}")
+        self.output_shape = shape
+        self._regularized = [layer for layer in self.layers if layer.regularizer]
+        if self.layers:
+            self.layers[0].need_input_grad = False
+        self._flatten_params()
+
+    def _flatten_params(self) -> None:
+        names = [(layer, key) for layer in self.layers for key in layer.params]
+        total = sum(layer.params[key].size for layer, key in names)
+        self.flat_params = np.zeros(total, dtype=self.dtype)
+        self.flat_grads = np.zeros(total, dtype=self.dtype)
+        offset = 0
+        for layer, key in names:
+            p = layer.params[key]
+            view = self.flat_params[offset:offset + p.size].reshape(p.shape)
+            view[...] = p
+            layer.params[key] = view
+            layer.grads[key] = self.flat_grads[offset:offset + p.size].reshape(p.shape)
+            offset += p.size
+
+    # -- computation --------------------------------------------------------------------
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        for layer in self.layers:
+            x = layer.forward(x, training)
+        return x
+
+    def backward(self, grad: np.ndarray, skip_last: bool = False) -> None:
+        """Backpropagate dL/d(output) (or dL/d(input of the last layer) when skip_last)."""
+        layers = self.layers[:-1] if skip_last else self.layers
+        for layer in reversed(layers):
+            grad = layer.backward(grad)
+        for layer in self._regularized:
+            layer.add_penalty_grad()
+
+    def penalty(self) -> float:
+        """The kernel regularizers' part of the loss (0.0 when no layer has one)."""
+        return sum(layer.penalty() for layer in self._regularized) if self._regularized else 0.0
+
+    def predict(self, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+        """Outputs for x in inference mode, as a new array (n, *output_shape)."""
+        x = np.asarray(x)
+        out = np.empty((len(x),) + self.output_shape, dtype=self.dtype)
+        for start in range(0, len(x), batch_size):
+            xb = x[start:start + batch_size]
+            if xb.dtype != self.dtype:
+                xb = xb.astype(self.dtype)
+            out[start:start + len(xb)] = self.forward(xb, training=False)
+        return out
+
+    def param_groups(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        """What an optimizer steps over: the whole model as one (name, params, grads) vector."""
+        return [("flat", self.flat_params, self.flat_grads)] if self.flat_params.size else []
+
+    def named_params(self):
+        """(name, param, grad) per layer parameter, named "<layer index>.<param>"."""
+        for i, layer in enumerate(self.layers):
+            for key, p in layer.params.items():
+                yield f"{i}.{key}", p, layer.grads[key]
+
+    def count_params(self) -> int:
+        return int(self.flat_params.size)
+
+    def summary_rows(self) -> list[tuple[str, str, tuple[int, ...], int]]:
+        """(name, layer type, output shape, parameter count) per layer."""
+        return [(f"{i}", layer.registry_name, layer.output_shape, layer.count_params())
+                for i, layer in enumerate(self.layers)]
+
+    # -- weights ------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, np.ndarray]:
+        out = {}
+        for i, layer in enumerate(self.layers):
+            for key, arr in list(layer.params.items()) + list(layer.buffers.items()):
+                out[f"{i}.{key}"] = arr
+        return out
+
+    def load_state_dict(self, arrays: dict[str, np.ndarray], source: str = "weights") -> None:
+        expected = self.state_dict()
+        missing = [k for k in expected if k not in arrays]
+        if missing:
+            raise RunError(f"{source} has no array {missing[0]!r} (expected {', '.join(expected)})")
+        for key, target in expected.items():
+            value = arrays[key]
+            if value.shape != target.shape:
+                i = int(key.split(".")[0])
+                raise RunError(
+                    f"{source}: layer {i} ({self.layers[i].registry_name}) {key.split('.', 1)[1]} "
+                    f"has shape {list(value.shape)} but the config builds {list(target.shape)}"
+                )
+            target[...] = value
+
+
+def output_activation(model: Sequential) -> str | None:
+    return model.layers[-1].registry_name if model.layers else None
+

@@ -1,0 +1,175 @@
+"""The run folder: where it goes, atomic writes, and reading a run back.
+
+    runs/<config-name>/<YYYYmmdd-HHMMSS>/
+      config.yaml    the resolved config
+      model.npz      weights of the last completed epoch (+ data.mean/data.std when standardized)
+      best.npz       weights of the best epoch so far, with train.checkpoint
+      metrics.csv    one row per epoch
+      summary.json   status, final metrics, timings, versions, the command line
+
+Every file is written to a temporary name in the same folder, flushed to disk and renamed over
+the old one, so a crash or Ctrl-C at any moment leaves either the old or the new file, whole.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import time
+import zipfile
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import RunError
+
+CONFIG = "config.yaml"
+WEIGHTS = "model.npz"
+BEST = "best.npz"  # weights of the best epoch (train.checkpoint)
+METRICS = "metrics.csv"
+SUMMARY = "summary.json"
+
+
+def new_run_dir(config_name: str, root: str | Path = "runs", name: str | None = None) -> Path:
+    """A fresh folder runs/<config-name>/<timestamp or name>; '-2', '-3' ... when taken."""
+    base = Path(root) / config_name
+    stem = name or time.strftime("%Y%m%d-%H%M%S")
+    for k in range(1, 10_000):
+        path = base / (stem if k == 1 else f"{stem}-{k}")
+        try:
+            path.mkdir(parents=True, exist_ok=False)
+            return path
+        except FileExistsError:
+            continue
+    raise RunError(f"cannot create a run folder under {base}")
+
+
+def prepare_run_dir(path: str | Path) -> Path:
+    """An explicit --run-dir: created if missing; refused when it already holds a run."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise RunError(f"--run-dir {path} exists and is not a folder")
+    if (path / CONFIG).exists():
+        raise RunError(f"--run-dir {path} already holds a run (config.yaml); choose a new folder or resume it")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunError(f"cannot create run folder {path}: {exc.strerror}") from None
+    return path
+
+
+def atomic_write(path: str | Path, data: bytes, midway: Callable[[], None] | None = None) -> None:
+    """Write to a temporary name, fsync, rename over `path`. `midway` (a test hook) runs with
+    half the bytes written, so a test can kill the process inside a write."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            if midway is None:
+                f.write(data)
+            else:
+                f.write(data[: len(data) // 2])
+                f.flush()
+                midway()
+                f.write(data[len(data) // 2:])
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_text(path: str | Path, text: str) -> None:
+    atomic_write(path, text.encode("utf-8"))
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    write_text(path, json.dumps(obj, indent=2, default=json_default) + "\n")
+
+
+def json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serializable: {type(obj).__name__}")
+
+
+def write_npz(path: str | Path, arrays: dict[str, np.ndarray], midway: Callable[[], None] | None = None) -> None:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write(path, buf.getvalue(), midway)
+
+
+def read_npz(path: str | Path) -> dict[str, np.ndarray]:
+    """All arrays of an .npz, never unpickling anything."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+    except FileNotFoundError:
+        raise RunError(f"{path} not found") from None
+    except ValueError as exc:  # object arrays need pickle: refused
+        raise RunError(f"{path}: refusing to load ({exc})") from None
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise RunError(f"{path} is not a readable .npz file ({exc})") from None
+
+
+def write_metrics_csv(path: str | Path, rows: list[dict]) -> None:
+    if not rows:
+        return
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _csv_value(v) for k, v in row.items()})
+    write_text(path, out.getvalue())
+
+
+def _csv_value(v):
+    return f"{v:.6g}" if isinstance(v, float) else v
+
+
+def read_metrics_csv(path: str | Path) -> list[dict]:
+    path = Path(path)
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        return [{k: _parse(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def _parse(v: str):
+    for cast in (int, float):
+        try:
+            return cast(v)
+        except (TypeError, ValueError):
+            pass
+    return v
+
+
+def read_summary(run_dir: str | Path) -> dict:
+    path = Path(run_dir) / SUMMARY
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise RunError(f"{path} is not valid JSON ({exc})") from None
+
+
+def check_run_dir(run_dir: str | Path) -> Path:
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise RunError(f"run folder not found: {path}")
+    for name in (CONFIG, WEIGHTS):
+        if not (path / name).is_file():
+            raise RunError(f"{path} is not a complete run: {name} is missing (did the first epoch finish?)")
+    return path

@@ -1,0 +1,152 @@
+"""`nntrain predict`: a trained run's outputs for new inputs, as CSV or NPZ.
+
+Inputs are prepared exactly as `eval --data` prepares them (the same reshape and the same
+standardization statistics saved with the run), so predictions agree with evaluation.
+
+    classifier     label per sample (argmax, or p > 0.5 for one sigmoid output);
+                   --proba: class probabilities p_0 .. p_{C-1} (p_1 for one sigmoid output)
+    regression     the predicted values y (y_0, y_1, ... when there are several)
+"""
+from __future__ import annotations
+
+import io
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import runs
+from ..errors import DataError, NntrainError
+from ..nn.losses import build_loss
+
+
+@dataclass
+class Predictions:
+    name: str  # "label", "proba" or "y": the NPZ key
+    values: np.ndarray  # (n,) labels, (n, C) probabilities, (n, *output_shape) values
+    columns: list[str]  # CSV header
+
+
+def read_inputs(path: str | Path, n_features: int, target=None, dtype="float32") -> np.ndarray:
+    """Features (n, ...) from a CSV (with or without the target column), an NPZ (array x) or an
+    IDX images file."""
+    from ..data.dataset import first_nonfinite_row, float_dtype
+    from ..data.readers import _check_file, _read_csv_rows, _target_index, read_idx, scale_uint8
+
+    path = Path(path)
+    _check_file(path)
+    name, dt = path.name.lower(), float_dtype(dtype)
+    if name.endswith((".csv", ".csv.gz")):
+        header, rows, lines = _read_csv_rows(path)
+        if len(header) == n_features:
+            keep = list(range(len(header)))
+        elif len(header) == n_features + 1:  # the file still has its target column: drop it
+            t = _target_index(target, header, path)
+            keep = [j for j in range(len(header)) if j != t]
+        else:
+            raise DataError(f"{path} has {len(header)} columns but the model takes {n_features} features "
+                            f"(optionally plus the target column)")
+        cells = np.array(rows)[:, keep]
+        try:
+            x = cells.astype(np.float64).astype(dt)
+        except ValueError:
+            i, j = next((i, j) for i in range(len(cells)) for j in range(len(keep))
+                        if not _is_number(cells[i, j]))
+            raise DataError(f"{path} line {lines[i]}, column {header[keep[j]]!r}: "
+                            f"{str(cells[i, j])!r} is not a number") from None
+        row = first_nonfinite_row(x)
+        if row is not None:
+            raise DataError(f"{path} line {lines[row]}: features contain NaN or inf")
+        return x
+    if name.endswith(".npz"):
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                if "x" not in z.files:
+                    raise DataError(f"{path}: no array 'x'; arrays present: {', '.join(z.files) or '(none)'}")
+                x = z["x"]
+        except ValueError as exc:
+            raise DataError(f"{path}: holds pickled (object) data or is damaged; refused ({exc})") from None
+        except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+            raise DataError(f"{path}: cannot read NPZ file ({exc})") from None
+    elif "idx" in name or name.endswith((".idx", ".gz")):
+        x = read_idx(path)
+        if x.dtype == np.uint8:
+            return scale_uint8(x, dt)
+    else:
+        raise DataError(f"{path}: unknown input format; expected .csv, .npz (array x) or an IDX images file")
+    if x.dtype.kind not in "biuf" or x.ndim == 0 or len(x) == 0:
+        raise DataError(f"{path}: x must be a non-empty numeric array with a sample axis, got {x.dtype} {x.shape}")
+    x = (x.reshape(-1, 1) if x.ndim == 1 else x).astype(dt)
+    row = first_nonfinite_row(x)
+    if row is not None:
+        raise DataError(f"{path}: features of sample {row} contain NaN or inf")
+    return x
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _probabilities(out: np.ndarray, from_logits: bool) -> np.ndarray:
+    if not from_logits:
+        return out
+    z = out.astype(np.float64)
+    if z.shape[-1] == 1:
+        return (1.0 / (1.0 + np.exp(-z))).astype(out.dtype)  # sigmoid
+    z -= z.max(axis=-1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=-1, keepdims=True)  # softmax
+    return z.astype(out.dtype)
+
+
+def predict_run(run_dir: str | Path, source: str | Path, proba: bool = False) -> Predictions:
+    """Labels (or probabilities with proba) of a classifier run, values of a regression run."""
+    from ..api import _fit_input, load_run
+    from ..nn.metrics.base import predicted_labels
+
+    run = load_run(run_dir)
+    cfg, model = run.cfg, run.model
+    loss = build_loss(cfg.loss)
+    x = read_inputs(source, int(np.prod(model.input_shape)), cfg.data.target, cfg.model.dtype)
+    x = _fit_input(x, run, str(source))
+    out = model.predict(x)
+    if not loss.classification:
+        if proba:
+            raise NntrainError(f"--proba needs a classifier; the loss of {run_dir} ({cfg.loss['type']}) "
+                               f"predicts values")
+        flat = out.reshape(len(out), -1)
+        cols = ["y"] if flat.shape[1] == 1 else [f"y_{j}" for j in range(flat.shape[1])]
+        return Predictions("y", out, cols)
+    if proba:
+        p = _probabilities(out, loss.from_logits).reshape(len(out), -1)
+        cols = ["p_1"] if p.shape[1] == 1 else [f"p_{j}" for j in range(p.shape[1])]
+        return Predictions("proba", p, cols)
+    return Predictions("label", predicted_labels(out, loss.from_logits).astype(np.int64), ["label"])
+
+
+def to_csv(pred: Predictions) -> str:
+    """CSV text; floats with enough digits to read back the exact same value."""
+    values = pred.values.reshape(len(pred.values), -1)
+    fmt = "%d" if values.dtype.kind in "iu" else ("%.9g" if values.dtype.itemsize <= 4 else "%.17g")
+    buf = io.StringIO()
+    np.savetxt(buf, values, fmt=fmt, delimiter=",", header=",".join(pred.columns), comments="")
+    return buf.getvalue()
+
+
+def write_predictions(pred: Predictions, out: str | Path) -> None:
+    """To `out`, atomically: NPZ (one array named label, proba or y) when it ends in .npz, else CSV."""
+    out = Path(out)
+    if out.is_dir():
+        raise NntrainError(f"--out {out} is a folder; give a file name ending in .csv or .npz")
+    if not out.parent.is_dir():
+        raise NntrainError(f"--out {out}: folder {out.parent} does not exist")
+    if out.name.lower().endswith(".npz"):
+        runs.write_npz(out, {pred.name: pred.values})
+    else:
+        runs.write_text(out, to_csv(pred))

@@ -1,0 +1,43 @@
+"""Trained runs in formats other tools read (`nntrain export`).
+
+    export_run("runs/mnist_mlp/20261126-141500", "model.onnx")            # format from the extension
+    export_run(run_dir, "weights.npz", fmt="npz")
+
+- onnx: a standard ONNX graph (opset 13) taking the raw input, standardization included;
+  needs the `onnx` extra.
+- npz: every weight as a plain named array plus the architecture as a JSON string.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ...errors import NntrainError
+
+FORMATS = ("onnx", "npz")
+
+
+def export_run(run_dir: str | Path, out: str | Path, fmt: str | None = None) -> Path:
+    """Write the trained model of run_dir to out as fmt (default: out's extension)."""
+    from ...api import load_run
+    from ...runs.folder import atomic_write
+
+    out = Path(out)
+    if fmt is None:
+        fmt = out.suffix.lower().lstrip(".")
+        if fmt not in FORMATS:
+            raise NntrainError(f"cannot tell the format from --out {out}; pass --format {' or '.join(FORMATS)}")
+    if fmt not in FORMATS:
+        raise NntrainError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if not out.parent.is_dir():
+        raise NntrainError(f"--out {out}: folder {out.parent} does not exist")
+    run = load_run(run_dir)
+    if fmt == "onnx":
+        from .onnx_graph import to_onnx_bytes
+
+        data = to_onnx_bytes(run.model, run.mean, run.std, doc=f"exported from {run_dir}")
+    else:
+        from .npz import to_npz_bytes
+
+        data = to_npz_bytes(run.model, run.mean, run.std, source=str(run_dir))
+    atomic_write(out, data)
+    return out

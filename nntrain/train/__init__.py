@@ -1,0 +1,6 @@
+"""The training loop: the Trainer and its callbacks, checkpoints for an exact resume, signal
+handling, the progress display, and flush-to-zero while training.
+
+It drives the math of `nntrain.nn` over the batches of `nntrain.data` and writes through
+`nntrain.runs`; it knows nothing of YAML or the command line.
+"""
