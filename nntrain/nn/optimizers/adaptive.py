@@ -1,14 +1,55 @@
-"""More optimizers: RMSprop, Adagrad, AdamW, Nadam (Keras 3's update rules and defaults).
+"""Adaptive optimizers, which scale each parameter's step by its own gradient history:
+Adagrad, RMSprop, Adam, AdamW, Nadam, in order of increasing complexity (Keras 3's update rules
+and defaults).
 
 Every update is in place on the whole parameter vector, with `state["tmp"]` as scratch. The
 options of every optimizer (clipnorm, clipvalue, weight_decay) are applied by Optimizer.step.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from .base import Adam, Optimizer, _number, set_moment_options
+from ..checks import number as _number
 from ..registry import OPTIMIZERS
+from .base import Optimizer
+
+
+@OPTIMIZERS.register("adagrad")
+class Adagrad(Optimizer):
+    """Adagrad (Duchi et al. 2011), in Keras' form.
+
+        acc <- acc + g^2            (acc starts at initial_accumulator_value)
+        p   <- p - lr * g / sqrt(acc + epsilon)
+
+    Args:
+        lr: learning rate.
+        initial_accumulator_value: starting value of acc (Keras 0.1; PyTorch 0).
+        epsilon: added to acc before the square root.
+    """
+
+    state_names = ("accumulator",)
+
+    def __init__(self, lr: float = 0.001, initial_accumulator_value: float = 0.1, epsilon: float = 1e-7):
+        super().__init__(lr)
+        self.initial_accumulator_value = _number("initial_accumulator_value", initial_accumulator_value, low=0.0)
+        self.epsilon = _number("epsilon", epsilon, low=0.0, low_open=True)
+
+    def _new_state(self, p):
+        state = super()._new_state(p)
+        state["accumulator"].fill(self.initial_accumulator_value)
+        return state
+
+    def _update(self, p, g, state):
+        acc, tmp = state["accumulator"], state["tmp"]
+        np.multiply(g, g, out=tmp)
+        acc += tmp
+        np.add(acc, self.epsilon, out=tmp)
+        np.sqrt(tmp, out=tmp)
+        np.divide(g, tmp, out=tmp)
+        tmp *= self.lr
+        p -= tmp
 
 
 @OPTIMIZERS.register("rmsprop")
@@ -67,39 +108,56 @@ class RMSprop(Optimizer):
             p -= tmp
 
 
-@OPTIMIZERS.register("adagrad")
-class Adagrad(Optimizer):
-    """Adagrad (Duchi et al. 2011), in Keras' form.
+def set_moment_options(opt: Optimizer, beta_1, beta_2, epsilon) -> None:
+    """beta_1, beta_2 in [0, 1) and epsilon > 0, checked and stored: what the Adam family shares."""
+    opt.beta_1 = _number("beta_1", beta_1, low=0.0, high=1.0, high_open=True)
+    opt.beta_2 = _number("beta_2", beta_2, low=0.0, high=1.0, high_open=True)
+    opt.epsilon = _number("epsilon", epsilon, low=0.0, low_open=True)
 
-        acc <- acc + g^2            (acc starts at initial_accumulator_value)
-        p   <- p - lr * g / sqrt(acc + epsilon)
+
+@OPTIMIZERS.register("adam")
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015, https://arxiv.org/abs/1412.6980), in Keras' form:
+
+        m <- beta_1 m + (1 - beta_1) g
+        v <- beta_2 v + (1 - beta_2) g^2
+        p <- p - lr * sqrt(1 - beta_2^t) / (1 - beta_1^t) * m / (sqrt(v) + epsilon)
+
+    The state keeps M = m / (1 - beta_1) and V = v / (1 - beta_2) (saved as "m" and "v"),
+    which is the same update in ten passes over memory instead of twelve:
+
+        M <- beta_1 M + g ;  V <- beta_2 V + g^2
+        p <- p - a_t * M / (sqrt(V) + epsilon / sqrt(1 - beta_2)),
+        a_t = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t) * (1 - beta_1) / sqrt(1 - beta_2)
 
     Args:
         lr: learning rate.
-        initial_accumulator_value: starting value of acc (Keras 0.1; PyTorch 0).
-        epsilon: added to acc before the square root.
+        beta_1: decay of the first-moment (mean) estimate.
+        beta_2: decay of the second-moment (uncentered variance) estimate.
+        epsilon: added to sqrt(v) for stability (Keras' 1e-7; PyTorch uses 1e-8).
     """
 
-    state_names = ("accumulator",)
+    state_names = ("m", "v")
 
-    def __init__(self, lr: float = 0.001, initial_accumulator_value: float = 0.1, epsilon: float = 1e-7):
+    def __init__(self, lr: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7):
         super().__init__(lr)
-        self.initial_accumulator_value = _number("initial_accumulator_value", initial_accumulator_value, low=0.0)
-        self.epsilon = _number("epsilon", epsilon, low=0.0, low_open=True)
-
-    def _new_state(self, p):
-        state = super()._new_state(p)
-        state["accumulator"].fill(self.initial_accumulator_value)
-        return state
+        set_moment_options(self, beta_1, beta_2, epsilon)
 
     def _update(self, p, g, state):
-        acc, tmp = state["accumulator"], state["tmp"]
-        np.multiply(g, g, out=tmp)
-        acc += tmp
-        np.add(acc, self.epsilon, out=tmp)
-        np.sqrt(tmp, out=tmp)
-        np.divide(g, tmp, out=tmp)
-        tmp *= self.lr
+        m, v = state["m"], state["v"]
+        tmp = g if self.overwrite_grads else state["tmp"]
+        b1, b2, t = self.beta_1, self.beta_2, self.iterations
+        m *= b1
+        m += g  # M <- b1 M + g
+        v *= b2
+        np.multiply(g, g, out=tmp)  # g is not read after this
+        v += tmp  # V <- b2 V + g^2
+        root = math.sqrt(1.0 - b2)
+        alpha = self.lr * math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t) * (1.0 - b1) / root
+        np.sqrt(v, out=tmp)
+        tmp += self.epsilon / root
+        np.divide(m, tmp, out=tmp)
+        tmp *= alpha
         p -= tmp
 
 

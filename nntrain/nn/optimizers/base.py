@@ -1,4 +1,4 @@
-"""Optimizers, in order of increasing complexity. Each updates parameters in place.
+"""The optimizer base class and how a config spec becomes an optimizer. Each updates parameters in place.
 
     opt.step([(name, param, grad), ...])
 
@@ -91,100 +91,6 @@ class Optimizer:
             state[slot] = np.array(value, copy=True)
 
 
-@OPTIMIZERS.register("sgd")
-class SGD(Optimizer):
-    """Stochastic gradient descent, with optional (Nesterov) momentum, as in Keras:
-
-        plain:     p <- p - lr * g
-        momentum:  v <- momentum * v - lr * g ;  p <- p + v
-        nesterov:  v <- momentum * v - lr * g ;  p <- p + momentum * v - lr * g
-
-    Args:
-        lr: learning rate.
-        momentum: velocity decay in [0, 1); 0 is plain SGD.
-        nesterov: use Nesterov momentum (look ahead along the velocity).
-    """
-
-    def __init__(self, lr: float = 0.01, momentum: float = 0.0, nesterov: bool = False):
-        super().__init__(lr)
-        self.momentum = _number("momentum", momentum, low=0.0, high=1.0, high_open=True)
-        if not isinstance(nesterov, bool):
-            raise ValueError(f"nesterov must be true or false, got {nesterov!r}")
-        if nesterov and self.momentum == 0.0:
-            raise ValueError("nesterov needs momentum > 0")
-        self.nesterov = nesterov
-        self.state_names = ("velocity",) if self.momentum else ()
-
-    def _update(self, p, g, state):
-        tmp = state["tmp"]
-        np.multiply(g, self.lr, out=tmp)  # lr * g
-        if not self.momentum:
-            p -= tmp
-            return
-        v = state["velocity"]
-        v *= self.momentum
-        v -= tmp
-        if self.nesterov:
-            p -= tmp
-            np.multiply(v, self.momentum, out=tmp)
-            p += tmp
-        else:
-            p += v
-
-
-@OPTIMIZERS.register("adam")
-class Adam(Optimizer):
-    """Adam (Kingma & Ba 2015, https://arxiv.org/abs/1412.6980), in Keras' form:
-
-        m <- beta_1 m + (1 - beta_1) g
-        v <- beta_2 v + (1 - beta_2) g^2
-        p <- p - lr * sqrt(1 - beta_2^t) / (1 - beta_1^t) * m / (sqrt(v) + epsilon)
-
-    The state keeps M = m / (1 - beta_1) and V = v / (1 - beta_2) (saved as "m" and "v"),
-    which is the same update in ten passes over memory instead of twelve:
-
-        M <- beta_1 M + g ;  V <- beta_2 V + g^2
-        p <- p - a_t * M / (sqrt(V) + epsilon / sqrt(1 - beta_2)),
-        a_t = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t) * (1 - beta_1) / sqrt(1 - beta_2)
-
-    Args:
-        lr: learning rate.
-        beta_1: decay of the first-moment (mean) estimate.
-        beta_2: decay of the second-moment (uncentered variance) estimate.
-        epsilon: added to sqrt(v) for stability (Keras' 1e-7; PyTorch uses 1e-8).
-    """
-
-    state_names = ("m", "v")
-
-    def __init__(self, lr: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7):
-        super().__init__(lr)
-        set_moment_options(self, beta_1, beta_2, epsilon)
-
-    def _update(self, p, g, state):
-        m, v = state["m"], state["v"]
-        tmp = g if self.overwrite_grads else state["tmp"]
-        b1, b2, t = self.beta_1, self.beta_2, self.iterations
-        m *= b1
-        m += g  # M <- b1 M + g
-        v *= b2
-        np.multiply(g, g, out=tmp)  # g is not read after this
-        v += tmp  # V <- b2 V + g^2
-        root = math.sqrt(1.0 - b2)
-        alpha = self.lr * math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t) * (1.0 - b1) / root
-        np.sqrt(v, out=tmp)
-        tmp += self.epsilon / root
-        np.divide(m, tmp, out=tmp)
-        tmp *= alpha
-        p -= tmp
-
-
-def set_moment_options(opt: Optimizer, beta_1, beta_2, epsilon) -> None:
-    """beta_1, beta_2 in [0, 1) and epsilon > 0, checked and stored: what the Adam family shares."""
-    opt.beta_1 = _number("beta_1", beta_1, low=0.0, high=1.0, high_open=True)
-    opt.beta_2 = _number("beta_2", beta_2, low=0.0, high=1.0, high_open=True)
-    opt.epsilon = _number("epsilon", epsilon, low=0.0, low_open=True)
-
-
 def clip_gradients(grads: list[np.ndarray], clipnorm: float | None, clipvalue: float | None) -> None:
     """In place: g <- g * clipnorm / ||all g|| when the global norm exceeds clipnorm (PyTorch's
     clip_grad_norm_, Keras' global_clipnorm); then every entry clipped to [-clipvalue, clipvalue]."""
@@ -199,7 +105,7 @@ def clip_gradients(grads: list[np.ndarray], clipnorm: float | None, clipvalue: f
 
 
 # keys of an optimizer spec that every optimizer accepts (see Optimizer.set_options), and the
-# learning-rate schedule, which is not the optimizer's business (nntrain.schedules)
+# learning-rate schedule, which is not the optimizer's business (schedules.py)
 COMMON_OPTIONS = ("clipnorm", "clipvalue", "weight_decay")
 SCHEDULE_KEY = "schedule"
 
@@ -219,7 +125,7 @@ def build_optimizer(spec) -> Optimizer:
     """An optimizer from a name ('adam'), a spec ({'type': 'sgd', 'lr': 0.1}) or an instance.
 
     A spec may also hold clipnorm, clipvalue and weight_decay (any optimizer) and a schedule
-    (ignored here: nntrain.schedules builds it)."""
+    (ignored here: schedules.build_schedule builds it)."""
     spec, common, _ = split_optimizer_spec(spec)
     opt = OPTIMIZERS.build(spec)
     try:
@@ -228,6 +134,3 @@ def build_optimizer(spec) -> Optimizer:
         from ...errors import ConfigError
 
         raise ConfigError(f"optimizer: {exc}") from None
-
-
-from . import adaptive as optimizers_more  # noqa: E402,F401  (registers rmsprop, adagrad, adamw, nadam)
