@@ -1,9 +1,12 @@
-"""The one exception family nntrain raises for problems a user can fix.
+"""The one exception family nntrain raises for problems a user can fix, and the did-you-mean
+hint its messages carry.
 
 The CLI turns an `NntrainError` into a single `error:` line on stderr and its `exit_code`;
 anything else is a bug and keeps its traceback.
 """
 from __future__ import annotations
+
+import difflib
 
 
 class NntrainError(Exception):
@@ -54,3 +57,11 @@ class Interrupted(KeyboardInterrupt):
 
     def __str__(self) -> str:
         return self.message
+
+
+def did_you_mean(name: str, valid: list[str] | tuple[str, ...]) -> str:
+    """' (did you mean 'x'?)' for the closest valid names, or '' when none is close."""
+    close = difflib.get_close_matches(str(name), list(valid), n=3, cutoff=0.6)
+    if not close:
+        return ""
+    return " (did you mean " + " or ".join(repr(c) for c in close) + "?)"

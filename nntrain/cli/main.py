@@ -221,7 +221,8 @@ def list_(
     Example: nntrain list layers
     """
     from ..errors import NntrainError
-    from ..nn.registry import KINDS, did_you_mean, load_all
+    from ..errors import did_you_mean
+    from ..nn.registry import KINDS, load_all
 
     load_all()
     if kind is not None and kind not in KINDS:

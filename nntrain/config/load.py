@@ -246,8 +246,8 @@ def _check_optimizer(spec: dict) -> dict:
 
 def _check_monitors(cfg: Config) -> None:
     """Metrics columns watched by early stopping, checkpoints and reduce_on_plateau exist."""
-    from ..train.callbacks import check_monitor
-    from ..train.trainer import metric_name
+    from ..nn.metrics.base import metric_name
+    from ..nn.metrics.monitor import check_monitor
 
     names = []
     for m in cfg.metrics:

@@ -11,20 +11,11 @@ describes every entry's parameters for `nntrain list` straight from the code.
 """
 from __future__ import annotations
 
-import difflib
 import inspect
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..errors import ConfigError
-
-
-def did_you_mean(name: str, valid: list[str] | tuple[str, ...]) -> str:
-    """' (did you mean 'x'?)' for the closest valid names, or '' when none is close."""
-    close = difflib.get_close_matches(str(name), list(valid), n=3, cutoff=0.6)
-    if not close:
-        return ""
-    return " (did you mean " + " or ".join(repr(c) for c in close) + "?)"
+from ..errors import ConfigError, did_you_mean
 
 
 @dataclass(frozen=True)

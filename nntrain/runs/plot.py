@@ -102,7 +102,7 @@ def collect(run_dirs: list[str | Path], metrics: list[str] | None = None,
                     series.append(Series(prefix + tag, [int(r["epoch"]) for r in rows],
                                          [_number(r.get(key)) for r in rows], key.startswith("val_")))
         if not series:
-            from ..nn.registry import did_you_mean
+            from ..errors import did_you_mean
 
             valid = available + ["lr"] + [f"val_{m}" for m in available]
             raise NntrainError(f"--metric {metric!r} is in no run's {runs.METRICS}{did_you_mean(metric, valid)}; "

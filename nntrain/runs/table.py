@@ -133,7 +133,7 @@ def check_sort_key(records: list[dict], key: str) -> None:
         raise NntrainError(f"--sort {key}: no run has that metric; metrics present: {', '.join(metric_keys)}")
     if split in SPLITS and "." in key:
         return  # no runs at all: nothing to sort
-    from ..nn.registry import did_you_mean
+    from ..errors import did_you_mean
 
     valid = list(FIELDS) + metric_keys
     raise NntrainError(f"--sort {key!r} is not a run field or SPLIT.METRIC{did_you_mean(key, valid)}; "

@@ -25,7 +25,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import NntrainError
-from ..nn.registry import did_you_mean
+from ..errors import did_you_mean
 from ..config.schema import number_from, type_name
 
 DISTRIBUTIONS = ("loguniform", "uniform", "int", "choice")

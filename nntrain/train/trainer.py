@@ -15,7 +15,7 @@ import numpy as np
 from ..data import BatchIterator
 from ..errors import DivergedError, Interrupted
 from ..nn.losses import Loss
-from ..nn.metrics.base import Metric
+from ..nn.metrics.base import Metric, metric_name
 from ..nn.model import Sequential
 from ..nn.optimizers.base import Optimizer
 from .progress import Progress
@@ -56,10 +56,6 @@ def evaluate(model: Sequential, loss: Loss, metrics: list[Metric], x: np.ndarray
     out = {"loss": total / len(x) + model.penalty() if len(x) else float("nan")}
     out.update({metric_name(m): m.result() for m in metrics})
     return out
-
-
-def metric_name(m: Metric) -> str:
-    return getattr(m, "name", None) or m.registry_name
 
 
 class Callback:

@@ -1,9 +1,14 @@
 """Streaming metrics (`update` per batch, `result` at the end), each registered in
-`nntrain.nn.registry.METRICS`; and the monitor that tells whether a metrics column improved."""
+`nntrain.nn.registry.METRICS`: the contract in `base`, a module per kind (`classification`,
+`regression`), and the `monitor` that tells whether a metrics column improved.
+"""
 from __future__ import annotations
 
-from .base import Accuracy, MeanAbsoluteError, MeanSquaredError, Metric, build_metric, predicted_labels, true_labels
-from .classification import F1, R2, ConfusionMatrix, Precision, Recall, TopKAccuracy
+from .base import Metric, build_metric, metric_name, predicted_labels, true_labels
+from .classification import F1, Accuracy, ConfusionMatrix, Precision, Recall, TopKAccuracy
+from .regression import R2, MeanAbsoluteError, MeanSquaredError
+from .monitor import Monitor, check_monitor, higher_is_better
 
-__all__ = ["Accuracy", "ConfusionMatrix", "F1", "MeanAbsoluteError", "MeanSquaredError", "Metric", "Precision",
-           "R2", "Recall", "TopKAccuracy", "build_metric", "predicted_labels", "true_labels"]
+__all__ = ["Accuracy", "ConfusionMatrix", "F1", "MeanAbsoluteError", "MeanSquaredError", "Metric", "Monitor",
+           "Precision", "R2", "Recall", "TopKAccuracy", "build_metric", "check_monitor", "higher_is_better",
+           "metric_name", "predicted_labels", "true_labels"]

@@ -1,4 +1,5 @@
-"""Streaming metrics: `reset()`, `update(pred, target)` per batch, `result()` for the epoch.
+"""The metric contract: `reset()`, `update(pred, target)` per batch, `result()` for the epoch;
+and the class labels that predictions and targets stand for.
 
 Targets arrive as the loss prepared them: int labels (n,), one-hot rows (n, C), or values.
 """
@@ -44,44 +45,10 @@ def true_labels(target: np.ndarray) -> np.ndarray:
     return flat if flat.dtype.kind in "iu" else (flat > 0.5).astype(np.int64)
 
 
-@METRICS.register("accuracy")
-class Accuracy(Metric):
-    """Fraction of samples whose predicted class (argmax, or p > 0.5 for one output) is right."""
-
-    def update(self, pred, target):
-        if pred.ndim == 2 and pred.shape[1] > 1 and target.ndim == 1 and target.dtype.kind in "iu":  # int labels
-            hits = np.count_nonzero(pred.argmax(axis=1) == target)  # the method: np.argmax adds ~2 us
-        else:
-            hits = np.count_nonzero(predicted_labels(pred, self.from_logits) == true_labels(target))
-        self.total += int(hits)
-        self.count += len(target)
-
-
-@METRICS.register("mse")
-class MeanSquaredError(Metric):
-    """Mean of (pred - y)^2 over every output."""
-
-    higher_is_better = False
-
-    def update(self, pred, target):
-        d = pred - target.reshape(pred.shape)
-        self.total += float(np.vdot(d, d))
-        self.count += d.size
-
-
-@METRICS.register("mae")
-class MeanAbsoluteError(Metric):
-    """Mean of |pred - y| over every output."""
-
-    higher_is_better = False
-
-    def update(self, pred, target):
-        self.total += float(np.abs(pred - target.reshape(pred.shape)).sum())
-        self.count += pred.size
-
-
 def build_metric(spec) -> Metric:
     return METRICS.build(spec)
 
 
-from . import classification as metrics_more  # noqa: E402,F401  (registers precision, recall, f1, top_k_accuracy, r2)
+def metric_name(m: Metric) -> str:
+    """The metric's column in metrics.csv and summary.json (its registry name, unless it names itself)."""
+    return getattr(m, "name", None) or m.registry_name

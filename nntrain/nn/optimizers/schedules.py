@@ -14,6 +14,7 @@ import numpy as np
 
 from ..checks import integer as _int
 from ..checks import number as _num
+from ..metrics.monitor import Monitor
 from ..registry import SCHEDULES
 
 
@@ -133,8 +134,6 @@ class ReduceOnPlateau(Schedule):
 
     def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10, min_delta: float = 0.0001,
                  mode: str = "auto", cooldown: int = 0, min_lr: float = 0.0):
-        from ...train.callbacks import Monitor
-
         self.monitor = monitor
         self.watch = Monitor(monitor, mode, min_delta)
         self.factor = _num("factor", factor, low=0, low_open=True, high=1, high_open=True)
