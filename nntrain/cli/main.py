@@ -1,18 +1,19 @@
-"""The `nntrain` command line: each command parses flags, calls one library function, renders.
+"""The `nntrain` app and its commands: each parses flags, calls one library function, renders.
 
 Errors a user can fix (NntrainError) become one `error:` line on stderr and exit code 2
 (1 when training diverged); Ctrl-C exits 130. No numpy at import time, so --help is quick.
 """
 from __future__ import annotations
 
-import functools
-import json
-import os
 import sys
 from pathlib import Path
 from typing import List, Optional
 
 import typer
+
+from .options import (EXIT_DIVERGED, JsonOpt, SetOpt, emit_json, error_line, format_metrics, guarded,
+                      progress_mode)
+from .sweep import sweep_app
 
 app = typer.Typer(
     name="nntrain",
@@ -22,66 +23,6 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-EXIT_DIVERGED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
-
-SetOpt = typer.Option(None, "--set", "-s", metavar="KEY=VALUE",
-                      help="Override a config key; VALUE is YAML. Repeatable. e.g. --set train.epochs=3 "
-                           "--set model.layers.0.units=256")
-JsonOpt = typer.Option(False, "--json", help="Print exactly one JSON object on stdout at the end. "
-                                              "e.g. --json | jq .test.accuracy")
-
-
-# control characters a user typed (or a file holds) are shown escaped: the error stays one line
-# and cannot send escape sequences to the terminal
-_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F]}
-
-
-def error_line(message: str) -> None:
-    print(f"error: {message.translate(_CONTROL)}", file=sys.stderr, flush=True)
-
-
-def guarded(func):
-    """Turn library errors into `error:` lines and exit codes at the boundary."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        from ..errors import NntrainError
-
-        try:
-            return func(*args, **kwargs)
-        except NntrainError as exc:
-            error_line(str(exc))
-            raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt as exc:  # errors.Interrupted carries the message and 128 + signal
-            print(f"interrupted: {exc}" if str(exc) else "interrupted", file=sys.stderr, flush=True)
-            raise typer.Exit(getattr(exc, "exit_code", EXIT_INTERRUPTED)) from None
-
-    return wrapper
-
-
-def emit_json(obj) -> None:
-    from ..runs.folder import json_default
-
-    print(json.dumps(obj, default=json_default, allow_nan=True))
-
-
-def _progress_mode(progress: str, quiet: bool, as_json: bool) -> str:
-    from ..errors import NntrainError
-    from ..train.progress import MODES
-
-    if progress not in MODES:
-        raise NntrainError(f"--progress must be one of {', '.join(MODES)}, got {progress!r}")
-    env = os.environ.get("NNTRAIN_PROGRESS")
-    if progress == "auto" and env and env.strip().lower() not in MODES:
-        raise NntrainError(f"NNTRAIN_PROGRESS must be one of {', '.join(MODES)}, got {env!r}")
-    return "none" if quiet else progress
-
-
-def format_metrics(d: dict | None) -> str:
-    from ..train.progress import format_logs
-
-    return format_logs(d) if d else "-"
 
 
 @app.command()
@@ -112,7 +53,7 @@ def fit(
     from ..config.load import load_config
     from ..errors import NntrainError
 
-    mode = _progress_mode(progress, quiet, as_json)
+    mode = progress_mode(progress, quiet, as_json)
     if resume is not None:
         if config is not None or run_dir is not None or name is not None:
             raise NntrainError("--resume RUN_DIR takes the config from the run folder; "
@@ -377,8 +318,6 @@ def gradcheck(
             error_line(f"gradient check failed: {', '.join(result['failed'])} above {result['tolerance']:g}")
         raise typer.Exit(EXIT_DIVERGED)
 
-
-from .sweep import sweep_app  # noqa: E402  (uses the helpers above)
 
 app.add_typer(sweep_app, name="sweep")
 

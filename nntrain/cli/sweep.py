@@ -12,7 +12,7 @@ from typing import List, Optional
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from .main import JsonOpt, SetOpt, _progress_mode, emit_json, guarded
+from .options import JsonOpt, SetOpt, emit_json, guarded, progress_mode
 
 
 class SweepGroup(TyperGroup):
@@ -89,7 +89,7 @@ def run(
     """
     from ..sweep import commands, plan_sweep, run_sweep
 
-    mode_ = _progress_mode(progress, quiet, as_json)
+    mode_ = progress_mode(progress, quiet, as_json)
     plan = plan_sweep(config, spec_file=spec, sets=set_ or [], grid=grid or [], zips=zip_ or [],
                       space=space or [], random=random, seed=seed, metric=metric, mode=mode)
     if print_commands:

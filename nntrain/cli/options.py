@@ -1,0 +1,70 @@
+"""What every command shares: the exit codes, the --set and --json options, the `error:` line
+and the guard that turns library errors into it, JSON output, and the progress mode."""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+
+import typer
+
+EXIT_DIVERGED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
+
+SetOpt = typer.Option(None, "--set", "-s", metavar="KEY=VALUE",
+                      help="Override a config key; VALUE is YAML. Repeatable. e.g. --set train.epochs=3 "
+                           "--set model.layers.0.units=256")
+JsonOpt = typer.Option(False, "--json", help="Print exactly one JSON object on stdout at the end. "
+                                              "e.g. --json | jq .test.accuracy")
+
+
+# control characters a user typed (or a file holds) are shown escaped: the error stays one line
+# and cannot send escape sequences to the terminal
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F]}
+
+
+def error_line(message: str) -> None:
+    print(f"error: {message.translate(_CONTROL)}", file=sys.stderr, flush=True)
+
+
+def guarded(func):
+    """Turn library errors into `error:` lines and exit codes at the boundary."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from ..errors import NntrainError
+
+        try:
+            return func(*args, **kwargs)
+        except NntrainError as exc:
+            error_line(str(exc))
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt as exc:  # errors.Interrupted carries the message and 128 + signal
+            print(f"interrupted: {exc}" if str(exc) else "interrupted", file=sys.stderr, flush=True)
+            raise typer.Exit(getattr(exc, "exit_code", EXIT_INTERRUPTED)) from None
+
+    return wrapper
+
+
+def emit_json(obj) -> None:
+    from ..runs.folder import json_default
+
+    print(json.dumps(obj, default=json_default, allow_nan=True))
+
+
+def progress_mode(progress: str, quiet: bool, as_json: bool) -> str:
+    from ..errors import NntrainError
+    from ..train.progress import MODES
+
+    if progress not in MODES:
+        raise NntrainError(f"--progress must be one of {', '.join(MODES)}, got {progress!r}")
+    env = os.environ.get("NNTRAIN_PROGRESS")
+    if progress == "auto" and env and env.strip().lower() not in MODES:
+        raise NntrainError(f"NNTRAIN_PROGRESS must be one of {', '.join(MODES)}, got {env!r}")
+    return "none" if quiet else progress
+
+
+def format_metrics(d: dict | None) -> str:
+    from ..train.progress import format_logs
+
+    return format_logs(d) if d else "-"
