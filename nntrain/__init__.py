@@ -18,7 +18,7 @@ _API = {
     "load_config": "nntrain.config",
     "fit": "nntrain.api",
     "resume": "nntrain.api",
-    "load_model": "nntrain.api",
+    "load_model": "nntrain.runs.load",
     "evaluate_run": "nntrain.api",
     "build_layer": "nntrain.nn.layers",
     "build_loss": "nntrain.nn.losses",

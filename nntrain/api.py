@@ -18,12 +18,13 @@ import numpy as np
 from . import runs
 from .train.callbacks import BestCheckpoint, EarlyStopping, build_callbacks
 from .config.load import dump_config, load_config
-from .data import Splits, apply_standardize, load_splits, read_file
+from .data import Splits, load_splits, read_file
 from .errors import DataError, DivergedError, Interrupted, NntrainError, RunError
 from .nn.losses import Loss, build_loss
 from .nn.metrics.base import Metric, build_metric
 from .nn.metrics.classification import ConfusionMatrix
 from .nn.model import Sequential
+from .runs.load import fit_input, load_model, load_run  # noqa: F401 (load_model: part of this API)
 from .nn.optimizers.base import build_optimizer
 from .train.progress import Progress, make_progress
 from .config.schema import Config
@@ -244,36 +245,6 @@ def _check_epochs(trainer: Trainer, epochs: int, path: Path) -> None:
                        f"{st.epoch + 1}, got {epochs}")
 
 
-# -- loading a run back -------------------------------------------------------------------
-@dataclass
-class LoadedRun:
-    cfg: Config
-    model: Sequential
-    mean: np.ndarray | None
-    std: np.ndarray | None
-
-
-def load_run(run_dir: str | Path) -> LoadedRun:
-    """The config and trained model of a run folder (weights checked against the config)."""
-    path = runs.check_run_dir(run_dir)
-    try:
-        cfg = load_config(path / runs.CONFIG)
-    except NntrainError as exc:
-        raise RunError(f"{path}: its config.yaml is invalid: {exc}") from None
-    arrays = runs.read_npz(path / runs.WEIGHTS)
-    if cfg.model.input_shape is None:
-        raise RunError(f"{path / runs.CONFIG} has no model.input_shape")
-    model = Sequential.from_specs(cfg.model.layers, cfg.model.input_shape, cfg.model.dtype, cfg.seed,
-                                  training=False)
-    model.load_state_dict(arrays, source=str(path / runs.WEIGHTS))
-    return LoadedRun(cfg, model, arrays.get("data.mean"), arrays.get("data.std"))
-
-
-def load_model(run_dir: str | Path) -> Sequential:
-    """The trained Sequential of a run folder; `model.predict(x)`."""
-    return load_run(run_dir).model
-
-
 def evaluate_run(run_dir: str | Path, data: str | None = None) -> dict:
     """Loss and metrics of a run on its test split, or on a data file (`--data`)."""
     run = load_run(run_dir)
@@ -288,7 +259,7 @@ def evaluate_run(run_dir: str | Path, data: str | None = None) -> dict:
         x = ds.x  # load_splits already standardized it with the training statistics
     else:
         ds, source = read_file(data, target=cfg.data.target, dtype=cfg.model.dtype), str(data)
-        x = _fit_input(ds.x, run, source)
+        x = fit_input(ds.x, run, source)
     y = loss.prepare_target(ds.y, run.model.output_shape, cfg.model.dtype)
     metrics = build_metrics(cfg, loss)
     if loss.classification:  # rows: true class, columns: predicted class
@@ -297,14 +268,3 @@ def evaluate_run(run_dir: str | Path, data: str | None = None) -> dict:
         metrics.append(cm)
     result = evaluate(run.model, loss, metrics, x, y)
     return {"run_dir": str(run_dir), "data": source, "samples": len(x), **result}
-
-
-def _fit_input(x: np.ndarray, run: LoadedRun, source: str) -> np.ndarray:
-    shape = tuple(run.model.input_shape)
-    if x.shape[1:] != shape:
-        if int(np.prod(x.shape[1:])) != int(np.prod(shape)):
-            raise DataError(f"{source} has feature shape {x.shape[1:]} but the model expects {shape}")
-        x = x.reshape((len(x),) + shape)
-    if run.mean is not None:
-        x = apply_standardize(x, run.mean, run.std)
-    return x

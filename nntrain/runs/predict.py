@@ -20,6 +20,7 @@ import numpy as np
 from .. import runs
 from ..errors import DataError, NntrainError
 from ..nn.losses import build_loss
+from .load import fit_input, load_run
 
 
 @dataclass
@@ -107,14 +108,13 @@ def _probabilities(out: np.ndarray, from_logits: bool) -> np.ndarray:
 
 def predict_run(run_dir: str | Path, source: str | Path, proba: bool = False) -> Predictions:
     """Labels (or probabilities with proba) of a classifier run, values of a regression run."""
-    from ..api import _fit_input, load_run
     from ..nn.metrics.base import predicted_labels
 
     run = load_run(run_dir)
     cfg, model = run.cfg, run.model
     loss = build_loss(cfg.loss)
     x = read_inputs(source, int(np.prod(model.input_shape)), cfg.data.target, cfg.model.dtype)
-    x = _fit_input(x, run, str(source))
+    x = fit_input(x, run, str(source))
     out = model.predict(x)
     if not loss.classification:
         if proba:

@@ -18,7 +18,7 @@ FORMATS = ("onnx", "npz")
 
 def export_run(run_dir: str | Path, out: str | Path, fmt: str | None = None) -> Path:
     """Write the trained model of run_dir to out as fmt (default: out's extension)."""
-    from ...api import load_run
+    from ...runs.load import load_run
     from ...runs.folder import atomic_write
 
     out = Path(out)

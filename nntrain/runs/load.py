@@ -1,0 +1,61 @@
+"""A run folder read back: its config and its trained model, with the standardization statistics
+saved beside the weights.
+
+    run = load_run("runs/mnist_mlp/20261126-141500")
+    run.model.predict(fit_input(x, run, "new.csv"))
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..config.load import load_config
+from ..config.schema import Config
+from ..data import apply_standardize
+from ..errors import DataError, NntrainError, RunError
+from ..nn.model import Sequential
+from . import folder as runs
+
+
+@dataclass
+class LoadedRun:
+    cfg: Config
+    model: Sequential
+    mean: np.ndarray | None
+    std: np.ndarray | None
+
+
+def load_run(run_dir: str | Path) -> LoadedRun:
+    """The config and trained model of a run folder (weights checked against the config)."""
+    path = runs.check_run_dir(run_dir)
+    try:
+        cfg = load_config(path / runs.CONFIG)
+    except NntrainError as exc:
+        raise RunError(f"{path}: its config.yaml is invalid: {exc}") from None
+    arrays = runs.read_npz(path / runs.WEIGHTS)
+    if cfg.model.input_shape is None:
+        raise RunError(f"{path / runs.CONFIG} has no model.input_shape")
+    model = Sequential.from_specs(cfg.model.layers, cfg.model.input_shape, cfg.model.dtype, cfg.seed,
+                                  training=False)
+    model.load_state_dict(arrays, source=str(path / runs.WEIGHTS))
+    return LoadedRun(cfg, model, arrays.get("data.mean"), arrays.get("data.std"))
+
+
+def load_model(run_dir: str | Path) -> Sequential:
+    """The trained Sequential of a run folder; `model.predict(x)`."""
+    return load_run(run_dir).model
+
+
+def fit_input(x: np.ndarray, run: LoadedRun, source: str) -> np.ndarray:
+    """x in the shape the model takes (rows reshaped when the sizes agree), standardized with the
+    statistics saved with the run: what eval --data and predict feed the model."""
+    shape = tuple(run.model.input_shape)
+    if x.shape[1:] != shape:
+        if int(np.prod(x.shape[1:])) != int(np.prod(shape)):
+            raise DataError(f"{source} has feature shape {x.shape[1:]} but the model expects {shape}")
+        x = x.reshape((len(x),) + shape)
+    if run.mean is not None:
+        x = apply_standardize(x, run.mean, run.std)
+    return x
