@@ -138,9 +138,8 @@ def startup(threads: int, repeats: int = 7) -> tuple[float, float]:
 
 def conv_available() -> bool:
     sys.path.insert(0, str(REPO))
-    from nntrain.nn.registry import LAYERS, load_all
+    from nntrain.nn.layers import LAYERS  # the package registers every layer
 
-    load_all()
     return "conv2d" in LAYERS.names() and CNN_CONFIG.exists()
 
 

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nntrain.data import (
+    DATASETS,
     BatchIterator,
     Dataset,
     apply_standardize,
@@ -27,7 +28,6 @@ from nntrain.data import (
     xor,
 )
 from nntrain.errors import ConfigError, DataError
-from nntrain.nn.registry import DATASETS
 
 IDX_CODES = {"u1": 0x08, "i1": 0x09, ">i2": 0x0B, ">i4": 0x0C, ">f4": 0x0D, ">f8": 0x0E}
 

@@ -161,11 +161,9 @@ def list_(
 
     Example: nntrain list layers
     """
-    from ..errors import NntrainError
-    from ..errors import did_you_mean
-    from ..nn.registry import KINDS, load_all
+    from ..config.catalogue import KINDS
+    from ..errors import NntrainError, did_you_mean
 
-    load_all()
     if kind is not None and kind not in KINDS:
         raise NntrainError(f"unknown kind {kind!r}{did_you_mean(kind, list(KINDS))}; valid: {', '.join(KINDS)}")
     if fmt not in ("table", "markdown"):

@@ -106,7 +106,7 @@ OPTIMIZER_OPTIONS = ("every optimizer also takes clipnorm (global gradient norm)
 
 def print_registries(kinds: list[str]) -> None:
     """`nntrain list`: one table per registry kind, each entry with its parameters and defaults."""
-    from ..nn.registry import KINDS
+    from ..config.catalogue import KINDS
 
     out = console()
     for k in kinds:

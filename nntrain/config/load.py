@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from ..errors import ConfigError, NntrainError
-from ..nn.registry import DATASETS, LOSSES, METRICS, OPTIMIZERS
+from ..nn.registry import LOSSES, METRICS, OPTIMIZERS
 from .schema import Config, number_from, parse_section, type_name
 
 MAX_NODES = 100_000  # a config bigger than this once aliases are expanded is an alias bomb
@@ -265,9 +265,7 @@ def _check_monitors(cfg: Config) -> None:
 def validate(cfg: Config) -> None:
     """Registry names and arguments, data sources, and the model's shapes."""
     from ..nn.model import Sequential  # numpy-heavy; keep `nntrain --help` fast
-    from ..nn.registry import load_all
-
-    load_all()
+    from .catalogue import DATASETS  # its import fills every registry
 
     cfg.loss = _check_spec(LOSSES, cfg.loss, "loss")
     cfg.optimizer = _check_optimizer(cfg.optimizer)

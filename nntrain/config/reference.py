@@ -12,7 +12,7 @@ import dataclasses
 import inspect
 
 from . import schema
-from ..nn.registry import KINDS, load_all
+from .catalogue import KINDS
 
 COMMAND = "nntrain list --format markdown > docs/reference.md"
 
@@ -90,7 +90,6 @@ def registry_section(kind: str) -> list[str]:
 
 def markdown_reference(kind: str | None = None) -> str:
     """The whole reference (kind=None) or the section of one registry kind, as Markdown."""
-    load_all()
     if kind is not None:
         return "\n".join(registry_section(kind)).rstrip() + "\n"
     lines = ["# nntrain reference", "",

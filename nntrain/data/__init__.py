@@ -4,18 +4,19 @@
     it = BatchIterator(splits.train, batch_size=32)
     for xb, yb in it.batches(it.order(rng)): ...
 
-Importing this package registers the built-in datasets in `nntrain.registry.DATASETS`.
+Importing this package registers the built-in datasets in `DATASETS` (data/builtin.py).
 """
 from __future__ import annotations
 
 from .batches import BatchIterator
-from .builtin import mnist, sine, spirals, xor
+from .builtin import DATASETS, mnist, sine, spirals, xor
 from .dataset import Dataset
 from .readers import read_csv, read_file, read_idx, read_npz
 from .splits import Splits, apply_standardize, load_splits
 
 __all__ = [
     "BatchIterator",
+    "DATASETS",
     "Dataset",
     "Splits",
     "apply_standardize",

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from ..nn.registry import DATASETS
+from ..nn.registry import Registry
 from .dataset import Dataset
 from .readers import read_idx, scale_uint8
 
@@ -18,6 +18,8 @@ MNIST_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
+DATASETS = Registry("dataset", key="name")
+
 # the folder holding `nntrain/`: a source checkout ships datasets/ next to it
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

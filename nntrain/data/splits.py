@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import DataError
-from ..nn.registry import DATASETS
+from .builtin import DATASETS
 from .dataset import Dataset, float_dtype
 from .readers import read_file
 

@@ -1,4 +1,4 @@
-"""Named registries of layers, losses, optimizers, initializers, metrics and datasets.
+"""Named registries of layers, losses, optimizers, schedules, initializers and metrics.
 
     @LAYERS.register("dense")
     class Dense(Layer): ...
@@ -157,27 +157,4 @@ LOSSES = Registry("loss")
 OPTIMIZERS = Registry("optimizer")
 INITIALIZERS = Registry("initializer")
 METRICS = Registry("metric")
-DATASETS = Registry("dataset", key="name")
 SCHEDULES = Registry("schedule")
-
-# the modules whose import fills the registries above
-_PROVIDERS = ("nn.layers", "nn.losses", "nn.optimizers", "nn.initializers", "nn.metrics", "data")
-
-
-def load_all() -> None:
-    """Import every module that registers entries, so lookups see the full catalogue."""
-    import importlib
-
-    for module in _PROVIDERS:
-        importlib.import_module(f"nntrain.{module}")
-
-
-KINDS = {
-    "layers": LAYERS,
-    "losses": LOSSES,
-    "optimizers": OPTIMIZERS,
-    "schedules": SCHEDULES,
-    "initializers": INITIALIZERS,
-    "metrics": METRICS,
-    "datasets": DATASETS,
-}
