@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import SPIRALS
+from sample_configs import SPIRALS
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -5,6 +5,7 @@ import json
 import sys
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 
 import nntrain
@@ -19,14 +20,12 @@ TOL = 1e-5
 
 
 def onnx_run(path_or_bytes, x):
-    ort = pytest.importorskip("onnxruntime")
     data = path_or_bytes.read_bytes() if hasattr(path_or_bytes, "read_bytes") else path_or_bytes
     sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
     return sess.run(None, {"input": np.ascontiguousarray(x, dtype=np.float32)})[0]
 
 
 def to_onnx(model, mean=None, std=None):
-    pytest.importorskip("onnx")
     from nntrain.tools.export.onnx_graph import to_onnx_bytes
 
     return to_onnx_bytes(model, mean, std)
@@ -64,7 +63,6 @@ def test_mnist_run_agrees_with_predict_on_the_test_set(cli, tmp_path):
     fit = cli("fit", CONFIGS / "mnist_mlp.yaml", "--set", "data.limit=1000", "--set", "train.epochs=1",
               "--run-dir", tmp_path / "run", "--quiet")
     assert fit.exit_code == 0, fit.stderr
-    pytest.importorskip("onnx")
     result = cli("export", tmp_path / "run", "--format", "onnx", "--out", tmp_path / "mnist.onnx")
     assert result.exit_code == 0, result.stderr
     cfg = load_run(tmp_path / "run").cfg
@@ -83,7 +81,6 @@ loss: sparse_categorical_crossentropy
 train: {epochs: 1}
 """)
     assert cli("fit", config, "--run-dir", tmp_path / "run", "--quiet").exit_code == 0
-    pytest.importorskip("onnx")
     assert cli("export", tmp_path / "run", "--out", tmp_path / "m.onnx").exit_code == 0
     run = load_run(tmp_path / "run")
     assert run.mean is not None and not np.allclose(run.std, 1.0)
@@ -130,7 +127,6 @@ def test_unknown_layer_and_missing_extra_are_clear_errors(monkeypatch):
     from nntrain.nn.layers import Dense
 
     model = Sequential([Dense(3), Mystery()], (4,))
-    pytest.importorskip("onnx")
     with pytest.raises(NntrainError, match=r"layer 1 \(mystery\).*supported: "):
         to_onnx(model)
     from nntrain.tools.export.onnx_graph import to_onnx_bytes

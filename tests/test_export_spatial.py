@@ -12,14 +12,11 @@ import math
 from types import SimpleNamespace
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 
 from nntrain.nn.layers import build_layer
-
-onnx = pytest.importorskip("onnx")
-ort = pytest.importorskip("onnxruntime")
-
-from nntrain.tools.export.onnx_graph import to_onnx_bytes  # noqa: E402
+from nntrain.tools.export.onnx_graph import to_onnx_bytes
 
 RNG = np.random.default_rng(0)
 

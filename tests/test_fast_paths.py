@@ -12,7 +12,7 @@ from nntrain import build_layer, build_loss, build_optimizer
 from nntrain.train.denormals import available, flush_denormals
 from nntrain.tools.gradcheck import TOLERANCE, check_layer
 
-from helpers import SPIRALS
+from sample_configs import SPIRALS
 
 
 def keras_adam(p, grads, lr=1e-3, b1=0.9, b2=0.999, eps=1e-7):

@@ -1,11 +1,10 @@
-"""New metrics against values worked out by hand (and scikit-learn's definitions)."""
+"""Metrics against values worked out by hand (and scikit-learn's definitions)."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from nntrain.nn.metrics import build_metric
-from nntrain.nn.metrics import ConfusionMatrix
+from nntrain.nn.metrics import ConfusionMatrix, build_metric
 
 
 def score(spec, pred, target, split=None):
