@@ -16,18 +16,18 @@ from pathlib import Path
 import numpy as np
 
 from . import runs
-from .train.callbacks import BestCheckpoint, EarlyStopping, build_callbacks
 from .config.load import dump_config, load_config
+from .config.schema import Config
 from .data import Splits, load_splits, read_file
 from .errors import DataError, DivergedError, Interrupted, NntrainError, RunError
 from .nn.losses import Loss, build_loss
 from .nn.metrics.base import Metric, build_metric
 from .nn.metrics.classification import ConfusionMatrix
 from .nn.model import Sequential
-from .runs.load import fit_input, load_model, load_run  # noqa: F401 (load_model: part of this API)
 from .nn.optimizers.base import build_optimizer
+from .runs.load import fit_input, load_model, load_run  # noqa: F401 (load_model: part of this API)
+from .train.callbacks import BestCheckpoint, EarlyStopping, build_callbacks
 from .train.progress import Progress, make_progress
-from .config.schema import Config
 from .train.trainer import Callback, Trainer, TrainState, evaluate
 
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from nntrain import api, runs
-from nntrain.train import checkpoint
 from nntrain.config import load_config
 from nntrain.errors import DivergedError, Interrupted, RunError
+from nntrain.train import checkpoint
 from nntrain.train.trainer import Trainer
 
 SPIRALS = """\

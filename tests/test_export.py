@@ -9,11 +9,12 @@ import onnxruntime as ort
 import pytest
 
 import nntrain
-from conftest import CONFIGS
 from nntrain.api import load_run
 from nntrain.data import load_splits
 from nntrain.nn.layers import Activation
 from nntrain.nn.model import Sequential
+
+from conftest import CONFIGS
 from test_layers import EXAMPLES
 
 TOL = 1e-5

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from nntrain import build_layer, build_loss, build_optimizer
-from nntrain.train.denormals import available, flush_denormals
 from nntrain.tools.gradcheck import TOLERANCE, check_layer
+from nntrain.train.denormals import available, flush_denormals
 
 from sample_configs import SPIRALS
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 MODEL = "model: {input_shape: [2], layers: [{type: dense, units: 3, activation: softmax}]}\n"
 BASE = MODEL + "loss: sparse_categorical_crossentropy\ndata: {name: xor}\n"
@@ -192,8 +193,8 @@ def test_random_configs_and_csvs_exit_0_or_2_and_never_half_write(tmp_path_facto
     import yaml
     from typer.testing import CliRunner
 
-    from nntrain.cli import app
     from nntrain import runs
+    from nntrain.cli import app
 
     tmp = tmp_path_factory.mktemp("prop")
     (tmp / "d.csv").write_text("\n".join(",".join(r) for r in [header] + rows) + "\n")

@@ -5,9 +5,8 @@ import numpy as np
 import pytest
 
 from nntrain import build_layer
-from nntrain.tools.gradcheck import TOLERANCE, check_layer
 from nntrain.nn.layers import LAYERS  # the package registers every layer
-
+from nntrain.tools.gradcheck import TOLERANCE, check_layer
 
 # One small example per registered layer: (spec, per-sample input shape).
 # A new layer must add itself here: test_every_layer_has_an_example fails otherwise.

@@ -162,9 +162,9 @@ def test_smooth_activations_hand_computed():
 
 
 def test_cnn_model_gradients_float64():
-    from nntrain.tools.gradcheck import check_model
     from nntrain.nn.losses import build_loss
     from nntrain.nn.model import Sequential
+    from nntrain.tools.gradcheck import check_model
 
     specs = [{"type": "conv2d", "filters": 3, "kernel_size": 3, "activation": "relu", "padding": "same",
               "kernel_regularizer": {"l2": 0.01}},
@@ -178,9 +178,9 @@ def test_cnn_model_gradients_float64():
 
 
 def test_kernel_regularizer_adds_penalty_and_gradient():
-    from nntrain.tools.gradcheck import check_model
     from nntrain.nn.losses import build_loss
     from nntrain.nn.model import Sequential
+    from nntrain.tools.gradcheck import check_model
 
     specs = [{"type": "dense", "units": 2, "kernel_regularizer": {"l2": 0.5, "l1": 0.25}, "use_bias": False}]
     model = Sequential.from_specs(specs, (2,), "float64")

@@ -8,8 +8,8 @@ import pytest
 
 from nntrain import build_layer, build_loss
 from nntrain.errors import DataError
-from nntrain.tools.gradcheck import TOLERANCE, check_fused, check_loss
 from nntrain.nn.losses import LOSSES  # the module registers every loss
+from nntrain.tools.gradcheck import TOLERANCE, check_fused, check_loss
 
 RNG = np.random.default_rng(0)
 

@@ -7,8 +7,9 @@ import sys
 
 import pytest
 
-from conftest import CONFIGS
 from nntrain.runs import plot
+
+from conftest import CONFIGS
 
 HISTORY = """epoch,lr,loss,accuracy,val_loss,val_accuracy,seconds
 1,0.1,1.0,0.5,1.0,0.4,0.1

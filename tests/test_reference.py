@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from conftest import REPO
 from nntrain.config import schema
-from nntrain.config.reference import COMMAND, markdown_reference
 from nntrain.config.catalogue import KINDS
+from nntrain.config.reference import COMMAND, markdown_reference
+
+from conftest import REPO
 
 DOC = REPO / "docs" / "reference.md"
 

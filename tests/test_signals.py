@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from nntrain import api, runs
-from nntrain.train import checkpoint
 from nntrain.config import load_config
+from nntrain.train import checkpoint
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 

@@ -8,8 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from conftest import CONFIGS
 from nntrain.nn.optimizers import build_schedule
+
+from conftest import CONFIGS
 
 
 def lrs(spec, epochs=6, base=0.1):

@@ -11,8 +11,7 @@ from typing import List, Optional
 
 import typer
 
-from .options import (EXIT_DIVERGED, JsonOpt, SetOpt, emit_json, error_line, format_metrics, guarded,
-                      progress_mode)
+from .options import EXIT_DIVERGED, JsonOpt, SetOpt, emit_json, error_line, format_metrics, guarded, progress_mode
 from .sweep import sweep_app
 
 app = typer.Typer(
@@ -49,7 +48,8 @@ def fit(
     Ctrl-C, SIGTERM or SIGUSR1 finish the current step, save a checkpoint and print the command
     that resumes it (exit 130, 143, 138); a second Ctrl-C stops at once.
     """
-    from ..api import fit as run_fit, resume as run_resume
+    from ..api import fit as run_fit
+    from ..api import resume as run_resume
     from ..config.load import load_config
     from ..errors import NntrainError
 

@@ -12,8 +12,7 @@ import re
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Callable
 
-from ..errors import ConfigError
-from ..errors import did_you_mean
+from ..errors import ConfigError, did_you_mean
 
 Check = Callable[[Any, str], Any]
 _SCIENTIFIC = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")

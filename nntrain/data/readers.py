@@ -17,8 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
-from ..errors import did_you_mean
+from ..errors import DataError, did_you_mean
 from .dataset import Dataset, check_finite, first_nonfinite_row, float_dtype
 
 # IDX type codes (third byte of the magic number); multi-byte values are big-endian.

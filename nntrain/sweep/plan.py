@@ -15,8 +15,8 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import NntrainError
 from ..config.schema import number_from
+from ..errors import NntrainError
 from .space import SweepError, SweepSpec, Trial, expand, parse_axis, parse_space, read_spec, value_text
 
 SPLITS = ("train", "val", "test")

@@ -24,9 +24,8 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import NntrainError
-from ..errors import did_you_mean
 from ..config.schema import number_from, type_name
+from ..errors import NntrainError, did_you_mean
 
 DISTRIBUTIONS = ("loguniform", "uniform", "int", "choice")
 SPEC_KEYS = ("set", "grid", "zip", "random", "space", "seed", "metric", "mode")

@@ -12,17 +12,17 @@ import time
 
 import numpy as np
 
+from ..config.schema import Config
 from ..data import BatchIterator, Dataset
 from ..errors import NntrainError
-from ..config.schema import Config
 from ..train.trainer import Trainer, is_fused
 
 
 def time_config(cfg: Config, batch_size: int | None = None, steps: int = 20, warmup: int = 3) -> dict:
     """Per-part step times of a config's model on its training data (see the module doc)."""
     from ..api import setup
-    from ..train.denormals import flush_denormals
     from ..nn.optimizers.base import build_optimizer
+    from ..train.denormals import flush_denormals
 
     for name, value, low in (("--steps", steps, 1), ("--batch-size", batch_size, 1), ("warmup", warmup, 0)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):

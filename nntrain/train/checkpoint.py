@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import runs
-from ..errors import RunError
 from ..config.schema import Config
+from ..errors import RunError
 from .trainer import EpochPosition, Trainer
 
 STATE = "state.npz"

@@ -27,7 +27,6 @@ from typing import Iterator
 
 import numpy as np
 
-
 FTZ_DAZ = 0x8040  # MXCSR bits: flush-to-zero (1 << 15) | denormals-are-zero (1 << 6)
 
 

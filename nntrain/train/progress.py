@@ -75,7 +75,8 @@ class RichProgress(Progress):
         self.columns: list[str] = []
 
     def begin(self, epochs, steps, samples, initial_epoch=0):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeRemainingColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+        from rich.progress import Progress as Bar
 
         self.epochs, self.steps, self.samples = epochs, steps, samples
         self.progress = Bar(

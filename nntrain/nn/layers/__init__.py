@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from ..registry import LAYERS
-from .base import Layer
 from .activations import Activation, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
-from .core import Dense, Dropout, Flatten, Reshape
+from .base import Layer
 from .conv import Conv2D
-from .pool import AvgPool2D, GlobalAvgPool2D, MaxPool2D
+from .core import Dense, Dropout, Flatten, Reshape
 from .norm import BatchNorm, LayerNorm
+from .pool import AvgPool2D, GlobalAvgPool2D, MaxPool2D
 from .smooth import ELU, GELU, SELU, SiLU, Softplus, Swish
 
 

@@ -20,7 +20,6 @@ import numpy as np
 from ..initializers import get_initializer
 from ..workspace import Workspace
 
-
 # Training holds each parameter about this many times: the value, its gradient, and up to three
 # optimizer arrays (Adam's two moments and a scratch vector).
 COPIES_PER_PARAMETER = 5

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from .base import Metric, build_metric, metric_name, predicted_labels, true_labels
 from .classification import F1, Accuracy, ConfusionMatrix, Precision, Recall, TopKAccuracy
-from .regression import R2, MeanAbsoluteError, MeanSquaredError
 from .monitor import Monitor, check_monitor, higher_is_better
+from .regression import R2, MeanAbsoluteError, MeanSquaredError
 
 __all__ = ["Accuracy", "ConfusionMatrix", "F1", "MeanAbsoluteError", "MeanSquaredError", "Metric", "Monitor",
            "Precision", "R2", "Recall", "TopKAccuracy", "build_metric", "check_monitor", "higher_is_better",

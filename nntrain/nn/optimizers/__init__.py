@@ -7,10 +7,10 @@ which set `optimizer.lr` from outside once per epoch.
 """
 from __future__ import annotations
 
-from .base import Optimizer, build_optimizer, clip_gradients
-from .sgd import SGD
 from .adaptive import Adagrad, Adam, AdamW, Nadam, RMSprop
+from .base import Optimizer, build_optimizer, clip_gradients
 from .schedules import Schedule, build_schedule
+from .sgd import SGD
 
 __all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Nadam", "Optimizer", "RMSprop", "Schedule", "build_optimizer",
            "build_schedule", "clip_gradients"]

@@ -18,8 +18,8 @@ FORMATS = ("onnx", "npz")
 
 def export_run(run_dir: str | Path, out: str | Path, fmt: str | None = None) -> Path:
     """Write the trained model of run_dir to out as fmt (default: out's extension)."""
-    from ...runs.load import load_run
     from ...runs.folder import atomic_write
+    from ...runs.load import load_run
 
     out = Path(out)
     if fmt is None:
