@@ -10,7 +10,7 @@ flush-to-zero off and on in alternating rounds, and prints the median microsecon
 with the ratio. The moments are reset before every step so that each one sees the same
 denormals. With --train it times whole training steps of configs/mnist_mlp.yaml instead
 (after one epoch, so the denormals are there), in alternating blocks of --steps steps.
-Needs x86-64 Linux for the "on" half (nntrain.denormals).
+Needs x86-64 Linux for the "on" half (nntrain.train.denormals).
 """
 from __future__ import annotations
 

@@ -9,6 +9,10 @@ The public API (imported lazily so that `nntrain --help` stays fast):
     evaluate_run(run_dir, data=None)  -> loss and metrics dict
     build_layer(spec, input_shape=None, dtype="float32", seed=0)
     build_loss(spec), build_optimizer(spec)
+
+The packages, bottom to top (a package imports only those below it): errors, nn (the math),
+data, config, runs (the run folder), train (the loop), sweep, api, tools, cli. The README's
+"How the code is laid out" has one line on each.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Rich renderings of library results for the CLI (tables, coloured charts).
 
 The library modules return plain data; this module alone turns it into rich objects, so that
-cli.py commands stay short and lower modules never import rich.
+the commands in main.py stay short and the library below them stays free of display code.
 """
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Layers, each registered in `nntrain.registry.LAYERS` under its config name."""
+"""Layers, each registered in `nntrain.nn.registry.LAYERS` under its config name (importing this
+package registers them all)."""
 from __future__ import annotations
 
 from ..registry import LAYERS
