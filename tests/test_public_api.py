@@ -10,6 +10,7 @@ import numpy as np
 import typer.main
 
 import nntrain
+
 from conftest import CONFIGS
 
 DOCUMENTED = ["NntrainError", "build_layer", "build_loss", "build_optimizer", "evaluate_run", "fit", "load_config",
