@@ -157,8 +157,9 @@ def fit(cfg: Config | str | Path, run_dir: str | Path | None = None, progress: P
     if isinstance(progress, str):
         progress = make_progress(progress)
     s = setup(cfg)
-    path = runs.prepare_run_dir(run_dir) if run_dir else runs.new_run_dir(cfg.name, runs_root, name)
-    return _train(s, path, progress)
+    # the folder is locked from its creation to the end of the run: it belongs to this process
+    with runs.prepare_run_dir(run_dir) if run_dir else runs.new_run_dir(cfg.name, runs_root, name) as lock:
+        return _train(s, lock.path, progress)
 
 
 def resume(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = (),
@@ -166,20 +167,29 @@ def resume(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = (),
     """Continue a run from its last checkpoint (`fit --resume`); bit-identical to never stopping.
 
     overrides may change only what keeps it the same run (RESUME_KEYS), e.g. train.epochs=20.
+    A run that is already complete is left as it is and its summary returned (a requeue loop
+    that resumes blindly sees success); one whose epochs are done but whose final evaluation is
+    missing gets that evaluation and ends done.
     """
     from .train import checkpoint
 
-    path, cfg = checkpoint.open_run(run_dir, overrides)
-    if isinstance(progress, str):
-        progress = make_progress(progress)
-    arrays = checkpoint.load(path)
-    return _train(setup(cfg), path, progress, state=arrays)
+    path, cfg, lock = checkpoint.open_run(run_dir, overrides)
+    with lock:
+        if isinstance(progress, str):
+            progress = make_progress(progress)
+        before = runs.read_summary(path)
+        if before.get("status") == "done" and cfg.train.epochs <= load_config(path / runs.CONFIG).train.epochs:
+            progress.note(f"{path} is already complete ({before.get('epochs')} epochs, status done); nothing to do. "
+                          f"To train further: nntrain fit --resume {path} --set train.epochs=N")
+            return before
+        arrays = checkpoint.load(path)
+        return _train(setup(cfg), path, progress, state=arrays)
 
 
 def _train(s: Setup, path: Path, progress: Progress, state: dict | None = None) -> dict:
     from .train.checkpoint import Checkpointer, data_fingerprint
     from .train.denormals import flush_denormals
-    from .train.interrupts import stop_on_signals
+    from .train.interrupts import signal_name, stop_on_signals
 
     cfg, train_cfg = s.cfg, s.cfg.train
     batch_size = len(s.splits.train) if train_cfg.batch_size == "full" else train_cfg.batch_size
@@ -202,12 +212,22 @@ def _train(s: Setup, path: Path, progress: Progress, state: dict | None = None) 
     val = (s.splits.val.x, s.y_val) if s.splits.val is not None else None
     resume_cmd = f"nntrain fit --resume {path}"
     try:
-        # flush-to-zero for the fit only, put back however it ends (an exception included)
-        with stop_on_signals(trainer), flush_denormals(train_cfg.flush_denormals) as flushing:
-            if train_cfg.flush_denormals is True and not flushing:
-                progress.note("train.flush_denormals: not available on this platform (needs x86-64 Linux); ignored")
-            st = trainer.fit(s.splits.train.x, s.y_train, train_cfg.epochs, batch_size,
-                             shuffle=train_cfg.shuffle, val=val)
+        # a signal is honoured until the run is recorded done: after the last epoch's checkpoint
+        # it stops the run before its final evaluation, and resume finishes that evaluation
+        with stop_on_signals(trainer):
+            # flush-to-zero for the fit only, put back however it ends (an exception included)
+            with flush_denormals(train_cfg.flush_denormals) as flushing:
+                if train_cfg.flush_denormals is True and not flushing:
+                    progress.note("train.flush_denormals: not available on this platform (needs x86-64 Linux); ignored")
+                st = trainer.fit(s.splits.train.x, s.y_train, train_cfg.epochs, batch_size,
+                                 shuffle=train_cfg.shuffle, val=val)
+            reports = _final_reports(extra, path, s, writer)
+            test = None
+            if s.splits.test is not None:
+                test = evaluate(s.model, s.loss, s.metrics, s.splits.test.x, s.y_test)
+            if trainer.stop_signal is not None:  # arrived after the last training step
+                raise Interrupted(f"stopped by {signal_name(trainer.stop_signal)} after epoch {st.epoch}, "
+                                  f"before the run was recorded done", trainer.stop_signal)
     except KeyboardInterrupt as exc:  # Interrupted, or a Ctrl-C before the handlers were in place
         kept = f"the last checkpoint ({saver.saved}) is in {path}" if saver.saved else f"no checkpoint yet in {path}"
         writer.summary(trainer.state, "interrupted", error=str(exc))
@@ -221,25 +241,26 @@ def _train(s: Setup, path: Path, progress: Progress, state: dict | None = None) 
             exc = DivergedError(f"training diverged: {exc}; {kept}")
         writer.summary(trainer.state, "diverged" if exc.exit_code == 1 else "failed", error=str(exc))
         raise exc from None
+    return writer.summary(st, "done", test=test, skipped_batches=st.skipped, **reports)
+
+
+def _final_reports(callbacks: list[Callback], path: Path, s: Setup, writer: RunWriter) -> dict:
+    """What early stopping and the best checkpoint report in summary.json."""
     reports = {}
-    for cb in extra:
+    for cb in callbacks:
         if isinstance(cb, EarlyStopping):
             reports["early_stopping"] = cb.report()
             if cb.restored:  # model.npz holds the model that fit returns: the best epoch's
                 runs.write_npz(path / runs.WEIGHTS, {**s.model.state_dict(), **writer.extra})
         elif isinstance(cb, BestCheckpoint):
             reports["checkpoint"] = cb.report()
-    test = None
-    if s.splits.test is not None:
-        test = evaluate(s.model, s.loss, s.metrics, s.splits.test.x, s.y_test)
-    return writer.summary(st, "done", test=test, skipped_batches=st.skipped, **reports)
+    return reports
 
 
 def _check_epochs(trainer: Trainer, epochs: int, path: Path) -> None:
+    """A resume that stopped inside an epoch must be allowed to finish it. (One whose epochs are
+    all done runs none and finishes the final evaluation.)"""
     st = trainer.state
-    if trainer.partial is None and st.epoch >= epochs:
-        raise RunError(f"{path} has already completed {st.epoch} of train.epochs={epochs}; "
-                       f"to train further: nntrain fit --resume {path} --set train.epochs={st.epoch + 5}")
     if trainer.partial is not None and st.epoch >= epochs:
         raise RunError(f"{path} stopped inside epoch {st.epoch + 1}; train.epochs must be at least "
                        f"{st.epoch + 1}, got {epochs}")

@@ -152,8 +152,6 @@ def test_checkpoint_every_steps_resumes_bit_identically(write, tmp_path):
 
 
 def test_resume_refuses_changes_that_would_make_another_run(spirals, reference):
-    with pytest.raises(RunError, match="already completed 4 of train.epochs=4"):
-        api.resume(reference)
     with pytest.raises(Exception, match="optimizer.type.*cannot change when resuming"):
         api.resume(reference, ["optimizer.type=sgd"])
     with pytest.raises(RunError, match="run folder not found"):

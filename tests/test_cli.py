@@ -23,7 +23,8 @@ def test_fit_xor_to_full_accuracy_and_eval_reproduces_it(cli, tmp_path):
     assert out["status"] == "done" and out["epochs"] == 200
     assert out["test"]["accuracy"] == 1.0 and out["train"]["accuracy"] == 1.0
     run = tmp_path / "run"
-    assert sorted(p.name for p in run.iterdir()) == ["config.yaml", "metrics.csv", "model.npz", "state.npz", "summary.json"]
+    assert sorted(p.name for p in run.iterdir()) == [".lock", "config.yaml", "metrics.csv", "model.npz", "state.npz",
+                                                     "summary.json"]
     with open(run / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 200 and list(rows[0]) == ["epoch", "lr", "loss", "accuracy", "seconds"]

@@ -24,6 +24,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import RunError
+from .lock import RunLock
 
 CONFIG = "config.yaml"
 WEIGHTS = "model.npz"
@@ -32,32 +33,50 @@ METRICS = "metrics.csv"
 SUMMARY = "summary.json"
 
 
-def new_run_dir(config_name: str, root: str | Path = "runs", name: str | None = None) -> Path:
-    """A fresh folder runs/<config-name>/<timestamp or name>; '-2', '-3' ... when taken."""
+def check_run_name(name: str) -> str:
+    """A --name is one folder name inside runs/<config>/: never a path that leaves it."""
+    if not name or name in (".", "..") or any(c in name for c in "/\\\0") or Path(name).is_absolute():
+        raise RunError(f"--name {name!r} must be a single folder name (no '/', '..' or absolute path): "
+                       f"the run goes in runs/<config>/NAME; e.g. --name lr3e-4")
+    return name
+
+
+def new_run_dir(config_name: str, root: str | Path = "runs", name: str | None = None) -> RunLock:
+    """A fresh folder runs/<config-name>/<timestamp or name> ('-2', '-3' ... when taken), locked."""
     base = Path(root) / config_name
-    stem = name or time.strftime("%Y%m%d-%H%M%S")
+    stem = check_run_name(name) if name is not None else time.strftime("%Y%m%d-%H%M%S")
     for k in range(1, 10_000):
         path = base / (stem if k == 1 else f"{stem}-{k}")
         try:
             path.mkdir(parents=True, exist_ok=False)
-            return path
         except FileExistsError:
             continue
+        except OSError as exc:
+            raise RunError(f"cannot create run folder {path}: {exc.strerror}") from None
+        return RunLock(path).acquire()
     raise RunError(f"cannot create a run folder under {base}")
 
 
-def prepare_run_dir(path: str | Path) -> Path:
-    """An explicit --run-dir: created if missing; refused when it already holds a run."""
+def prepare_run_dir(path: str | Path) -> RunLock:
+    """An explicit --run-dir, created if missing and locked; refused while another process
+    holds it (naming that process) and when it already holds a run."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise RunError(f"--run-dir {path} exists and is not a folder")
-    if (path / CONFIG).exists():
-        raise RunError(f"--run-dir {path} already holds a run (config.yaml); choose a new folder or resume it")
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RunError(f"cannot create run folder {path}: {exc.strerror}") from None
-    return path
+    lock = RunLock(path).acquire()
+    if (path / CONFIG).exists():  # checked under the lock: no other fit can be starting here now
+        lock.release()
+        try:
+            status = read_summary(path).get("status", "unknown")
+        except RunError:
+            status = "unreadable summary.json"
+        raise RunError(f"--run-dir {path} already holds a run (status: {status}); continue it with "
+                       f"nntrain fit --resume {path}, or choose another --run-dir")
+    return lock
 
 
 def atomic_write(path: str | Path, data: bytes, midway: Callable[[], None] | None = None) -> None:

@@ -29,6 +29,7 @@ import numpy as np
 from .. import runs
 from ..config.schema import Config
 from ..errors import RunError
+from ..runs.lock import RunLock
 from .trainer import EpochPosition, Trainer
 
 STATE = "state.npz"
@@ -212,8 +213,11 @@ def _restore(trainer: Trainer, arrays: dict[str, np.ndarray], source: str, n_tra
                                         int(p["skipped"]), float(p["seconds"]))
 
 
-def open_run(run_dir, overrides=()) -> tuple[Path, Config]:
-    """The folder and config of a run to resume; only RESUME_KEYS may be overridden."""
+def open_run(run_dir, overrides=()) -> tuple[Path, Config, RunLock]:
+    """The folder, config and lock of a run to resume; only RESUME_KEYS may be overridden.
+
+    The folder is locked before anything in it is read or cleaned: while another process
+    trains in it, this is a RunError naming that process (and its temporary files stay)."""
     from ..config.load import load_config
     from ..errors import ConfigError
 
@@ -227,10 +231,15 @@ def open_run(run_dir, overrides=()) -> tuple[Path, Config]:
         if key not in RESUME_KEYS:
             raise ConfigError(f"--set {text}: {key or text!r} cannot change when resuming (it would no longer "
                               f"be the same run); allowed: {', '.join(RESUME_KEYS)}")
-    cfg = load_config(path / runs.CONFIG, overrides)
+    lock = RunLock(path).acquire()
+    try:
+        cfg = load_config(path / runs.CONFIG, overrides)
+    except BaseException:
+        lock.release()
+        raise
     for stale in path.glob(".*.tmp-*"):  # left by a process killed inside a write
         stale.unlink(missing_ok=True)
-    return path, cfg
+    return path, cfg, lock
 
 
 def describe(trainer: Trainer, steps: int) -> str:
