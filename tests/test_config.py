@@ -110,3 +110,44 @@ def test_override_refines_the_default_optimizer(write):
     text = GOOD.replace("optimizer: adam\n", "")
     cfg = load_config(write("c.yaml", text), ["optimizer.lr=0.01"])
     assert cfg.optimizer["type"] == "adam" and cfg.optimizer["lr"] == 0.01
+
+
+# -- YAML that PyYAML takes silently or fails on without a position (issue 13, part G) ------
+def test_merge_keys_work_whatever_the_value_format(write):
+    cfg = load_config(write("c.yaml", GOOD.replace("optimizer: adam", """\
+optimizer:
+  <<: [{type: adam, beta_1: 0.5, beta_2: 0.9}, {lr: 1e-1, epsilon: 1e-3}]
+  beta_1: 0.8
+train: &defaults {epochs: 2}
+""")))
+    # own keys win; scientific numbers in a merged mapping are numbers too
+    assert cfg.optimizer == {"type": "adam", "lr": 0.1, "beta_1": 0.8, "beta_2": 0.9, "epsilon": 1e-3}
+    assert cfg.train.epochs == 2
+
+
+@pytest.mark.parametrize("text, line, message", [
+    ("train: {epochs: 3}\ntrain: {batch_size: 2}\n", 11, "'train' is given twice in this mapping (first at line 10)"),
+    ("train:\n  epochs: 3\n  epochs: 4\n", 12, "'epochs' is given twice in this mapping (first at line 11)"),
+    ("1: x\n", 10, "a key must be a name, got '1'"),
+    ("? [a]\n: b\n", 10, "a key must be a name, got 'a collection'"),
+    ("seed: !!int zero\n", 10, "'zero' is not a valid int"),
+    ("seed: !!python/object/apply:os.system [echo hi]\n", 10, "unsupported YAML tag tag:yaml.org,2002:python/object/apply"),
+    ("seed: !!python/name:os.system ''\n", 10, "could not determine a constructor"),
+])
+def test_yaml_that_would_be_misread_is_an_error_at_its_line(write, text, line, message):
+    path = write("c.yaml", GOOD + text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value).startswith(f"{path}:{line}:") and message in str(info.value)
+
+
+@pytest.mark.parametrize("args, message", [
+    (("check", "c.yaml", "--set", "train.epochs=!!int zero"), "--set train.epochs=!!int zero: the value is not valid YAML"),
+    (("check", "c.yaml", "--set", "loss=!!python/object/apply:os.system [ls]"), "could not determine a constructor"),
+    (("sweep", "c.yaml", "--grid", "train.epochs=!!int zero,2"), "--grid train.epochs=!!int zero,2: the values are not valid YAML"),
+])
+def test_failing_tags_on_the_command_line_are_one_error_line(write, cli, args, message):
+    write("c.yaml", GOOD)
+    r = cli(*args)
+    assert r.exit_code == 2, r.output
+    assert r.stderr.startswith("error: ") and message in r.stderr and r.stderr.count("\n") == 1, r.stderr

@@ -17,14 +17,30 @@ from ..nn.registry import LOSSES, METRICS, OPTIMIZERS
 from .schema import Config, number_from, parse_section, type_name
 
 MAX_NODES = 100_000  # a config bigger than this once aliases are expanded is an alias bomb
+STR, MERGE = "tag:yaml.org,2002:str", "tag:yaml.org,2002:merge"
+COLLECTION_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
+# what constructing a scalar with an explicit tag can raise besides YAMLError (`!!int zero`)
+VALUE_ERRORS = (ValueError, TypeError, OverflowError)
+
+
+def yaml_value(text: str) -> Any:
+    """`yaml.safe_load` of a value (`--set`, `--grid`, a sweep file); a tag that cannot build its
+    value (`!!int zero`) is a yaml.YAMLError like any other invalid YAML."""
+    try:
+        return yaml.safe_load(text)
+    except VALUE_ERRORS as exc:
+        raise yaml.YAMLError(str(exc)) from None
 
 
 # -- YAML with positions ------------------------------------------------------------------
 def _marks(text: str, source: str) -> tuple[dict[tuple, tuple[int, int]], set[tuple]]:
     """(path -> (line, column) of each key or item, paths of plain scalars like 1e-3).
 
-    Walks the composed node graph (no Python objects are constructed), expanding aliases with
-    a budget so that a "billion laughs" file is refused instead of exhausting memory.
+    Walks the composed node graph, expanding aliases with a budget so that a "billion laughs"
+    file is refused instead of exhausting memory. It refuses at their line what PyYAML would
+    take silently or fail on without a position: a key given twice (PyYAML keeps the last), a
+    key that is not a name, a tag that cannot build its value. Merge keys (`<<: *defaults`)
+    place the merged entries under the mapping that merges them; its own keys win.
     """
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -37,6 +53,10 @@ def _marks(text: str, source: str) -> tuple[dict[tuple, tuple[int, int]], set[tu
         raise ConfigError(f"{source}: the YAML is nested too deeply (hundreds of levels)") from None
     marks: dict[tuple, tuple[int, int]] = {}
     scientific: set[tuple] = set()
+    constructor = yaml.SafeLoader("")
+
+    def fail(message: str, n) -> None:
+        raise _located(ConfigError(message), f"{source}:{n.start_mark.line + 1}:{n.start_mark.column + 1}")
     budget = [MAX_NODES]
     open_nodes: set[int] = set()  # ids of the collections being walked: an alias to one recurses
 
@@ -54,18 +74,43 @@ def _marks(text: str, source: str) -> tuple[dict[tuple, tuple[int, int]], set[tu
                 raise ConfigError(f"{source}: a YAML alias refers to a collection that contains it "
                                   f"(recursive, from line {line} column {col})")
             open_nodes.add(id(n))
+            if n.tag not in COLLECTION_TAGS:
+                fail(f"unsupported YAML tag {n.tag} (nntrain reads plain mappings and lists only)", n)
         if isinstance(n, yaml.MappingNode):
+            merges, seen = [], {}
             for k, v in n.value:
-                key = k.value if isinstance(k, yaml.ScalarNode) else str(k)
-                marks[path + (key,)] = (k.start_mark.line + 1, k.start_mark.column + 1)
-                walk(v, path + (key,), depth + 1)
+                if k.tag == MERGE:
+                    merges += v.value if isinstance(v, yaml.SequenceNode) else [v]
+                    continue
+                if not isinstance(k, yaml.ScalarNode) or k.tag != STR:
+                    fail(f"a key must be a name, got {k.value if isinstance(k, yaml.ScalarNode) else 'a collection'!r}", k)
+                if k.value in seen:
+                    fail(f"{k.value!r} is given twice in this mapping (first at line {seen[k.value]}); "
+                         f"YAML would keep only the last one", k)
+                seen[k.value] = k.start_mark.line + 1
+                marks[path + (k.value,)] = (k.start_mark.line + 1, k.start_mark.column + 1)
+                walk(v, path + (k.value,), depth + 1)
+            own = set(seen)
+            for m in merges:  # own keys win; which merged mapping wins a shared key is PyYAML's call
+                if not isinstance(m, yaml.MappingNode):
+                    fail("a merge key (<<) takes a mapping or a list of mappings", m)
+                for k, v in m.value:
+                    if isinstance(k, yaml.ScalarNode) and k.tag == STR and k.value not in own:
+                        marks.setdefault(path + (k.value,), (k.start_mark.line + 1, k.start_mark.column + 1))
+                        walk(v, path + (k.value,), depth + 1)
         elif isinstance(n, yaml.SequenceNode):
             for i, item in enumerate(n.value):
                 walk(item, path + (str(i),), depth + 1)
         if isinstance(n, (yaml.MappingNode, yaml.SequenceNode)):
             open_nodes.discard(id(n))
             return
-        if n.style is None and n.tag == "tag:yaml.org,2002:str" and number_from(n.value) is not n.value:
+        try:
+            constructor.construct_object(n)
+        except yaml.YAMLError as exc:
+            fail(" ".join(str(getattr(exc, "problem", None) or exc).split()), n)
+        except VALUE_ERRORS as exc:
+            fail(f"{n.value!r} is not a valid {n.tag.rpartition(':')[2]}: {exc}", n)
+        if n.style is None and n.tag == STR and number_from(n.value) is not n.value:
             scientific.add(path)
 
     if node is not None:
@@ -87,8 +132,10 @@ def read_yaml(path: Path) -> tuple[Any, dict, set]:
         raise ConfigError(f"cannot read config {path}: {exc}") from None
     marks, scientific = _marks(text, str(path))
     data = yaml.safe_load(text)  # safe: the walk above already bounded alias expansion
-    for p in scientific:
-        _set_path(data, list(p), float(_get_path(data, list(p))))
+    for p in scientific:  # plain scalars like 1e-3, which YAML 1.1 reads as text
+        value = _get_path(data, list(p))
+        if isinstance(value, str) and number_from(value) is not value:  # (a merged key may have lost)
+            _set_path(data, list(p), float(value))
     return data, marks, scientific
 
 
@@ -111,7 +158,7 @@ def apply_override(raw: dict, text: str) -> str:
     if not sep or not key or any(not part for part in key.split(".")):
         raise ConfigError(f"--set expects KEY=VALUE with a dotted key (e.g. optimizer.lr=0.01), got {text!r}")
     try:
-        value = number_from(yaml.safe_load(value_text)) if value_text.strip() else None
+        value = number_from(yaml_value(value_text)) if value_text.strip() else None
     except yaml.YAMLError as exc:
         problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
         raise ConfigError(f"--set {text}: the value is not valid YAML ({problem})") from None

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from ..config.load import yaml_value
 from ..config.schema import number_from
 from ..errors import NntrainError
 from .space import SweepError, SweepSpec, Trial, expand, parse_axis, parse_space, read_spec, value_text
@@ -64,7 +65,7 @@ def parse_set(text: str) -> tuple[str, object]:
     if not sep or not key:
         raise SweepError(f"--set expects KEY=VALUE (e.g. train.epochs=5), got {text!r}")
     try:
-        return key, number_from(yaml.safe_load(value)) if value.strip() else None
+        return key, number_from(yaml_value(value)) if value.strip() else None
     except yaml.YAMLError as exc:
         raise SweepError(f"--set {text}: the value is not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
 

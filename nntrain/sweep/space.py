@@ -24,6 +24,7 @@ from pathlib import Path
 
 import yaml
 
+from ..config.load import yaml_value
 from ..config.schema import number_from, type_name
 from ..errors import NntrainError, did_you_mean
 
@@ -90,7 +91,7 @@ def _split_key(text: str, flag: str, example: str) -> tuple[str, str]:
 def parse_values(text: str, where: str) -> list:
     """`0.1,0.01` -> [0.1, 0.01]: the text read as a YAML flow list, so `[2,3],[4]` works too."""
     try:
-        values = yaml.safe_load(f"[{text}]")
+        values = yaml_value(f"[{text}]")
     except yaml.YAMLError as exc:
         raise SweepError(f"{where}: the values are not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
     if not values:
@@ -106,7 +107,7 @@ def parse_axis(text: str, flag: str) -> tuple[str, list]:
 
 def _numbers(args: str, count: int, kind: str, where: str, integer: bool = False) -> list:
     try:
-        values = yaml.safe_load(f"[{args}]")
+        values = yaml_value(f"[{args}]")
     except yaml.YAMLError:
         values = None
     values = [number_from(v) for v in values] if isinstance(values, list) else None
@@ -216,7 +217,7 @@ def read_spec(path: str | Path) -> SweepSpec:
     """
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml_value(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise SweepError(f"sweep file not found: {path}") from None
     except (OSError, UnicodeDecodeError) as exc:
