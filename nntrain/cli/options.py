@@ -47,9 +47,10 @@ def guarded(func):
 
 
 def emit_json(obj) -> None:
-    from ..runs.folder import json_default
+    """The one JSON object of --json: strict JSON, NaN and infinities as null."""
+    from ..runs.folder import finite_json
 
-    print(json.dumps(obj, default=json_default, allow_nan=True))
+    print(json.dumps(finite_json(obj), allow_nan=False))
 
 
 def progress_mode(progress: str, quiet: bool, as_json: bool) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import time
 import zipfile
@@ -106,7 +107,21 @@ def write_text(path: str | Path, text: str) -> None:
 
 
 def write_json(path: str | Path, obj: Any) -> None:
-    write_text(path, json.dumps(obj, indent=2, default=json_default) + "\n")
+    write_text(path, json.dumps(finite_json(obj), indent=2, allow_nan=False) + "\n")
+
+
+def finite_json(obj: Any) -> Any:
+    """obj as plain JSON values, with NaN and infinities as None (null): strict JSON (RFC 8259 has
+    no NaN, and jq, JavaScript and most parsers reject the `NaN` that json.dumps would write)."""
+    if isinstance(obj, dict):
+        return {k: finite_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_json(v) for v in obj]
+    if isinstance(obj, (np.generic, np.ndarray, Path)):
+        return finite_json(json_default(obj))
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
 
 
 def json_default(obj):

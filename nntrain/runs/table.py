@@ -161,5 +161,5 @@ def final_metrics_text(rec: dict) -> str:
     split, values = _final(rec)
     if split is None:
         return "-"
-    return f"{split} " + "  ".join(f"{k} {v:.4g}" if isinstance(v, (int, float)) else f"{k} {v}"
+    return f"{split} " + "  ".join(f"{k} {v:.4g}" if isinstance(v, (int, float)) else f"{k} {'-' if v is None else v}"
                                    for k, v in values.items())

@@ -21,7 +21,9 @@ SMALLER_IS_BETTER = ("loss", "mse", "mae", "rmse", "error", "mean_squared_error"
 
 def append_record(out: Path, record: dict) -> None:
     """One line, written whole (one write under a lock), flushed and fsync'ed."""
-    line = (json.dumps(record, default=json_default, allow_nan=True) + "\n").encode("utf-8")
+    from ..runs.folder import finite_json  # numpy: not at import (benchmarks set threads first)
+
+    line = (json.dumps(finite_json(record), allow_nan=False) + "\n").encode("utf-8")
     with open(out / TRIALS_FILE, "ab") as f:
         try:
             import fcntl
@@ -32,12 +34,6 @@ def append_record(out: Path, record: dict) -> None:
         f.write(line)
         f.flush()
         os.fsync(f.fileno())
-
-
-def json_default(obj):
-    from ..runs.folder import json_default as runs_default
-
-    return runs_default(obj)
 
 
 def read_records(out: Path) -> dict[str, dict]:
