@@ -7,6 +7,8 @@ import yaml
 from nntrain.config import dump_config, load_config
 from nntrain.errors import ConfigError
 
+from conftest import CONFIGS
+
 GOOD = """\
 data:
   name: xor
@@ -151,3 +153,17 @@ def test_failing_tags_on_the_command_line_are_one_error_line(write, cli, args, m
     r = cli(*args)
     assert r.exit_code == 2, r.output
     assert r.stderr.startswith("error: ") and message in r.stderr and r.stderr.count("\n") == 1, r.stderr
+
+
+@pytest.mark.parametrize("override, message", [
+    ("data.options.noise=.inf", "data.options: dataset 'spirals': noise must be a finite number, got inf"),
+    ("model.layers.0.activation={type: leaky_relu, negative_slope: .nan}",
+     "model.layers.0: layer 'leaky_relu': negative_slope must be a finite number, got nan"),
+    ("model.layers.0.kernel_regularizer={l2: .inf}", "layer 'dense': kernel_regularizer must be a finite number, got inf"),
+    ("optimizer.schedule={type: step, gamma: .inf}", "schedule 'step': gamma must be a finite number, got inf"),
+])
+def test_nan_and_inf_in_a_registry_spec_are_bad_input_not_divergence(cli, tmp_path, override, message):
+    r = cli("fit", CONFIGS / "spirals.yaml", "--set", override, "--run-dir", tmp_path / "run")
+    assert r.exit_code == 2, r.output
+    assert r.stderr.startswith("error: ") and message in r.stderr and r.stderr.count("\n") == 1, r.stderr
+    assert not (tmp_path / "run").exists()

@@ -18,6 +18,7 @@ from nntrain import api, runs
 from nntrain.config import load_config
 from nntrain.errors import RunError
 from nntrain.train.trainer import Trainer
+
 from sample_configs import SPIRALS
 
 XOR_FOREVER = """\
@@ -138,29 +139,3 @@ def test_a_signal_after_the_last_step_exits_143_and_resume_finishes_the_run(writ
     assert out["status"] == "done" and out["epochs"] == 2 and out["test"] == reference["test"]
     assert contents(run)[runs.WEIGHTS] == contents(tmp_path / "reference")[runs.WEIGHTS]
 
-
-# -- strict JSON (issue 13, part F) ---------------------------------------------------------
-def strict_loads(text: str):
-    """json.loads that refuses NaN and Infinity, as jq and JavaScript do."""
-    def refuse(name):
-        raise ValueError(f"not strict JSON: {name}")
-
-    return json.loads(text, parse_constant=refuse)
-
-
-def test_summary_json_and_the_json_output_are_strict_with_null_for_nan_and_inf(tmp_path, capsys):
-    import numpy as np
-
-    from nntrain.cli.options import emit_json
-    from nntrain.sweep.board import append_record
-
-    obj = {"loss": float("nan"), "best": float("inf"), "val": {"mse": np.float32("-inf"), "acc": np.float64(0.5)},
-           "history": [1.0, float("nan")], "weights": np.array([1.0, np.inf]), "epochs": 3, "ok": True, "none": None}
-    expected = {"loss": None, "best": None, "val": {"mse": None, "acc": 0.5}, "history": [1.0, None],
-                "weights": [1.0, None], "epochs": 3, "ok": True, "none": None}
-    runs.write_json(tmp_path / "summary.json", obj)
-    assert strict_loads((tmp_path / "summary.json").read_text()) == expected
-    emit_json(obj)
-    assert strict_loads(capsys.readouterr().out) == expected
-    append_record(tmp_path, obj)
-    assert strict_loads((tmp_path / "trials.jsonl").read_text()) == expected

@@ -12,6 +12,7 @@ describes every entry's parameters for `nntrain list` straight from the code.
 from __future__ import annotations
 
 import inspect
+import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -57,6 +58,17 @@ def _param_docs(obj: Callable) -> dict[str, str]:
         if last is not None:
             out[last] += " " + stripped
     return out
+
+
+def _non_finite(value: Any) -> float | None:
+    """The first NaN or infinity in a value (inside lists and mappings too), else None."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else value
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return next((bad for bad in map(_non_finite, value) if bad is not None), None)
+    return None
 
 
 class Registry:
@@ -137,6 +149,10 @@ class Registry:
         for p in params:
             if p.required and p.name not in kwargs:
                 raise ConfigError(f"{self.kind} {name!r} needs {p.name!r}")
+        for key, value in kwargs.items():
+            bad = _non_finite(value)
+            if bad is not None:  # YAML's .inf / .nan: never a meaningful setting, and it trains to garbage
+                raise ConfigError(f"{self.kind} {name!r}: {key} must be a finite number, got {bad}")
 
     def build(self, spec: Any, **context: Any) -> Any:
         """An instance from a name, a spec dict, or an already built object (returned as is)."""

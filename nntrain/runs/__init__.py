@@ -8,9 +8,27 @@ model (`load`), the table of runs (`table`), learning curves (`plot`) and predic
 """
 from __future__ import annotations
 
-from .folder import (BEST, CONFIG, METRICS, SUMMARY, WEIGHTS, atomic_write, check_run_dir, check_run_name,
-                     finite_json, json_default, new_run_dir, prepare_run_dir, read_metrics_csv, read_npz,
-                     read_summary, write_json, write_metrics_csv, write_npz, write_text)
+from .folder import (
+                     BEST,
+                     CONFIG,
+                     METRICS,
+                     SUMMARY,
+                     WEIGHTS,
+                     atomic_write,
+                     check_run_dir,
+                     check_run_name,
+                     finite_json,
+                     json_default,
+                     new_run_dir,
+                     prepare_run_dir,
+                     read_metrics_csv,
+                     read_npz,
+                     read_summary,
+                     write_json,
+                     write_metrics_csv,
+                     write_npz,
+                     write_text,
+)
 from .lock import LOCK, RunLock
 
 __all__ = ["BEST", "CONFIG", "LOCK", "METRICS", "SUMMARY", "WEIGHTS", "RunLock", "atomic_write", "check_run_dir",

@@ -1,0 +1,32 @@
+"""What nntrain writes as JSON (--json, summary.json, a sweep's files) is strict JSON: NaN and
+infinities are null (issue 13, part F)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from nntrain import runs
+from nntrain.cli.options import emit_json
+from nntrain.sweep.board import append_record
+
+
+def strict_loads(text: str):
+    """json.loads that refuses NaN and Infinity, as jq and JavaScript do."""
+    def refuse(name):
+        raise ValueError(f"not strict JSON: {name}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_summary_json_and_the_json_output_are_strict_with_null_for_nan_and_inf(tmp_path, capsys):
+    obj = {"loss": float("nan"), "best": float("inf"), "val": {"mse": np.float32("-inf"), "acc": np.float64(0.5)},
+           "history": [1.0, float("nan")], "weights": np.array([1.0, np.inf]), "epochs": 3, "ok": True, "none": None}
+    expected = {"loss": None, "best": None, "val": {"mse": None, "acc": 0.5}, "history": [1.0, None],
+                "weights": [1.0, None], "epochs": 3, "ok": True, "none": None}
+    runs.write_json(tmp_path / "summary.json", obj)
+    assert strict_loads((tmp_path / "summary.json").read_text()) == expected
+    emit_json(obj)
+    assert strict_loads(capsys.readouterr().out) == expected
+    append_record(tmp_path, obj)
+    assert strict_loads((tmp_path / "trials.jsonl").read_text()) == expected
