@@ -119,7 +119,7 @@ class RunWriter(Callback):
 
     def on_epoch_end(self, trainer: Trainer, st: TrainState) -> None:
         runs.write_npz(self.run_dir / runs.WEIGHTS, {**self.s.model.state_dict(), **self.extra})
-        runs.write_metrics_csv(self.run_dir / runs.METRICS, st.history)
+        runs.append_metrics_row(self.run_dir / runs.METRICS, st.history[-1])
         self.summary(st, "running")
 
     def summary(self, st: TrainState, status: str, **more) -> dict:
@@ -207,7 +207,7 @@ def _train(s: Setup, path: Path, progress: Progress, state: dict | None = None) 
         _check_epochs(trainer, train_cfg.epochs, path)
         progress.note(f"resuming {path} from {saver.saved}")
     runs.write_text(path / runs.CONFIG, dump_config(cfg))
-    runs.write_metrics_csv(path / runs.METRICS, trainer.state.history)
+    runs.keep_metrics_rows(path / runs.METRICS, trainer.state.epoch)
     progress.note(f"run folder: {path}")
     val = (s.splits.val.x, s.y_val) if s.splits.val is not None else None
     resume_cmd = f"nntrain fit --resume {path}"

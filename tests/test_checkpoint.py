@@ -13,6 +13,8 @@ from nntrain.errors import DivergedError, Interrupted, RunError
 from nntrain.train import checkpoint
 from nntrain.train.trainer import Trainer
 
+from conftest import CONFIGS
+
 SPIRALS = """\
 seed: 1
 data: {name: spirals, options: {n_samples: 240}, validation_split: 0.2}
@@ -81,7 +83,8 @@ def test_every_epoch_writes_a_complete_checkpoint(reference):
     counters = json.loads(str(state["counters"][()]))
     assert counters["epoch"] == 4 and counters["step"] == 4 * 12  # 192 samples / 16
     assert "partial" not in state
-    assert len(json.loads(str(state["history"][()]))) == 4
+    # only the last epoch's row: metrics.csv has them all, and a checkpoint does not grow per epoch
+    assert [row["epoch"] for row in json.loads(str(state["history"][()]))] == [4]
     assert {"rng", "optimizer/iterations", "optimizer/flat/m", "optimizer/flat/v", "model/0.W"} <= set(state)
     # the weights in the checkpoint are those of model.npz
     weights = arrays(reference / runs.WEIGHTS)
@@ -307,3 +310,34 @@ def test_a_resumed_run_keeps_its_config_name_and_start(spirals, tmp_path):
     result = api.resume(tmp_path / "part", ["train.epochs=2"])
     assert result["config"] == str(spirals) == first["config"]
     assert result["started"] == first["started"]
+
+
+# -- an epoch costs the same at the end of a long run (issue 13, part H) --------------------
+def test_metrics_csv_is_appended_and_a_resume_drops_rows_after_its_checkpoint(spirals, reference, tmp_path):
+    api.fit(load_config(spirals, ["train.epochs=2"]), run_dir=tmp_path / "part")
+    csv_path = tmp_path / "part" / runs.METRICS
+    two = csv_path.read_text()
+    # a crash after epoch 3's row was appended but before its checkpoint, inside a 4th append
+    csv_path.write_text(two + two.splitlines()[-1].replace("2,", "3,", 1) + "\n" + "4,0.01,0.7")
+    api.resume(tmp_path / "part", ["train.epochs=4"])
+    assert csv_path.read_text().startswith(two)
+    assert history_without_time(reference) == history_without_time(tmp_path / "part")  # epochs 1..4, once each
+
+
+def test_append_metrics_row_writes_the_header_once_and_widens_it_when_needed(tmp_path):
+    path = tmp_path / "metrics.csv"
+    runs.append_metrics_row(path, {"epoch": 1, "loss": 0.5})
+    runs.append_metrics_row(path, {"epoch": 2, "loss": 0.25})
+    assert path.read_text() == "epoch,loss\n1,0.5\n2,0.25\n"
+    runs.append_metrics_row(path, {"epoch": 3, "loss": 0.125, "val_loss": 0.2})
+    assert path.read_text() == "epoch,loss,val_loss\n1,0.5,\n2,0.25,\n3,0.125,0.2\n"
+
+
+def test_the_checkpoint_does_not_grow_with_the_epochs(write, tmp_path):
+    cfg = write("xor.yaml", (CONFIGS / "xor.yaml").read_text())
+    sizes = {}
+    for epochs in (5, 200):
+        api.fit(load_config(cfg, [f"train.epochs={epochs}"]), run_dir=tmp_path / str(epochs))
+        sizes[epochs] = (tmp_path / str(epochs) / checkpoint.STATE).stat().st_size
+        assert len(runs.read_metrics_csv(tmp_path / str(epochs) / runs.METRICS)) == epochs
+    assert abs(sizes[200] - sizes[5]) < 100, sizes  # a history of every epoch added ~110 bytes each

@@ -14,11 +14,13 @@ from .folder import (
     METRICS,
     SUMMARY,
     WEIGHTS,
+    append_metrics_row,
     atomic_write,
     check_run_dir,
     check_run_name,
     finite_json,
     json_default,
+    keep_metrics_rows,
     new_run_dir,
     prepare_run_dir,
     read_metrics_csv,
@@ -31,6 +33,7 @@ from .folder import (
 )
 from .lock import LOCK, RunLock
 
-__all__ = ["BEST", "CONFIG", "LOCK", "METRICS", "SUMMARY", "WEIGHTS", "RunLock", "atomic_write", "check_run_dir",
-           "check_run_name", "finite_json", "json_default", "new_run_dir", "prepare_run_dir", "read_metrics_csv",
-           "read_npz", "read_summary", "write_json", "write_metrics_csv", "write_npz", "write_text"]
+__all__ = ["BEST", "CONFIG", "LOCK", "METRICS", "SUMMARY", "WEIGHTS", "RunLock", "append_metrics_row",
+           "atomic_write", "check_run_dir", "check_run_name", "finite_json", "json_default", "keep_metrics_rows",
+           "new_run_dir", "prepare_run_dir", "read_metrics_csv", "read_npz", "read_summary", "write_json",
+           "write_metrics_csv", "write_npz", "write_text"]

@@ -155,17 +155,58 @@ def read_npz(path: str | Path) -> dict[str, np.ndarray]:
 
 
 def write_metrics_csv(path: str | Path, rows: list[dict]) -> None:
+    """metrics.csv with these rows, written whole (atomically)."""
     if not rows:
         return
     columns: list[str] = []
     for row in rows:
         columns += [k for k in row if k not in columns]
+    write_text(path, _csv_lines(columns, rows, header=True))
+
+
+def _csv_lines(columns: list[str], rows: list[dict], header: bool) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
+    if header:
+        writer.writeheader()
     for row in rows:
         writer.writerow({k: _csv_value(v) for k, v in row.items()})
-    write_text(path, out.getvalue())
+    return out.getvalue()
+
+
+def append_metrics_row(path: str | Path, row: dict) -> None:
+    """One epoch's row added to metrics.csv in one write, flushed and fsync'ed: the cost of an
+    epoch does not grow with the number before it. The first row brings the header; a row with
+    a column the header lacks rewrites the file whole with the wider header."""
+    path = Path(path)
+    try:
+        with open(path, newline="") as f:
+            columns = next(csv.reader(f), None)
+    except FileNotFoundError:
+        columns = None
+    if not columns:
+        write_text(path, _csv_lines(list(row), [row], header=True))
+    elif any(k not in columns for k in row):
+        write_metrics_csv(path, read_metrics_csv(path) + [row])
+    else:
+        with open(path, "a", encoding="utf-8", newline="") as f:
+            f.write(_csv_lines(columns, [row], header=False))
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def keep_metrics_rows(path: str | Path, n: int) -> None:
+    """metrics.csv cut back to its header and first n rows, the epochs a resumed checkpoint has
+    done: a row appended after that checkpoint was saved, or a line torn by a crash, goes (the
+    file is rewritten whole, atomically, only then)."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    except FileNotFoundError:
+        return
+    complete = [line for line in lines if line.endswith("\n")]
+    if lines != complete[:n + 1]:
+        write_text(path, "".join(complete[:n + 1]) if n else "")
 
 
 def _csv_value(v):

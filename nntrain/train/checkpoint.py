@@ -85,7 +85,9 @@ def capture(trainer: Trainer, n_train: int, batch_size: int, fingerprint: str | 
     out["rng"] = _json({"model": model.rng.bit_generator.state, "shuffle": trainer.shuffle_rng.bit_generator.state})
     out["counters"] = _json({"epoch": st.epoch, "step": st.step, "skipped": st.skipped,
                              "seconds": st.seconds, "stop": st.stop})
-    out["history"] = _json(st.history)
+    # the last epoch's row only (what the summary shows): metrics.csv keeps them all, so a
+    # checkpoint costs the same at epoch 100,000 as at epoch 1
+    out["history"] = _json(st.history[-1:])
     metrics = []
     for i, m in enumerate(trainer.metrics):
         plain, arrays = _metric_state(m)
@@ -184,11 +186,12 @@ def _restore(trainer: Trainer, arrays: dict[str, np.ndarray], source: str, n_tra
     history = _unjson(arrays, "history", source)
     if not isinstance(history, list) or not all(isinstance(row, dict) for row in history):
         raise RunError(f"{source}: 'history' is not a list of metric rows")
-    if trainer.optimizer.iterations != st.step or len(history) != st.epoch:
+    # the last row; a checkpoint of nntrain 0.1.0 held every row
+    if trainer.optimizer.iterations != st.step or len(history) not in (min(st.epoch, 1), st.epoch):
         raise RunError(f"{source}: its counters disagree (optimizer steps {trainer.optimizer.iterations}, "
                        f"trainer steps {st.step}, epochs {st.epoch})")
     st.seconds, st.stop = float(counters["seconds"]), bool(counters["stop"])
-    st.history = history
+    st.history = history[-1:]
     for i, (m, plain) in enumerate(zip(trainer.metrics, _unjson(arrays, "metrics", source))):
         for k, v in plain.items():
             setattr(m, k, v)
