@@ -125,3 +125,22 @@ def test_same_seed_same_result(cli):
     b = fit_json(cli, CONFIGS / "spirals.yaml", "--set", "train.epochs=2")
     c = fit_json(cli, CONFIGS / "spirals.yaml", "--set", "train.epochs=2", "--set", "seed=1")
     assert a["test"] == b["test"] and a["test"] != c["test"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (("plot", "run", "--height", "abc"), "Invalid value for '--height'"),
+    (("gradcheck", "c.yaml", "--entries", "0"), "Invalid value for '--entries'"),
+    (("fit", "--bogus"), "No such option: --bogus (see: nntrain fit --help)"),
+    (("fitt",), "No such command 'fitt'. Did you mean 'fit'?"),
+    (("sweep", "report"), "Missing argument 'DIR'. (see: nntrain sweep report --help)"),
+])
+def test_a_flag_click_cannot_parse_is_one_error_line_and_exit_2(cli, args, message):
+    r = cli(*args)
+    assert r.exit_code == 2, r.output
+    assert r.stderr.startswith("error: ") and message in r.stderr and r.stderr.count("\n") == 1, r.stderr
+    assert "Usage:" not in r.output and r.stdout == ""
+
+
+def test_bare_nntrain_still_shows_the_help(cli):
+    r = cli()
+    assert r.exit_code == 2 and "Usage: nntrain [OPTIONS] COMMAND" in r.output and "fit" in r.output

@@ -11,10 +11,12 @@ from typing import List, Optional
 
 import typer
 
-from .options import EXIT_DIVERGED, JsonOpt, SetOpt, emit_json, error_line, format_metrics, guarded, progress_mode
+from .options import (EXIT_DIVERGED, AppGroup, JsonOpt, SetOpt, emit_json, error_line, format_metrics, guarded,
+                      progress_mode)
 from .sweep import sweep_app
 
 app = typer.Typer(
+    cls=AppGroup,
     name="nntrain",
     help="Train neural networks from YAML configs.\n\nExample: nntrain fit configs/mnist_mlp.yaml --set optimizer.lr=3e-4",
     no_args_is_help=True,

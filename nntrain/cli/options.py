@@ -8,6 +8,7 @@ import os
 import sys
 
 import typer
+from typer.core import TyperGroup
 
 EXIT_DIVERGED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
 
@@ -25,6 +26,39 @@ _CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F]}
 
 def error_line(message: str) -> None:
     print(f"error: {message.translate(_CONTROL)}", file=sys.stderr, flush=True)
+
+
+def _click_class(name: str) -> type:
+    """click's exception class `name` as this typer raises it: typer re-exports BadParameter,
+    whose parents are UsageError and ClickException (click's own, or the copy that newer typers
+    vendor), so this finds the right one whichever typer is installed."""
+    return next(c for c in typer.BadParameter.__mro__ if c.__name__ == name)
+
+
+class AppGroup(TyperGroup):
+    """The top-level group: a flag click cannot parse (`--height abc`, `--entries 0`, an unknown
+    option or command) is one `error:` line and exit 2, like every other bad input, instead of
+    click's usage block. Bare `nntrain` (and a group without a command) still shows the help."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        usage_error = _click_class("UsageError")
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except usage_error as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # `nntrain`: the help, as before
+                exc.show()
+                sys.exit(exc.exit_code)
+            where = exc.ctx.command_path if exc.ctx is not None else "nntrain"
+            error_line(f"{exc.format_message()} (see: {where} --help)")
+            sys.exit(EXIT_BAD_INPUT)
+        except _click_class("ClickException") as exc:
+            error_line(exc.format_message())
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            sys.exit(EXIT_INTERRUPTED)
+        sys.exit(code if isinstance(code, int) else 0)
 
 
 def guarded(func):
