@@ -83,13 +83,19 @@ def _check_metrics(metrics: list[Metric], cfg: Config, model: Sequential, y: np.
     from .errors import ConfigError
 
     pred = np.zeros((min(2, len(y)),) + tuple(model.output_shape), model.dtype)
+    where = getattr(cfg, "where", None)
     for i, m in enumerate(metrics):
+        try:
+            m.check_outputs(tuple(model.output_shape))
+        except ValueError as err:
+            exc = ConfigError(str(err), f"metrics.{i}")
+            exc.where = where(exc.key) if where else None
+            raise exc from None
         try:
             m.update(pred, y[:len(pred)])
         except (ValueError, IndexError, TypeError):
             exc = ConfigError(f"metric {m.registry_name!r} cannot compare the model's outputs {list(model.output_shape)} "
                               f"with the {cfg.loss['type']} targets of shape {list(y.shape[1:])}", f"metrics.{i}")
-            where = getattr(cfg, "where", None)
             exc.where = where(exc.key) if where else None  # file:line:column of the metric
             raise exc from None
         m.reset()

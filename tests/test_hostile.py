@@ -2,6 +2,7 @@
 nothing written. The README's hostile-input table lists the same cases."""
 from __future__ import annotations
 
+import os
 import struct
 from pathlib import Path
 
@@ -40,6 +41,9 @@ def make_files(tmp: Path) -> None:
     idx(tmp / "short-images-idx3-ubyte", b"\x00\x00\x08\x03", (2, 2, 2), bytes(5))
     idx(tmp / "short-labels-idx1-ubyte", b"\x00\x00\x08\x01", (2,), bytes(2))
     np.savez(tmp / "pickled.npz", x=np.array([{"a": 1}], dtype=object), y=np.array([0]))
+    (tmp / "text.npz").write_text("x,y\n1,0\n")
+    (tmp / "a-folder.csv").mkdir()
+    os.mkfifo(tmp / "fifo.csv")  # opening it would block: it must be refused before that
 
 
 # (id, config text, --set overrides, what the error line must say)
@@ -87,6 +91,13 @@ CASES = [
      "c.yaml:4:11: metrics.0: metric 'mse' cannot compare the model's outputs [3]"),
     ("test-feature-count", csv_config("ok.csv", test="three.csv"), [],
      "test data", ),
+    ("data-path-is-a-folder", csv_config("a-folder.csv"), [], "a-folder.csv is a folder, not a data file"),
+    ("data-path-is-a-fifo", csv_config("fifo.csv"), [], "fifo.csv is not a regular file (a FIFO, socket or device)"),
+    ("npz-not-a-zip", csv_config("text.npz"), [], "text.npz: not an .npz archive (an .npz is a zip file"),
+    ("activation-names-a-layer", BASE.replace("activation: softmax", "activation: {type: dense, units: 3}"), [],
+     "model.layers.0.activation: 'dense' is not an activation; valid: elu,"),
+    ("top-k-covers-every-class", csv_config("ok.csv") + "metrics: [{type: top_k_accuracy, k: 3}]\n", [],
+     "metrics.0: top_k_accuracy with k=3 counts every sample right: the model has only 3 classes"),
 ]
 EXTRA = {"label-out-of-range": "label 7 is outside the model's 3 outputs (valid labels: 0..2)",
          "test-feature-count": "three.csv has feature shape (3,) (3 values) but the training data has (2,)"}

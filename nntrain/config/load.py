@@ -312,6 +312,7 @@ def _check_monitors(cfg: Config) -> None:
 def validate(cfg: Config) -> None:
     """Registry names and arguments, data sources, and the model's shapes."""
     from ..nn.model import Sequential  # numpy-heavy; keep `nntrain --help` fast
+    from ..data.readers import file_problem
     from .catalogue import DATASETS  # its import fills every registry
 
     cfg.loss = _check_spec(LOSSES, cfg.loss, "loss")
@@ -331,8 +332,9 @@ def validate(cfg: Config) -> None:
             raise ConfigError(exc.message, "data.options") from None
     for name in ("train", "test"):
         p = getattr(d, name)
-        if p is not None and not Path(p).is_file():
-            raise ConfigError(f"file not found: {p}", f"data.{name}")
+        problem = file_problem(Path(p)) if p is not None else None
+        if problem:
+            raise ConfigError(problem, f"data.{name}")
     if cfg.model.input_shape is not None:
         Sequential.from_specs(cfg.model.layers, cfg.model.input_shape, cfg.model.dtype, cfg.seed)
 

@@ -34,12 +34,22 @@ IDX_TYPES = {
 _MAX_DEFLATE_RATIO = 1100
 
 
+def file_problem(path: Path) -> str | None:
+    """Why `path` cannot be read as a data file (missing, a folder, a FIFO or device), or None."""
+    if path.is_file():
+        return None
+    if path.is_dir():
+        return f"{path} is a folder, not a data file; name a .csv, .npz or IDX file"
+    if path.exists():
+        return f"{path} is not a regular file (a FIFO, socket or device); name a .csv, .npz or IDX file"
+    return f"file not found: {path}"
+
+
 def _check_file(path: Path) -> int:
-    """The file's size in bytes; DataError if it is missing or not a file."""
-    if not path.exists():
-        raise DataError(f"{path}: no such file")
-    if not path.is_file():
-        raise DataError(f"{path}: not a file")
+    """The file's size in bytes; DataError if it is not a readable data file."""
+    problem = file_problem(path)
+    if problem:
+        raise DataError(problem)
     return path.stat().st_size
 
 
@@ -293,6 +303,13 @@ def read_npz(path, dtype="float32") -> Dataset:
     """An .npz archive with arrays x (n, ...) and y (n,) or (n, k); pickled data is refused."""
     path = Path(path)
     _check_file(path)
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    # np.load takes anything that is neither a zip nor an .npy for a pickle, so a text file
+    # named .npz would be "pickled data"; say what it is instead
+    if not magic.startswith((b"PK", b"\x93NUMPY", b"\x80")):
+        raise DataError(f"{path}: not an .npz archive (an .npz is a zip file; this one starts with "
+                        f"{magic!r}); save one with numpy.savez({path.name!r}, x=..., y=...)")
     try:
         z = np.load(path, allow_pickle=False)
         if not isinstance(z, np.lib.npyio.NpzFile):

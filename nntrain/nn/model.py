@@ -30,6 +30,7 @@ def expand_specs(specs: list) -> list[tuple[int, dict]]:
             raise ConfigError(exc.message, key=f"model.layers.{index}") from None
         act = kwargs.get(ACTIVATION_KEY)
         if act is not None and takes_activation:
+            _check_activation(act, f"model.layers.{index}.{ACTIVATION_KEY}")
             kwargs[ACTIVATION_KEY] = None
             out.append((index, {"type": name, **kwargs}))
             if act != "linear":
@@ -37,6 +38,22 @@ def expand_specs(specs: list) -> list[tuple[int, dict]]:
         else:
             out.append((index, {"type": name, **kwargs}))
     return out
+
+
+def _check_activation(spec, key: str) -> None:
+    """The `activation:` shorthand names an activation (relu, {type: leaky_relu, ...}), never
+    another kind of layer, which would silently add weights to the model."""
+    from .layers import Activation
+
+    try:
+        name, _ = LAYERS.split_spec(spec)
+        kind = LAYERS.get(name)
+    except ConfigError as exc:
+        raise ConfigError(exc.message, key=key) from None
+    if not (isinstance(kind, type) and issubclass(kind, Activation)):
+        names = [n for n in LAYERS.names() if isinstance(LAYERS.get(n), type) and issubclass(LAYERS.get(n), Activation)]
+        raise ConfigError(f"{name!r} is not an activation; valid: {', '.join(names)} "
+                          f"(to add a {name} layer, list it in model.layers)", key)
 
 
 class Sequential:

@@ -22,6 +22,9 @@ class Metric:
         self.total = 0.0
         self.count = 0
 
+    def check_outputs(self, shape: tuple[int, ...]) -> None:
+        """ValueError when the metric means nothing for a model with these outputs (per sample)."""
+
     def update(self, pred: np.ndarray, target: np.ndarray) -> None:
         raise NotImplementedError
 

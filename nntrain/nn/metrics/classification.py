@@ -122,6 +122,11 @@ class TopKAccuracy(Metric):
         self.k = k
         super().__init__()
 
+    def check_outputs(self, shape: tuple[int, ...]) -> None:
+        if shape and shape[-1] >= 2 and self.k >= shape[-1]:
+            raise ValueError(f"top_k_accuracy with k={self.k} counts every sample right: the model has only "
+                             f"{shape[-1]} classes; k must be less than {shape[-1]}")
+
     def update(self, pred, target):
         if pred.ndim < 2 or pred.shape[-1] < 2:
             raise ValueError("top_k_accuracy needs one score per class (the model outputs one value)")
