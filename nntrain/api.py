@@ -184,6 +184,7 @@ def resume(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = (),
         if isinstance(progress, str):
             progress = make_progress(progress)
         before = runs.read_summary(path)
+        runs.read_metrics_csv(path / runs.METRICS)  # a damaged one is an error line, not a crash later
         if before.get("status") == "done" and cfg.train.epochs <= load_config(path / runs.CONFIG).train.epochs:
             progress.note(f"{path} is already complete ({before.get('epochs')} epochs, status done); nothing to do. "
                           f"To train further: nntrain fit --resume {path} --set train.epochs=N")

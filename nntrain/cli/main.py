@@ -193,7 +193,8 @@ def runs(
     """The runs under runs/ (or ROOT): name, config, date, epochs, status, final metrics.
 
     Status: done, running, interrupted, diverged, failed, stale (its process died without
-    recording it: resumable like interrupted), incomplete (no epoch finished).
+    recording it: resumable like interrupted), incomplete (no epoch finished), corrupt (its
+    summary.json is damaged; the reason is shown).
 
     Example: nntrain runs --sort test.accuracy
     """

@@ -214,11 +214,40 @@ def _csv_value(v):
 
 
 def read_metrics_csv(path: str | Path) -> list[dict]:
+    """The rows of metrics.csv, checked: text, an `epoch` column of rising integers, as many fields
+    in every row as in the header. RunError naming the line otherwise. A last line without its
+    newline is one being appended (or torn by a crash; resume drops it): it is left out."""
     path = Path(path)
-    if not path.exists():
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
         return []
-    with open(path, newline="") as f:
-        return [{k: _parse(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    except UnicodeDecodeError:
+        raise RunError(f"{path} is damaged: it is not UTF-8 text") from None
+    except OSError as exc:
+        raise RunError(f"cannot read {path}: {exc.strerror}") from None
+    if "\0" in text:
+        raise RunError(f"{path} is damaged: it holds NUL bytes")
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines.pop()
+    reader = csv.reader(lines)
+    header = next(reader, None)
+    if not header:
+        return []
+    if header[0] != "epoch":
+        raise RunError(f"{path} line 1: the first column must be 'epoch', got {header[0]!r}")
+    rows, last = [], 0
+    for number, cells in enumerate(reader, start=2):
+        if len(cells) != len(header):
+            raise RunError(f"{path} line {number}: {len(cells)} fields, expected {len(header)} like the header")
+        row = {k: _parse(v) for k, v in zip(header, cells)}
+        if not isinstance(row["epoch"], int) or row["epoch"] <= last:
+            raise RunError(f"{path} line {number}: epoch {cells[0]!r} must be an integer above the "
+                           f"previous line's {last}")
+        rows.append(row)
+        last = row["epoch"]
+    return rows
 
 
 def _parse(v: str):
@@ -230,14 +259,34 @@ def _parse(v: str):
     return v
 
 
+# the type of each field of summary.json that readers rely on (None: null allowed)
+SUMMARY_FIELDS = {
+    "status": (str,), "run_dir": (str,), "config": (str, type(None)), "epochs": (int,), "steps": (int,),
+    "seconds": (int, float, type(None)), "train": (dict,), "val": (dict, type(None)), "test": (dict, type(None)),
+    "parameters": (int,), "started": (str,), "command": (str,), "pid": (int,), "host": (str,),
+    "versions": (dict,), "error": (str,), "skipped_batches": (int,),
+}
+
+
 def read_summary(run_dir: str | Path) -> dict:
+    """summary.json as a dict ({} when there is none yet); RunError when it is not valid JSON, not
+    an object, or a field has the wrong type, naming the field."""
     path = Path(run_dir) / SUMMARY
     try:
-        return json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
         raise RunError(f"{path} is not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise RunError(f"{path} holds {type(data).__name__ if data is not None else 'null'}, not a JSON object")
+    for key, types in SUMMARY_FIELDS.items():
+        value = data.get(key)
+        if key in data and (not isinstance(value, types) or isinstance(value, bool)):
+            kinds = " or ".join("null" if t is type(None) else {"str": "text", "int": "an integer", "float": "a number",
+                                                                 "dict": "an object"}[t.__name__] for t in types)
+            raise RunError(f"{path}: {key!r} must be {kinds}, got {value!r}")
+    return data
 
 
 def check_run_dir(run_dir: str | Path) -> Path:

@@ -12,6 +12,8 @@ diverged (non-finite loss), failed (another error) or running. A process killed 
 
 A stale run's last completed epoch is on disk, like an interrupted one's. (Should the OS reuse a
 dead run's pid for another process, the run would show as running until that process ends.)
+A run whose summary.json cannot be read as one is `corrupt`, with the reason, and the others
+list as usual.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from pathlib import Path
 from .. import runs
 from ..errors import NntrainError, RunError
 
-STATUSES = ("done", "running", "interrupted", "stale", "diverged", "failed", "incomplete")
+STATUSES = ("done", "running", "interrupted", "stale", "diverged", "failed", "incomplete", "corrupt")
 SPLITS = ("train", "val", "test")
 FIELDS = ("name", "config", "date", "epochs", "status", "seconds")
 STALE_AFTER = 600.0  # seconds without a summary rewrite before a pid-less "running" run is stale
@@ -82,9 +84,11 @@ def describe(run_dir: Path, root: Path, now: float | None = None) -> dict:
     summary_path = run_dir / runs.SUMMARY
     try:
         summary = runs.read_summary(run_dir)
-    except RunError as exc:
-        summary = {"status": "unknown", "error": str(exc)}
-    if summary:
+    except RunError as exc:  # listed with the reason; the other runs still list, sort and plot
+        summary = {"status": "corrupt", "error": str(exc)}
+    if summary.get("status") == "corrupt":
+        status = "corrupt"
+    elif summary:
         status = run_status(summary, summary_path, now)
     else:
         status = "incomplete"  # config.yaml only: no epoch finished, nothing to resume or evaluate
@@ -158,6 +162,8 @@ def sort_runs(records: list[dict], key: str = "date", reverse: bool = False) -> 
 
 
 def final_metrics_text(rec: dict) -> str:
+    if rec["status"] == "corrupt":
+        return rec.get("error") or "-"
     split, values = _final(rec)
     if split is None:
         return "-"

@@ -192,11 +192,12 @@ def run_trials(plan: Plan, out: Path, trials: list[Trial], workers: int, display
 
 
 def _last_row(run_dir: Path) -> dict:
+    from ..errors import NntrainError
     from ..runs.folder import read_metrics_csv
 
     try:
         rows = read_metrics_csv(run_dir / "metrics.csv")
-    except (OSError, ValueError):
+    except NntrainError:  # a live display never stops a sweep
         return {}
     return rows[-1] if rows else {}
 
