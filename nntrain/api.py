@@ -237,7 +237,7 @@ def _train(s: Setup, path: Path, progress: Progress, state: dict | None = None) 
                                   f"before the run was recorded done", trainer.stop_signal)
     except KeyboardInterrupt as exc:  # Interrupted, or a Ctrl-C before the handlers were in place
         kept = f"the last checkpoint ({saver.saved}) is in {path}" if saver.saved else f"no checkpoint yet in {path}"
-        writer.summary(trainer.state, "interrupted", error=str(exc))
+        _record(writer, trainer.state, "interrupted", str(exc))
         raise Interrupted(f"{exc or 'interrupted'}; {kept}\nresume with: {resume_cmd}",
                           getattr(exc, "signum", 2)) from None
     except NntrainError as exc:
@@ -246,9 +246,18 @@ def _train(s: Setup, path: Path, progress: Progress, state: dict | None = None) 
             kept = (f"the last good checkpoint ({saver.saved}) is kept; continue from it with: {lower}"
                     if saver.saved else f"no checkpoint was saved before it; start over with: {lower}")
             exc = DivergedError(f"training diverged: {exc}; {kept}")
-        writer.summary(trainer.state, "diverged" if exc.exit_code == 1 else "failed", error=str(exc))
+        _record(writer, trainer.state, "diverged" if exc.exit_code == 1 else "failed", str(exc))
         raise exc from None
     return writer.summary(st, "done", test=test, skipped_batches=st.skipped, **reports)
+
+
+def _record(writer: RunWriter, st: TrainState, status: str, error: str) -> None:
+    """summary.json says how the run ended, where it still can be written (the disk whose
+    failure ended the run may refuse it too: the error the user sees is the first one)."""
+    try:
+        writer.summary(st, status, error=error)
+    except NntrainError:
+        pass
 
 
 def _final_reports(callbacks: list[Callback], path: Path, s: Setup, writer: RunWriter) -> dict:

@@ -73,6 +73,9 @@ def guarded(func):
         except NntrainError as exc:
             error_line(str(exc))
             raise typer.Exit(exc.exit_code) from None
+        except OSError as exc:  # any file the library did not name itself: still one line, exit 2
+            error_line(f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc))
+            raise typer.Exit(EXIT_BAD_INPUT) from None
         except KeyboardInterrupt as exc:  # errors.Interrupted carries the message and 128 + signal
             print(f"interrupted: {exc}" if str(exc) else "interrupted", file=sys.stderr, flush=True)
             raise typer.Exit(getattr(exc, "exit_code", EXIT_INTERRUPTED)) from None

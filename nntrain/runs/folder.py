@@ -13,6 +13,7 @@ the old one, so a crash or Ctrl-C at any moment leaves either the old or the new
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import math
@@ -97,9 +98,20 @@ def atomic_write(path: str | Path, data: bytes, midway: Callable[[], None] | Non
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as exc:  # a full or read-only disk, a path too long, a folder in the way...
+        raise write_error(path, exc) from None
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+def write_error(path: Path, exc: OSError) -> RunError:
+    """The RunError (exit 2) for an OSError while writing `path`: the path and the cause."""
+    hint = {errno.ENOSPC: "; free some space, then resume", errno.EDQUOT: "; free some space, then resume",
+            errno.EROFS: "; the file system is read-only", errno.EACCES: "; no permission to write there"}
+    return RunError(f"cannot write {path}: {exc.strerror or exc}{hint.get(exc.errno, '')}")
 
 
 def write_text(path: str | Path, text: str) -> None:
@@ -180,19 +192,24 @@ def append_metrics_row(path: str | Path, row: dict) -> None:
     a column the header lacks rewrites the file whole with the wider header."""
     path = Path(path)
     try:
-        with open(path, newline="") as f:
+        with open(path, newline="", encoding="utf-8") as f:
             columns = next(csv.reader(f), None)
     except FileNotFoundError:
         columns = None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunError(f"cannot read {path}: {exc}") from None
     if not columns:
         write_text(path, _csv_lines(list(row), [row], header=True))
     elif any(k not in columns for k in row):
         write_metrics_csv(path, read_metrics_csv(path) + [row])
     else:
-        with open(path, "a", encoding="utf-8", newline="") as f:
-            f.write(_csv_lines(columns, [row], header=False))
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            with open(path, "a", encoding="utf-8", newline="") as f:
+                f.write(_csv_lines(columns, [row], header=False))
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as exc:  # a line cut short here is dropped by the next resume
+            raise write_error(path, exc) from None
 
 
 def keep_metrics_rows(path: str | Path, n: int) -> None:
