@@ -139,3 +139,19 @@ def test_a_signal_after_the_last_step_exits_143_and_resume_finishes_the_run(writ
     assert out["status"] == "done" and out["epochs"] == 2 and out["test"] == reference["test"]
     assert contents(run)[runs.WEIGHTS] == contents(tmp_path / "reference")[runs.WEIGHTS]
 
+
+
+@pytest.mark.parametrize("files", [{"notes.txt": "mine"}, {"model.npz": "my weights", "summary.json": "{}",
+                                                           "metrics.csv": "a,b\n"}])
+def test_run_dir_holding_someone_elses_files_is_refused_and_untouched(write, cli, tmp_path, files):
+    cfg, run = write("s.yaml", SPIRALS), tmp_path / "theirs"
+    run.mkdir()
+    for name, text in files.items():
+        (run / name).write_text(text)
+    r = cli("fit", cfg, "--run-dir", run)
+    assert r.exit_code == 2, r.output
+    assert "is not empty and is not an nntrain run folder (it holds " in r.stderr
+    assert sorted(p.name for p in run.iterdir()) == sorted(files)  # not even a lock file
+    assert all((run / name).read_text() == text for name, text in files.items())
+    (tmp_path / "empty").mkdir()
+    assert cli("fit", cfg, "--run-dir", tmp_path / "empty", "-q").exit_code == 0  # an empty folder is fine

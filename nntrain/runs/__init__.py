@@ -12,6 +12,7 @@ from .folder import (
     BEST,
     CONFIG,
     METRICS,
+    STATE,
     SUMMARY,
     WEIGHTS,
     append_metrics_row,
@@ -33,7 +34,7 @@ from .folder import (
 )
 from .lock import LOCK, RunLock
 
-__all__ = ["BEST", "CONFIG", "LOCK", "METRICS", "SUMMARY", "WEIGHTS", "RunLock", "append_metrics_row",
+__all__ = ["BEST", "CONFIG", "LOCK", "METRICS", "STATE", "SUMMARY", "WEIGHTS", "RunLock", "append_metrics_row",
            "atomic_write", "check_run_dir", "check_run_name", "finite_json", "json_default", "keep_metrics_rows",
            "new_run_dir", "prepare_run_dir", "read_metrics_csv", "read_npz", "read_summary", "write_json",
            "write_metrics_csv", "write_npz", "write_text"]

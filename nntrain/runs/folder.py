@@ -26,13 +26,14 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import RunError
-from .lock import RunLock
+from .lock import LOCK, RunLock
 
 CONFIG = "config.yaml"
 WEIGHTS = "model.npz"
 BEST = "best.npz"  # weights of the best epoch (train.checkpoint)
 METRICS = "metrics.csv"
 SUMMARY = "summary.json"
+STATE = "state.npz"  # the checkpoint (train/checkpoint.py writes and reads it)
 
 
 def check_run_name(name: str) -> str:
@@ -59,12 +60,34 @@ def new_run_dir(config_name: str, root: str | Path = "runs", name: str | None = 
     raise RunError(f"cannot create a run folder under {base}")
 
 
+# what a folder may hold before a run starts in it: a lock, a sweep's log files for the trial
+# it is about to run, temporary files. A run writes config.yaml before anything else, so a
+# model.npz or metrics.csv without one is someone else's file.
+BEFORE_A_RUN = (LOCK, "fit.stdout", "fit.stderr")
+
+
+def foreign_files(path: Path) -> list[str]:
+    """Names in a folder without config.yaml that keep a run from starting there."""
+    return sorted(p.name for p in path.iterdir()
+                  if p.name not in BEFORE_A_RUN and not (p.name.startswith(".") and ".tmp-" in p.name))
+
+
 def prepare_run_dir(path: str | Path) -> RunLock:
-    """An explicit --run-dir, created if missing and locked; refused while another process
-    holds it (naming that process) and when it already holds a run."""
+    """An explicit --run-dir, created if missing and locked; refused, untouched, when it holds
+    files nntrain did not write (a user's folder), while another process holds it (naming that
+    process), and when it already holds a run."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise RunError(f"--run-dir {path} exists and is not a folder")
+    if path.is_dir() and not (path / CONFIG).exists():  # (a run folder: locked and refused below)
+        try:
+            foreign = foreign_files(path)
+        except OSError as exc:
+            raise RunError(f"cannot read --run-dir {path}: {exc.strerror}") from None
+        if foreign:
+            shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+            raise RunError(f"--run-dir {path} is not empty and is not an nntrain run folder (it holds {shown}); "
+                           f"a run goes into a new or empty folder: choose another --run-dir")
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

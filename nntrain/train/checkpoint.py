@@ -32,7 +32,7 @@ from ..errors import RunError
 from ..runs.lock import RunLock
 from .trainer import EpochPosition, Trainer
 
-STATE = "state.npz"
+STATE = runs.STATE
 # what `fit --resume --set` may change: nothing that alters shapes, data or the order of draws
 RESUME_KEYS = ("train.epochs", "train.checkpoint_every_steps", "train.on_nonfinite", "optimizer.lr")
 FORMAT = 1
