@@ -42,6 +42,7 @@ def make_files(tmp: Path) -> None:
     idx(tmp / "short-labels-idx1-ubyte", b"\x00\x00\x08\x01", (2,), bytes(2))
     np.savez(tmp / "pickled.npz", x=np.array([{"a": 1}], dtype=object), y=np.array([0]))
     (tmp / "text.npz").write_text("x,y\n1,0\n")
+    np.savez(tmp / "no-features.npz", x=np.zeros((4, 0)), y=np.array([0, 1, 0, 1]))
     (tmp / "a-folder.csv").mkdir()
     os.mkfifo(tmp / "fifo.csv")  # opening it would block: it must be refused before that
 
@@ -94,6 +95,7 @@ CASES = [
     ("data-path-is-a-folder", csv_config("a-folder.csv"), [], "a-folder.csv is a folder, not a data file"),
     ("data-path-is-a-fifo", csv_config("fifo.csv"), [], "fifo.csv is not a regular file (a FIFO, socket or device)"),
     ("npz-not-a-zip", csv_config("text.npz"), [], "text.npz: not an .npz archive (an .npz is a zip file"),
+    ("npz-without-features", csv_config("no-features.npz"), [], "no-features.npz: x has no features: its shape is (4, 0)"),
     ("activation-names-a-layer", BASE.replace("activation: softmax", "activation: {type: dense, units: 3}"), [],
      "model.layers.0.activation: 'dense' is not an activation; valid: elu,"),
     ("top-k-covers-every-class", csv_config("ok.csv") + "metrics: [{type: top_k_accuracy, k: 3}]\n", [],

@@ -43,6 +43,10 @@ class AppGroup(TyperGroup):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        if sys.stdout is None:  # started with stdout closed (`nntrain list >&-`): output goes nowhere
+            sys.stdout = open(os.devnull, "w")
+        if sys.stderr is None:
+            sys.stderr = open(os.devnull, "w")
         usage_error = _click_class("UsageError")
         try:
             code = super().main(args, prog_name, complete_var, False, **extra)

@@ -138,6 +138,8 @@ def _as_features(x: np.ndarray, dtype, source: str) -> np.ndarray:
         raise DataError(f"{source}: x must have a sample axis, got a scalar")
     if x.ndim == 1:
         x = x.reshape(-1, 1)
+    if 0 in x.shape[1:]:  # it would train a (0, units) weight matrix to `done`
+        raise DataError(f"{source}: x has no features: its shape is {x.shape}; each sample needs at least one value")
     return x.astype(float_dtype(dtype), copy=False)
 
 

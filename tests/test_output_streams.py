@@ -1,8 +1,12 @@
-"""What nntrain writes as JSON (--json, summary.json, a sweep's files) is strict JSON: NaN and
-infinities are null (issue 13, part F)."""
+"""Output streams and files (issue 13, part F): what nntrain writes as JSON (--json,
+summary.json, a sweep's files) is strict JSON, NaN and infinities as null; a closed stdout is
+no traceback."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 
@@ -30,3 +34,10 @@ def test_summary_json_and_the_json_output_are_strict_with_null_for_nan_and_inf(t
     assert strict_loads(capsys.readouterr().out) == expected
     append_record(tmp_path, obj)
     assert strict_loads((tmp_path / "trials.jsonl").read_text()) == expected
+
+
+def test_a_closed_stdout_is_no_traceback(tmp_path):
+    """`nntrain list >&-`: the process starts without a stdout at all."""
+    r = subprocess.run([sys.executable, "-m", "nntrain", "list", "layers"], capture_output=False,
+                       stderr=subprocess.PIPE, text=True, preexec_fn=lambda: os.close(1), timeout=60)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
