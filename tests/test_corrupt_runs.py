@@ -9,6 +9,7 @@ import shutil
 import pytest
 
 from nntrain import runs
+
 from sample_configs import SPIRALS
 
 # (name, file, content, what the error names)

@@ -14,6 +14,7 @@ import pytest
 
 from nntrain import runs
 from nntrain.runs import folder
+
 from sample_configs import SPIRALS
 
 

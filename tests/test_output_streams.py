@@ -14,6 +14,8 @@ from nntrain import runs
 from nntrain.cli.options import emit_json
 from nntrain.sweep.board import append_record
 
+from sample_configs import SPIRALS
+
 
 def strict_loads(text: str):
     """json.loads that refuses NaN and Infinity, as jq and JavaScript do."""
@@ -41,3 +43,27 @@ def test_a_closed_stdout_is_no_traceback(tmp_path):
     r = subprocess.run([sys.executable, "-m", "nntrain", "list", "layers"], capture_output=False,
                        stderr=subprocess.PIPE, text=True, preexec_fn=lambda: os.close(1), timeout=60)
     assert r.returncode == 0 and r.stderr == "", r.stderr
+
+
+def nntrain_out(*args, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "nntrain", *map(str, args)], capture_output=True, timeout=120,
+                          env={**os.environ, **env})
+
+
+def test_an_ascii_stdout_gets_ascii_charts_and_a_narrow_one_a_readable_table(write, tmp_path):
+    cfg = write("s.yaml", SPIRALS)
+    assert nntrain_out("fit", cfg, "--run-dir", tmp_path / "runs" / "s" / "one", "-q", env={}).returncode == 0
+    chart = nntrain_out("plot", tmp_path / "runs" / "s" / "one", env={"PYTHONIOENCODING": "ascii"})
+    assert chart.returncode == 0 and chart.stderr == b"", chart.stderr
+    text = chart.stdout.decode("ascii")  # every byte is ASCII
+    assert "+---" in text and "epoch" in text
+    narrow = nntrain_out("runs", tmp_path / "runs", env={"COLUMNS": "10"})
+    assert narrow.returncode == 0 and b"s/one" in narrow.stdout and b"done" in narrow.stdout
+
+
+def test_control_characters_in_a_run_name_are_escaped_in_the_table(write, tmp_path, cli):
+    cfg = write("s.yaml", SPIRALS)
+    name = "evil\x1b[2Jname"
+    assert cli("fit", cfg, "--run-dir", tmp_path / "runs" / name, "-q").exit_code == 0
+    r = cli("runs", tmp_path / "runs")
+    assert r.exit_code == 0 and "evil\\x1b[2Jname" in r.stdout and "\x1b" not in r.stdout

@@ -11,8 +11,17 @@ from typing import List, Optional
 
 import typer
 
-from .options import (EXIT_DIVERGED, AppGroup, JsonOpt, SetOpt, emit_json, error_line, format_metrics, guarded,
-                      progress_mode)
+from .options import (
+    EXIT_DIVERGED,
+    AppGroup,
+    JsonOpt,
+    SetOpt,
+    emit_json,
+    error_line,
+    format_metrics,
+    guarded,
+    progress_mode,
+)
 from .sweep import sweep_app
 
 app = typer.Typer(
@@ -240,11 +249,12 @@ def plot(
     if out is not None:
         print(f"wrote {plots.save_figure(charts, out)}", file=sys.stderr)
         return
-    from .views import chart_text, console
+    from .views import can_encode, chart_text, console
 
     con = console()
     # the grid plus y labels (~10) and the " epoch" axis title (7) fit the terminal
-    con.print(chart_text(plots.render(charts, width or max(20, min(con.width, 100) - 20), height)), soft_wrap=True)
+    ascii = not can_encode(con.encoding, "".join(plots.AXES.values()))
+    con.print(chart_text(plots.render(charts, width or max(20, min(con.width, 100) - 20), height, ascii)), soft_wrap=True)
 
 
 @app.command()

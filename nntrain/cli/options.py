@@ -24,8 +24,13 @@ JsonOpt = typer.Option(False, "--json", help="Print exactly one JSON object on s
 _CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F]}
 
 
+def escape_control(text: str) -> str:
+    """text with its control characters shown as \\xNN: it stays one line and cannot move the cursor."""
+    return text.translate(_CONTROL)
+
+
 def error_line(message: str) -> None:
-    print(f"error: {message.translate(_CONTROL)}", file=sys.stderr, flush=True)
+    print(f"error: {escape_control(message)}", file=sys.stderr, flush=True)
 
 
 def _click_class(name: str) -> type:

@@ -14,16 +14,32 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from .options import escape_control
+
 # one style per plotted series, cycled; markers carry the distinction without colour
 PIPE_WIDTH = 160
+MIN_WIDTH = 60
 SERIES_STYLES = ("cyan", "magenta", "green", "yellow", "blue", "red", "bright_cyan", "bright_magenta")
 
 
 def console(stderr: bool = False) -> Console:
-    """A console; when not writing to a terminal, wide enough that tables do not wrap for grep."""
+    """A console; when not writing to a terminal, wide enough that tables do not wrap for grep;
+    never narrower than MIN_WIDTH (COLUMNS=10 would squeeze every column to nothing)."""
     stream = sys.stderr if stderr else sys.stdout
     width = None if stream.isatty() or os.environ.get("COLUMNS") else PIPE_WIDTH
-    return Console(no_color=bool(os.environ.get("NO_COLOR")), highlight=False, stderr=stderr, width=width)
+    con = Console(no_color=bool(os.environ.get("NO_COLOR")), highlight=False, stderr=stderr, width=width)
+    if con.width < MIN_WIDTH:
+        con.width = MIN_WIDTH
+    return con
+
+
+def can_encode(encoding: str | None, text: str) -> bool:
+    """Whether an output in this encoding can show text (box drawing under LC_ALL=C cannot)."""
+    try:
+        text.encode(encoding or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
 
 
 def runs_table(records: list[dict], sort: str | None = None) -> Table:
@@ -44,7 +60,7 @@ def runs_table(records: list[dict], sort: str | None = None) -> Table:
             split, metric = extra.split(".", 1)
             v = (r.get(split) or {}).get(metric)
             row.append("-" if v is None else f"{v:.4g}")
-        table.add_row(*(Text(c) for c in row))
+        table.add_row(*(Text(escape_control(c)) for c in row))  # a run folder's name is anyone's text
     return table
 
 

@@ -311,8 +311,8 @@ def _check_monitors(cfg: Config) -> None:
 
 def validate(cfg: Config) -> None:
     """Registry names and arguments, data sources, and the model's shapes."""
-    from ..nn.model import Sequential  # numpy-heavy; keep `nntrain --help` fast
     from ..data.readers import file_problem
+    from ..nn.model import Sequential  # numpy-heavy; keep `nntrain --help` fast
     from .catalogue import DATASETS  # its import fills every registry
 
     cfg.loss = _check_spec(LOSSES, cfg.loss, "loss")

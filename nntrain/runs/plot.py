@@ -128,8 +128,13 @@ def _interp(epochs: list[int], values: list[float], e: float) -> float:
     return values[0] if len(epochs) == 1 and abs(e - epochs[0]) < 0.5 else math.nan
 
 
+# the axes' characters: box drawing, or plain ASCII for an output that cannot encode it
+AXES = {"tick": "┤", "bar": "│", "corner": "└", "mark": "┬", "rule": "─"}
+ASCII_AXES = {"tick": "+", "bar": "|", "corner": "+", "mark": "+", "rule": "-"}
+
+
 def render_chart(title: str, series: list[Series], width: int = 60, height: int = 12,
-                 first_index: int = 0) -> list[Line]:
+                 first_index: int = 0, axes: dict[str, str] = AXES) -> list[Line]:
     """One metric as a character grid: y labels on the left, epochs below, legend last."""
     finite = [v for s in series for v in s.values if math.isfinite(v)]
     lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
@@ -162,10 +167,11 @@ def render_chart(title: str, series: list[Series], width: int = 60, height: int 
     pad = max(len(t) for t in labels.values())
     lines: list[Line] = [[(title, None)]]
     for r in range(height):
-        axis = f"{labels[r]:>{pad}} ┤" if r in labels else " " * pad + " │"
+        axis = f"{labels[r]:>{pad}} {axes['tick']}" if r in labels else " " * pad + f" {axes['bar']}"
         lines.append([(axis, None)] + _merge(grid[r]))
     ticks = _epoch_ticks(e0, e1, width)
-    lines.append([(" " * pad + " └" + "".join("┬" if c in ticks else "─" for c in range(width)), None)])
+    lines.append([(" " * pad + f" {axes['corner']}" + "".join(axes["mark"] if c in ticks else axes["rule"]
+                                                           for c in range(width)), None)])
     under = [" "] * (width + 8)
     for c, e in sorted(ticks.items()):
         text = str(e)
@@ -204,15 +210,16 @@ def _epoch_ticks(e0: int, e1: int, width: int) -> dict[int, int]:
     return {round((e - e0) / (e1 - e0) * (width - 1)): e for e in epochs}
 
 
-def render(charts: dict[str, list[Series]], width: int = 60, height: int = 12) -> list[Line]:
-    """Every metric's chart, one below the other; series keep one marker across charts."""
+def render(charts: dict[str, list[Series]], width: int = 60, height: int = 12, ascii: bool = False) -> list[Line]:
+    """Every metric's chart, one below the other; series keep one marker across charts. ascii:
+    plain ASCII axes, for an output whose encoding has no box drawing (LC_ALL=C, ascii)."""
     if width < 10 or height < 3:
         raise NntrainError(f"the chart needs --width >= 10 and --height >= 3, got {width}x{height}")
     lines: list[Line] = []
     for metric, series in charts.items():
         if lines:
             lines.append([])
-        lines += render_chart(metric, series, width, height)
+        lines += render_chart(metric, series, width, height, axes=ASCII_AXES if ascii else AXES)
     return lines
 
 
