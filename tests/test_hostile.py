@@ -43,6 +43,8 @@ def make_files(tmp: Path) -> None:
     np.savez(tmp / "pickled.npz", x=np.array([{"a": 1}], dtype=object), y=np.array([0]))
     (tmp / "text.npz").write_text("x,y\n1,0\n")
     np.savez(tmp / "no-features.npz", x=np.zeros((4, 0)), y=np.array([0, 1, 0, 1]))
+    (tmp / "huge.csv").write_text("a,b,y\n1,2,0\n1e308,3,1\n")
+    np.savez(tmp / "huge.npz", x=np.array([[1.0, 2.0], [3.0, -1e300]]), y=np.array([0, 1]))
     (tmp / "a-folder.csv").mkdir()
     os.mkfifo(tmp / "fifo.csv")  # opening it would block: it must be refused before that
 
@@ -95,6 +97,9 @@ CASES = [
     ("data-path-is-a-folder", csv_config("a-folder.csv"), [], "a-folder.csv is a folder, not a data file"),
     ("data-path-is-a-fifo", csv_config("fifo.csv"), [], "fifo.csv is not a regular file (a FIFO, socket or device)"),
     ("npz-not-a-zip", csv_config("text.npz"), [], "text.npz: not an .npz archive (an .npz is a zip file"),
+    ("finite-but-too-large-csv", csv_config("huge.csv"), [],
+     "huge.csv line 3: 1e+308 is too large for float32 (the largest is 3.403e+38); scale the data, or set model.dtype"),
+    ("finite-but-too-large-npz", csv_config("huge.npz"), [], "huge.npz: features of sample 1: -1e+300 is too large for float32"),
     ("npz-without-features", csv_config("no-features.npz"), [], "no-features.npz: x has no features: its shape is (4, 0)"),
     ("activation-names-a-layer", BASE.replace("activation: softmax", "activation: {type: dense, units: 3}"), [],
      "model.layers.0.activation: 'dense' is not an activation; valid: elu,"),

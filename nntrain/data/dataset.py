@@ -50,6 +50,22 @@ def first_nonfinite_row(a: np.ndarray) -> int | None:
     return int(np.argmax(bad)) if bad.any() else None
 
 
+def narrowed(a: np.ndarray, dtype, where) -> np.ndarray:
+    """a as `dtype`; DataError when a finite value is too large for it (1e308 in float32 would
+    become inf, and then be reported as "NaN or inf", which the file does not hold). `where(row)`
+    names the sample for the message."""
+    dtype = np.dtype(dtype)
+    with np.errstate(over="ignore"):  # reported below, with the value, instead of a RuntimeWarning
+        out = a.astype(dtype, copy=False)
+    if a.dtype.kind == "f" and dtype.kind == "f" and a.dtype.itemsize > dtype.itemsize:
+        row = first_nonfinite_row(out)
+        if row is not None and np.isfinite(a[row]).all():
+            big = a[row].flat[np.argmax(np.abs(a[row]))]
+            raise DataError(f"{where(row)}: {big:g} is too large for {dtype.name} (the largest is "
+                            f"{np.finfo(dtype).max:.4g}); scale the data, or set model.dtype: float64")
+    return out
+
+
 def check_finite(ds: Dataset, source: str) -> None:
     """DataError naming `source` and the sample when x or a float y holds NaN or inf."""
     for name, a in (("features", ds.x), ("targets", ds.y)):

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError, did_you_mean
-from .dataset import Dataset, check_finite, first_nonfinite_row, float_dtype
+from .dataset import Dataset, check_finite, first_nonfinite_row, float_dtype, narrowed
 
 # IDX type codes (third byte of the magic number); multi-byte values are big-endian.
 IDX_TYPES = {
@@ -140,7 +140,7 @@ def _as_features(x: np.ndarray, dtype, source: str) -> np.ndarray:
         x = x.reshape(-1, 1)
     if 0 in x.shape[1:]:  # it would train a (0, units) weight matrix to `done`
         raise DataError(f"{source}: x has no features: its shape is {x.shape}; each sample needs at least one value")
-    return x.astype(float_dtype(dtype), copy=False)
+    return narrowed(x, float_dtype(dtype), lambda row: f"{source}: features of sample {row}")
 
 
 def _as_targets(y: np.ndarray, dtype, source: str) -> np.ndarray:
@@ -291,7 +291,7 @@ def read_csv(path, target=None, dtype="float32") -> Dataset:
         ) from None
     del cells
     features = [j for j in range(len(header)) if j != t]
-    x = table[:, features].astype(dt)
+    x = narrowed(table[:, features], dt, lambda row: f"{path} line {lines[row]}")
     y = table[:, t]
     for what, a in (("features", x), (f"target {header[t]!r}", y)):
         row = first_nonfinite_row(a)
