@@ -4,11 +4,16 @@
       config.yaml    the resolved config
       model.npz      weights of the last completed epoch (+ data.mean/data.std when standardized)
       best.npz       weights of the best epoch so far, with train.checkpoint
-      metrics.csv    one row per epoch
+      metrics.csv    one row per epoch, appended
       summary.json   status, final metrics, timings, versions, the command line
+      state.npz      the checkpoint (train/checkpoint.py)
+      .lock          held by the process that trains in the folder (lock.py)
 
-Every file is written to a temporary name in the same folder, flushed to disk and renamed over
-the old one, so a crash or Ctrl-C at any moment leaves either the old or the new file, whole.
+Every file but metrics.csv is written to a temporary name in the same folder, flushed to disk
+and renamed over the old one, so a crash, Ctrl-C or a full disk at any moment leaves either the
+old or the new file, whole. metrics.csv gets one whole line per epoch in one write; a resume cuts
+it back to its checkpoint's rows, and readers leave out a last line without its newline. A
+failed write is a RunError naming the file and the cause.
 """
 from __future__ import annotations
 
