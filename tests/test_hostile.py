@@ -2,8 +2,10 @@
 nothing written. The README's hostile-input table lists the same cases."""
 from __future__ import annotations
 
+import io
 import os
 import struct
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +29,17 @@ def idx(path: Path, magic: bytes, dims: tuple, body: bytes) -> None:
     path.write_bytes(magic + struct.pack(f">{len(dims)}I", *dims) + body)
 
 
+def declares_too_much(path: Path) -> None:
+    """A 500-byte .npz whose x.npy header declares shape (10**6, 10**6) float64 and holds no data."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (10**6, 10**6)})
+    labels = io.BytesIO()
+    np.save(labels, np.array([0, 1]))
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("x.npy", header.getvalue())
+        z.writestr("y.npy", labels.getvalue())
+
+
 def make_files(tmp: Path) -> None:
     (tmp / "empty.csv").write_text("")
     (tmp / "ragged.csv").write_text("a,b,y\n1,2,0\n1,2\n")
@@ -43,6 +56,7 @@ def make_files(tmp: Path) -> None:
     np.savez(tmp / "pickled.npz", x=np.array([{"a": 1}], dtype=object), y=np.array([0]))
     (tmp / "text.npz").write_text("x,y\n1,0\n")
     np.savez(tmp / "no-features.npz", x=np.zeros((4, 0)), y=np.array([0, 1, 0, 1]))
+    declares_too_much(tmp / "declares-1e12.npz")
     (tmp / "huge.csv").write_text("a,b,y\n1,2,0\n1e308,3,1\n")
     np.savez(tmp / "huge.npz", x=np.array([[1.0, 2.0], [3.0, -1e300]]), y=np.array([0, 1]))
     (tmp / "a-folder.csv").mkdir()
@@ -100,6 +114,8 @@ CASES = [
     ("finite-but-too-large-csv", csv_config("huge.csv"), [],
      "huge.csv line 3: 1e+308 is too large for float32 (the largest is 3.403e+38); scale the data, or set model.dtype"),
     ("finite-but-too-large-npz", csv_config("huge.npz"), [], "huge.npz: features of sample 1: -1e+300 is too large for float32"),
+    ("npz-declares-more-than-memory", csv_config("declares-1e12.npz"), [],
+     "declares-1e12.npz: array x declares shape (1000000, 1000000) of float64, 7,450.6 GiB, more than this machine's"),
     ("npz-without-features", csv_config("no-features.npz"), [], "no-features.npz: x has no features: its shape is (4, 0)"),
     ("activation-names-a-layer", BASE.replace("activation: softmax", "activation: {type: dense, units: 3}"), [],
      "model.layers.0.activation: 'dense' is not an activation; valid: elu,"),

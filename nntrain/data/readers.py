@@ -301,6 +301,26 @@ def read_csv(path, target=None, dtype="float32") -> Dataset:
     return Dataset(x, y)
 
 
+def npz_array(z, key: str, path: Path) -> np.ndarray:
+    """z[key], once its header's declared size is known to fit in this machine's memory: a
+    578-byte .npz may declare shape (10**6, 10**6), and reading it would die in MemoryError."""
+    from ..nn.layers.base import machine_memory
+
+    try:
+        with z.zip.open(f"{key}.npy") as fp:
+            version = np.lib.format.read_magic(fp)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read(fp)
+    except Exception:  # noqa: BLE001 - an unreadable header: np.load below reports it
+        return z[key]
+    need = math.prod(shape) * max(dtype.itemsize, 1)
+    total = machine_memory()
+    if total is not None and need > total:
+        raise DataError(f"{path}: array {key} declares shape {tuple(shape)} of {dtype}, {need / 2 ** 30:,.1f} GiB, "
+                        f"more than this machine's {total / 2 ** 30:.1f} GiB of memory")
+    return z[key]
+
+
 def read_npz(path, dtype="float32") -> Dataset:
     """An .npz archive with arrays x (n, ...) and y (n,) or (n, k); pickled data is refused."""
     path = Path(path)
@@ -324,7 +344,7 @@ def read_npz(path, dtype="float32") -> Dataset:
                     f"{path}: no array {' or '.join(map(repr, missing))}; "
                     f"arrays present: {', '.join(keys) or '(none)'}; expected x and y"
                 )
-            x, y = z["x"], z["y"]
+            x, y = npz_array(z, "x", path), npz_array(z, "y", path)
     except ValueError as exc:
         if "allow_pickle" in str(exc):
             raise DataError(

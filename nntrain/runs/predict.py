@@ -34,7 +34,7 @@ def read_inputs(path: str | Path, n_features: int, target=None, dtype="float32")
     """Features (n, ...) from a CSV (with or without the target column), an NPZ (array x) or an
     IDX images file."""
     from ..data.dataset import first_nonfinite_row, float_dtype
-    from ..data.readers import _check_file, _read_csv_rows, _target_index, read_idx, scale_uint8
+    from ..data.readers import _check_file, _read_csv_rows, _target_index, npz_array, read_idx, scale_uint8
 
     path = Path(path)
     _check_file(path)
@@ -66,7 +66,7 @@ def read_inputs(path: str | Path, n_features: int, target=None, dtype="float32")
             with np.load(path, allow_pickle=False) as z:
                 if "x" not in z.files:
                     raise DataError(f"{path}: no array 'x'; arrays present: {', '.join(z.files) or '(none)'}")
-                x = z["x"]
+                x = npz_array(z, "x", path)
         except ValueError as exc:
             raise DataError(f"{path}: holds pickled (object) data or is damaged; refused ({exc})") from None
         except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
