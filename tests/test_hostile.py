@@ -114,6 +114,8 @@ CASES = [
     ("finite-but-too-large-csv", csv_config("huge.csv"), [],
      "huge.csv line 3: 1e+308 is too large for float32 (the largest is 3.403e+38); scale the data, or set model.dtype"),
     ("finite-but-too-large-npz", csv_config("huge.npz"), [], "huge.npz: features of sample 1: -1e+300 is too large for float32"),
+    ("xor-repeat-beyond-memory", "data: {name: xor, options: {repeat: 100000000000}}\n" + BASE.replace("data: {name: xor}\n", ""),
+     [], "dataset 'xor': repeat=100000000000 makes 400,000,000,000 samples, about 13,411.0 GiB, more than"),
     ("npz-declares-more-than-memory", csv_config("declares-1e12.npz"), [],
      "declares-1e12.npz: array x declares shape (1000000, 1000000) of float64, 7,450.6 GiB, more than this machine's"),
     ("npz-without-features", csv_config("no-features.npz"), [], "no-features.npz: x has no features: its shape is (4, 0)"),
@@ -137,7 +139,7 @@ def test_hostile_input_is_one_error_line_exit_2_and_nothing_written(cli, write, 
     make_files(tmp_path)
     path = write("c.yaml", config)
     args = [a for s in sets for a in ("--set", s)]
-    data_case = config.startswith("data: {train")  # `check` reads no data: these fail at fit only
+    data_case = config.startswith("data:")  # `check` reads no data nor draws a dataset: these fail at fit only
     commands = [("fit", path, "--run-dir", "run"), ("fit", path) if data_case else ("check", path)]
     for command in commands[:1] if "&a" in config else commands:  # the alias bomb is slow to refuse
         r = cli(*command, *args)

@@ -94,9 +94,21 @@ def xor(repeat: int = 1) -> tuple[Dataset, Dataset]:
     """
     if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
         raise ValueError(f"repeat must be an integer >= 1, got {repeat!r}")
+    _check_memory(4 * repeat, 3, f"repeat={repeat}")
     x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
     y = np.array([0, 1, 1, 0])
     return _xy(np.tile(x, (repeat, 1)), np.tile(y, repeat)), _xy(x.copy(), y)
+
+
+def _check_memory(n: int, values: int, option: str) -> None:
+    """ValueError when n samples of `values` numbers (drawn in float64, then the float32 copy)
+    would not fit in this machine's memory: an absurd option would die in MemoryError."""
+    from ..nn.layers.base import machine_memory
+
+    need, total = n * values * (8 + 4), machine_memory()
+    if total is not None and need > total:
+        raise ValueError(f"{option} makes {n:,} samples, about {need / 2 ** 30:,.1f} GiB, more than this "
+                         f"machine's {total / 2 ** 30:.1f} GiB of memory")
 
 
 def _spiral_draw(n: int, classes: int, noise: float, rng: np.random.Generator) -> Dataset:
@@ -117,6 +129,7 @@ def _check_sampling(n_samples, noise) -> None:
         raise ValueError(f"n_samples must be an integer >= 4, got {n_samples!r}")
     if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not noise >= 0:
         raise ValueError(f"noise must be a number >= 0, got {noise!r}")
+    _check_memory(n_samples, 3, f"n_samples={n_samples}")
 
 
 @DATASETS.register("spirals")
