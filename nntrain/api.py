@@ -242,7 +242,8 @@ def _train(s: Setup, path: Path, progress: Progress, state: dict | None = None) 
                           getattr(exc, "signum", 2)) from None
     except NntrainError as exc:
         if exc.exit_code == 1:
-            lower = f"{resume_cmd} --set optimizer.lr={optimizer.lr / 10:g}"
+            base_lr = cfg.optimizer.get("lr") or optimizer.lr  # what the user set, not where a schedule took it
+            lower = f"{resume_cmd} --set optimizer.lr={base_lr / 10:g}"
             kept = (f"the last good checkpoint ({saver.saved}) is kept; continue from it with: {lower}"
                     if saver.saved else f"no checkpoint was saved before it; start over with: {lower}")
             exc = DivergedError(f"training diverged: {exc}; {kept}")

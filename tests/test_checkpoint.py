@@ -341,3 +341,12 @@ def test_the_checkpoint_does_not_grow_with_the_epochs(write, tmp_path):
         sizes[epochs] = (tmp_path / str(epochs) / checkpoint.STATE).stat().st_size
         assert len(runs.read_metrics_csv(tmp_path / str(epochs) / runs.METRICS)) == epochs
     assert abs(sizes[200] - sizes[5]) < 100, sizes  # a history of every epoch added ~110 bytes each
+
+
+def test_a_divergence_caused_by_the_schedule_names_the_schedule(write, cli, tmp_path):
+    cfg = write("s.yaml", SPIRALS.replace("optimizer: {type: adam, lr: 0.01}",
+                                          "optimizer: {type: adam, lr: 0.01, schedule: {type: exponential, gamma: 1.0e+100}}"))
+    r = cli("fit", cfg, "--run-dir", tmp_path / "run")
+    assert r.exit_code == 1, r.output
+    assert "the schedule (optimizer.schedule) had taken the learning rate to 1e+98 from optimizer.lr 0.01" in r.stderr
+    assert f"--resume {tmp_path / 'run'} --set optimizer.lr=0.001" in r.stderr  # a tenth of what the user set

@@ -227,7 +227,14 @@ class Trainer:
                                 f"{where}; {self.lr_suggestion()}")
 
     def lr_suggestion(self) -> str:
-        return f"try a lower learning rate (optimizer.lr is {self.optimizer.lr:g})"
+        """What to change: the learning rate, or the schedule that took it somewhere else."""
+        lr = self.optimizer.lr
+        for cb in self.callbacks:
+            base = getattr(getattr(cb, "schedule", None), "base_lr", None)
+            if base is not None and not math.isclose(lr, base, rel_tol=1e-9):
+                return (f"the schedule (optimizer.schedule) had taken the learning rate to {lr:g} "
+                        f"from optimizer.lr {base:g}; check the schedule's settings or lower optimizer.lr")
+        return f"try a lower learning rate (optimizer.lr is {lr:g})"
 
     def _interrupted(self, epoch: int, k: int, steps: int) -> Interrupted:
         from .interrupts import signal_name
