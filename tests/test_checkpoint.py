@@ -350,3 +350,10 @@ def test_a_divergence_caused_by_the_schedule_names_the_schedule(write, cli, tmp_
     assert r.exit_code == 1, r.output
     assert "the schedule (optimizer.schedule) had taken the learning rate to 1e+98 from optimizer.lr 0.01" in r.stderr
     assert f"--resume {tmp_path / 'run'} --set optimizer.lr=0.001" in r.stderr  # a tenth of what the user set
+
+
+def test_parameters_that_blow_up_under_a_finite_clipped_loss_are_a_divergence(cli, tmp_path):
+    r = cli("fit", CONFIGS / "xor.yaml", "--set", "optimizer.lr=1e30", "--run-dir", tmp_path / "run")
+    assert r.exit_code == 1, r.output
+    assert "the parameters grew to" in r.stderr and "beyond 1.84e+19" in r.stderr and "although the loss stayed finite" in r.stderr
+    assert runs.read_summary(tmp_path / "run")["status"] == "diverged"

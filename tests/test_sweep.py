@@ -194,7 +194,7 @@ def test_failed_and_diverged_trials_are_recorded_and_the_sweep_goes_on(tmp_path,
     by = {(Path(r["params"]["data.train"]).name, r["params"]["optimizer.lr"]): r for r in board["trials"]}
     assert by[("good.csv", 0.05)]["status"] == "done" and by[("good.csv", 0.05)]["rank"] == 1
     diverged = by[("good.csv", 1e12)]
-    assert diverged["status"] == "diverged" and diverged["exit_code"] == 1 and "nan" in diverged["error"]
+    assert diverged["status"] == "diverged" and diverged["exit_code"] == 1 and "training diverged" in diverged["error"]
     failed = by[("bad.csv", 0.05)]
     assert failed["status"] == "failed" and failed["exit_code"] == 2 and "bad.csv" in failed["error"]
     assert failed["rank"] is None and diverged["rank"] is None

@@ -221,10 +221,20 @@ class Trainer:
         """DivergedError when a finite loss still left non-finite parameters (an overflowing
         gradient): one O(P) sum per epoch (and per checkpoint), never per step."""
         model = self.model
-        if not np.isfinite(model.flat_params.sum(dtype=np.float64)):
+        flat = model.flat_params
+        if not np.isfinite(flat.sum(dtype=np.float64)):
             where = find_nonfinite(model, np.zeros((1,) + model.input_shape, model.dtype))
             raise DivergedError(f"the parameters became non-finite in epoch {epoch} (by step {self.state.step}); "
                                 f"{where}; {self.lr_suggestion()}")
+        # finite but past sqrt(dtype max) (1.8e19 in float32): products of such weights overflow,
+        # and a clipped loss (cross-entropy clips probabilities) would hide it and end `done`
+        limit = math.sqrt(float(np.finfo(flat.dtype).max))
+        if flat.size and max(float(flat.max()), -float(flat.min())) > limit:
+            name, p = max(((name, p) for name, p, _ in model.named_params() if p.size),
+                          key=lambda item: float(np.abs(item[1]).max()))
+            raise DivergedError(f"the parameters grew to {float(np.abs(p).max()):.3g} in epoch {epoch} (largest in {name}), "
+                                f"beyond {limit:.3g}, where their products overflow {flat.dtype.name}, although the loss "
+                                f"stayed finite; {self.lr_suggestion()}")
 
     def lr_suggestion(self) -> str:
         """What to change: the learning rate, or the schedule that took it somewhere else."""
