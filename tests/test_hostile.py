@@ -48,6 +48,7 @@ def make_files(tmp: Path) -> None:
     (tmp / "inf.csv").write_text("a,b,y\n1,2,0\n-inf,2,1\n")
     (tmp / "labels.csv").write_text("a,b,y\n1,2,0\n1,3,7\n")
     (tmp / "ok.csv").write_text("a,b,y\n1,2,0\n1,3,1\n")
+    (tmp / "semicolons.csv").write_text("a;b;y\n1;2;0\n1;3;1\n")
     (tmp / "three.csv").write_text("a,b,c,y\n1,2,3,0\n")
     idx(tmp / "magic-images-idx3-ubyte", b"\x00\x01\x08\x03", (2, 2, 2), bytes(8))
     idx(tmp / "magic-labels-idx1-ubyte", b"\x00\x00\x08\x01", (2,), bytes(2))
@@ -108,6 +109,8 @@ CASES = [
      "c.yaml:4:11: metrics.0: metric 'mse' cannot compare the model's outputs [3]"),
     ("test-feature-count", csv_config("ok.csv", test="three.csv"), [],
      "test data", ),
+    ("csv-with-semicolons", csv_config("semicolons.csv"), [],
+     "semicolons.csv: the columns are separated by ';', not commas; nntrain reads comma-separated CSV"),
     ("data-path-is-a-folder", csv_config("a-folder.csv"), [], "a-folder.csv is a folder, not a data file"),
     ("data-path-is-a-fifo", csv_config("fifo.csv"), [], "fifo.csv is not a regular file (a FIFO, socket or device)"),
     ("npz-not-a-zip", csv_config("text.npz"), [], "text.npz: not an .npz archive (an .npz is a zip file"),

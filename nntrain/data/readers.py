@@ -266,6 +266,11 @@ def read_csv(path, target=None, dtype="float32") -> Dataset:
     _check_file(path)
     dt = float_dtype(dtype)
     header, rows, lines = _read_csv_rows(path)
+    other = next((d for d in (";", "\t", "|") if len(header) == 1 and d in header[0]), None)
+    if other is not None:  # one column whose name holds another separator: a European or TSV export
+        shown = {";": "';'", "\t": "tabs", "|": "'|'"}[other]
+        raise DataError(f"{path}: the columns are separated by {shown}, not commas; nntrain reads comma-separated "
+                        f"CSV (the header reads {header[0]!r}): save it with ',' as the separator")
     if all(_is_number(c) for c in header):
         raise DataError(
             f"{path}: the first line ({', '.join(header[:5])}{', ...' if len(header) > 5 else ''}) "
