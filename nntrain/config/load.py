@@ -23,6 +23,11 @@ COLLECTION_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 VALUE_ERRORS = (ValueError, TypeError, OverflowError)
 
 
+def yaml_problem(exc: Exception) -> str:
+    """What a YAML error says is wrong, on one line (PyYAML's messages span several)."""
+    return " ".join(str(getattr(exc, "problem", None) or exc).split())
+
+
 def yaml_value(text: str) -> Any:
     """`yaml.safe_load` of a value (`--set`, `--grid`, a sweep file); a tag that cannot build its
     value (`!!int zero`) is a yaml.YAMLError like any other invalid YAML."""
@@ -47,8 +52,7 @@ def _marks(text: str, source: str) -> tuple[dict[tuple, tuple[int, int]], set[tu
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())  # one line
-        raise _located(ConfigError(f"invalid YAML: {problem}"), where) from None
+        raise _located(ConfigError(f"invalid YAML: {yaml_problem(exc)}"), where) from None
     except RecursionError:  # the composer recurses per nesting level
         raise ConfigError(f"{source}: the YAML is nested too deeply (hundreds of levels)") from None
     marks: dict[tuple, tuple[int, int]] = {}
@@ -57,6 +61,7 @@ def _marks(text: str, source: str) -> tuple[dict[tuple, tuple[int, int]], set[tu
 
     def fail(message: str, n) -> None:
         raise _located(ConfigError(message), f"{source}:{n.start_mark.line + 1}:{n.start_mark.column + 1}")
+
     budget = [MAX_NODES]
     open_nodes: set[int] = set()  # ids of the collections being walked: an alias to one recurses
 
@@ -107,7 +112,7 @@ def _marks(text: str, source: str) -> tuple[dict[tuple, tuple[int, int]], set[tu
         try:
             constructor.construct_object(n)
         except yaml.YAMLError as exc:
-            fail(" ".join(str(getattr(exc, "problem", None) or exc).split()), n)
+            fail(yaml_problem(exc), n)
         except VALUE_ERRORS as exc:
             fail(f"{n.value!r} is not a valid {n.tag.rpartition(':')[2]}: {exc}", n)
         if n.style is None and n.tag == STR and number_from(n.value) is not n.value:
@@ -160,8 +165,7 @@ def apply_override(raw: dict, text: str) -> str:
     try:
         value = number_from(yaml_value(value_text)) if value_text.strip() else None
     except yaml.YAMLError as exc:
-        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
-        raise ConfigError(f"--set {text}: the value is not valid YAML ({problem})") from None
+        raise ConfigError(f"--set {text}: the value is not valid YAML ({yaml_problem(exc)})") from None
     parts = key.split(".")
     node = raw
     for depth, part in enumerate(parts[:-1]):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from ..config.load import yaml_value
+from ..config.load import yaml_problem, yaml_value
 from ..config.schema import number_from
 from ..errors import NntrainError
 from .space import SweepError, SweepSpec, Trial, expand, parse_axis, parse_space, read_spec, value_text
@@ -67,7 +67,7 @@ def parse_set(text: str) -> tuple[str, object]:
     try:
         return key, number_from(yaml_value(value)) if value.strip() else None
     except yaml.YAMLError as exc:
-        raise SweepError(f"--set {text}: the value is not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+        raise SweepError(f"--set {text}: the value is not valid YAML ({yaml_problem(exc)})") from None
 
 
 def build_spec(spec_file=None, sets=(), grid=(), zips=(), space=(), random=None, seed=None) -> SweepSpec:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from ..config.load import yaml_value
+from ..config.load import yaml_problem, yaml_value
 from ..config.schema import number_from, type_name
 from ..errors import NntrainError, did_you_mean
 
@@ -93,7 +93,7 @@ def parse_values(text: str, where: str) -> list:
     try:
         values = yaml_value(f"[{text}]")
     except yaml.YAMLError as exc:
-        raise SweepError(f"{where}: the values are not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+        raise SweepError(f"{where}: the values are not valid YAML ({yaml_problem(exc)})") from None
     if not values:
         raise SweepError(f"{where}: no values (write them comma-separated, e.g. 0.1,0.01)")
     return [number_from(v) for v in values]
@@ -225,7 +225,7 @@ def read_spec(path: str | Path) -> SweepSpec:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise SweepError(f"{where}: invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
+        raise SweepError(f"{where}: invalid YAML: {yaml_problem(exc)}") from None
     if not isinstance(raw, dict) or not raw:
         raise SweepError(f"{path}: a sweep file is a mapping with some of: {', '.join(SPEC_KEYS)}")
     for k in raw:
