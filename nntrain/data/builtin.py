@@ -103,12 +103,11 @@ def xor(repeat: int = 1) -> tuple[Dataset, Dataset]:
 def _check_memory(n: int, values: int, option: str) -> None:
     """ValueError when n samples of `values` numbers (drawn in float64, then the float32 copy)
     would not fit in this machine's memory: an absurd option would die in MemoryError."""
-    from ..nn.layers.base import machine_memory
+    from ..nn.layers.base import beyond_memory
 
-    need, total = n * values * (8 + 4), machine_memory()
-    if total is not None and need > total:
-        raise ValueError(f"{option} makes {n:,} samples, about {need / 2 ** 30:,.1f} GiB, more than this "
-                         f"machine's {total / 2 ** 30:.1f} GiB of memory")
+    too_big = beyond_memory(n * values * (8 + 4))
+    if too_big:
+        raise ValueError(f"{option} makes {n:,} samples, about {too_big}")
 
 
 def _spiral_draw(n: int, classes: int, noise: float, rng: np.random.Generator) -> Dataset:

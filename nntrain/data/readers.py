@@ -309,7 +309,7 @@ def read_csv(path, target=None, dtype="float32") -> Dataset:
 def npz_array(z, key: str, path: Path) -> np.ndarray:
     """z[key], once its header's declared size is known to fit in this machine's memory: a
     578-byte .npz may declare shape (10**6, 10**6), and reading it would die in MemoryError."""
-    from ..nn.layers.base import machine_memory
+    from ..nn.layers.base import beyond_memory
 
     try:
         with z.zip.open(f"{key}.npy") as fp:
@@ -318,11 +318,9 @@ def npz_array(z, key: str, path: Path) -> np.ndarray:
             shape, _, dtype = read(fp)
     except Exception:  # noqa: BLE001 - an unreadable header: np.load below reports it
         return z[key]
-    need = math.prod(shape) * max(dtype.itemsize, 1)
-    total = machine_memory()
-    if total is not None and need > total:
-        raise DataError(f"{path}: array {key} declares shape {tuple(shape)} of {dtype}, {need / 2 ** 30:,.1f} GiB, "
-                        f"more than this machine's {total / 2 ** 30:.1f} GiB of memory")
+    too_big = beyond_memory(math.prod(shape) * max(dtype.itemsize, 1))
+    if too_big:
+        raise DataError(f"{path}: array {key} declares shape {tuple(shape)} of {dtype}, {too_big}")
     return z[key]
 
 

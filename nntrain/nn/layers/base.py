@@ -125,6 +125,15 @@ def machine_memory() -> int | None:
         return None
 
 
+def beyond_memory(n_bytes: int) -> str | None:
+    """'X GiB, more than this machine's Y GiB of memory' when n_bytes would not fit, else None:
+    for sizes that data declares (a file header, a dataset option) before anything is allocated."""
+    total = machine_memory()
+    if total is None or n_bytes <= total:
+        return None
+    return f"{n_bytes / 2 ** 30:,.1f} GiB, more than this machine's {total / 2 ** 30:.1f} GiB of memory"
+
+
 def memory_shortfall(n_params: int, dtype, copies: int = COPIES_PER_PARAMETER) -> str | None:
     """None when n_params parameters (times `copies`) fit in this machine's memory, else the end
     of a sentence saying why not (an absurd `units` would otherwise hang in allocation)."""
