@@ -1,7 +1,7 @@
 """The `Dataset` pair and the checks every reader shares."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -14,10 +14,13 @@ class Dataset:
 
     x: (n, *feature_shape), float32 by default.
     y: (n,) int64 class labels, or (n,) / (n, k) float targets for regression.
+    classes: the name of each class label (label i is classes[i]) when the data named them
+        (a string target column, an image folder's subfolders); None for bare integer labels.
     """
 
     x: np.ndarray
     y: np.ndarray
+    classes: list[str] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.x) != len(self.y):
