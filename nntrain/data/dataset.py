@@ -16,15 +16,19 @@ class Dataset:
     y: (n,) int64 class labels, or (n,) / (n, k) float targets for regression.
     classes: the name of each class label (label i is classes[i]) when the data named them
         (a string target column, an image folder's subfolders); None for bare integer labels.
+    w: (n,) non-negative sample weights (a weight column), or None: every sample counts 1.
     """
 
     x: np.ndarray
     y: np.ndarray
     classes: list[str] | None = field(default=None, compare=False)
+    w: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if len(self.x) != len(self.y):
             raise DataError(f"x has {len(self.x)} samples but y has {len(self.y)}")
+        if self.w is not None and self.w.shape != (len(self.x),):
+            raise DataError(f"x has {len(self.x)} samples but the sample weights have shape {self.w.shape}")
 
     def __len__(self) -> int:
         return len(self.x)

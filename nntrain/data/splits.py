@@ -40,13 +40,13 @@ def _reshaped(ds: Dataset, shape: tuple[int, ...], problem: str) -> Dataset:
         return ds
     if math.prod(ds.x.shape[1:]) != math.prod(shape):
         raise DataError(problem)
-    return Dataset(ds.x.reshape((len(ds.x),) + shape), ds.y, ds.classes)
+    return Dataset(ds.x.reshape((len(ds.x),) + shape), ds.y, ds.classes, ds.w)
 
 
 def _with_dtype(ds: Dataset, dt: np.dtype) -> Dataset:
     # astype(copy=False) converts only when the dtype differs, so a float32 set stays as it is
     y = ds.y.astype(dt, copy=False) if ds.y.dtype.kind == "f" else ds.y
-    return Dataset(ds.x.astype(dt, copy=False), y, ds.classes)
+    return Dataset(ds.x.astype(dt, copy=False), y, ds.classes, ds.w)
 
 
 def _match_targets(test: Dataset, train: Dataset, source: str) -> Dataset:
@@ -60,7 +60,7 @@ def _match_targets(test: Dataset, train: Dataset, source: str) -> Dataset:
         return test
     if train.y.dtype.kind == "i" and not np.all(test.y == np.round(test.y)):
         raise DataError(f"test data {source} has non-integral targets but the training targets are class labels")
-    return Dataset(test.x, test.y.astype(train.y.dtype), test.classes)
+    return Dataset(test.x, test.y.astype(train.y.dtype), test.classes, test.w)
 
 
 def _validation_split(ds: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dataset | None]:
@@ -79,7 +79,11 @@ def _validation_split(ds: Dataset, fraction: float, seed: int) -> tuple[Dataset,
     perm = np.random.default_rng(seed).permutation(n)
     # sorted indices keep the file's order within each part and gather memory in sequence
     val_idx, train_idx = np.sort(perm[:n_val]), np.sort(perm[n_val:])
-    take = lambda idx: Dataset(np.take(ds.x, idx, axis=0), np.take(ds.y, idx, axis=0), ds.classes)  # noqa: E731
+
+    def take(idx: np.ndarray) -> Dataset:
+        w = None if ds.w is None else np.take(ds.w, idx)
+        return Dataset(np.take(ds.x, idx, axis=0), np.take(ds.y, idx, axis=0), ds.classes, w)
+
     return take(train_idx), take(val_idx)
 
 
@@ -161,8 +165,8 @@ def load_splits(cfg, *, input_shape=None, seed: int = 0, dtype: str = "float32")
     if limit is not None:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise DataError(f"data.limit must be an integer >= 1, got {limit!r}")
-        train = Dataset(train.x[:limit], train.y[:limit], train.classes)
-        test = Dataset(test.x[:limit], test.y[:limit], test.classes) if test is not None else None
+        train = Dataset(train.x[:limit], train.y[:limit], train.classes, None if train.w is None else train.w[:limit])
+        test = Dataset(test.x[:limit], test.y[:limit], test.classes, None if test.w is None else test.w[:limit]) if test is not None else None
 
     if input_shape is not None:
         shape = tuple(int(d) for d in input_shape)
