@@ -57,8 +57,9 @@ def setup(cfg: Config) -> Setup:
     dtype = cfg.model.dtype
     splits = load_splits(cfg.data, input_shape=cfg.model.input_shape and tuple(cfg.model.input_shape),
                          seed=cfg.seed, dtype=dtype)
-    input_shape = cfg.model.input_shape or list(splits.train.x.shape[1:])
-    model = Sequential.from_specs(cfg.model.layers, input_shape, dtype=dtype, seed=cfg.seed)
+    if cfg.model.input_shape is None:  # inferred from the data: saved in the run's config.yaml,
+        cfg.model.input_shape = list(splits.train.x.shape[1:])  # so eval/predict/export can build the model
+    model = Sequential.from_specs(cfg.model.layers, cfg.model.input_shape, dtype=dtype, seed=cfg.seed)
     loss = build_loss(cfg.loss)
 
     def targets(ds, part):

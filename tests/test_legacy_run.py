@@ -66,3 +66,51 @@ def test_old_run_resumes_bit_exactly(legacy, cli, tmp_path):
     rows = (legacy / "metrics.csv").read_text().splitlines()
     assert [row.split(",")[0] for row in rows] == ["epoch", "1", "2", "3", "4"]
     assert json.loads((legacy / "summary.json").read_text())["status"] == "done"
+
+
+# -- a run trained from a CSV without model.input_shape, before fit saved the inferred shape ------
+@pytest.fixture
+def legacy_csv(tmp_path) -> Path:
+    """A copy of the 0.1.0 CSV run (config.yaml: input_shape null) beside its data folder."""
+    shutil.copytree(FIXTURES / "run-0.1.0-csv-data", tmp_path / "run-0.1.0-csv-data")
+    return Path(shutil.copytree(FIXTURES / "run-0.1.0-csv", tmp_path / "legacy-csv"))
+
+
+def test_old_csv_run_without_input_shape_evaluates_predicts_and_exports(legacy_csv, cli, tmp_path):
+    assert "input_shape: null" in (legacy_csv / "config.yaml").read_text()
+    recorded = json.loads((legacy_csv / "summary.json").read_text())["test"]
+    r = cli("eval", legacy_csv, "--json")
+    assert r.exit_code == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["loss"] == pytest.approx(recorded["loss"], rel=1e-6)
+    assert out["accuracy"] == recorded["accuracy"]
+    inputs = tmp_path / "run-0.1.0-csv-data" / "inputs.csv"
+    r = cli("predict", legacy_csv, inputs)
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.splitlines()[0] == "label" and len(r.stdout.splitlines()) == 6
+    r = cli("export", legacy_csv, "--out", tmp_path / "m.npz")
+    assert r.exit_code == 0, r.stderr
+    assert nntrain.load_model(legacy_csv).input_shape == (3,)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "npz"])
+def test_fit_saves_the_input_shape_it_inferred_from_the_data(fmt, cli, write, tmp_path):
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(40, 4)).astype(np.float32), rng.integers(0, 2, 40)
+    if fmt == "csv":
+        np.savetxt(tmp_path / "d.csv", np.column_stack([x, y]), fmt="%.6g", delimiter=",",
+                   header="a,b,c,d,y", comments="")
+    else:
+        np.savez(tmp_path / "d.npz", x=x, y=y)
+    cfg = write("c.yaml", f"data: {{train: d.{fmt}, test: d.{fmt}, standardize: true}}\n"
+                          "model: {layers: [{type: dense, units: 2, activation: softmax}]}\n"
+                          "loss: sparse_categorical_crossentropy\nmetrics: [accuracy]\n")
+    r = cli("fit", cfg, "--run-dir", tmp_path / "run", "-q")
+    assert r.exit_code == 0, r.stderr
+    import yaml
+
+    assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["model"]["input_shape"] == [4]
+    for args in (("eval", tmp_path / "run"), ("predict", tmp_path / "run", tmp_path / f"d.{fmt}"),
+                 ("export", tmp_path / "run", "--out", tmp_path / "m.npz")):
+        r = cli(*args)
+        assert r.exit_code == 0, (args, r.stderr)

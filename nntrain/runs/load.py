@@ -13,7 +13,7 @@ import numpy as np
 
 from ..config.load import load_config
 from ..config.schema import Config
-from ..data import apply_standardize
+from ..data import apply_standardize, load_splits
 from ..errors import DataError, NntrainError, RunError
 from ..nn.model import Sequential
 from . import folder as runs
@@ -35,12 +35,23 @@ def load_run(run_dir: str | Path) -> LoadedRun:
     except NntrainError as exc:
         raise RunError(f"{path}: its config.yaml is invalid: {exc}") from None
     arrays = runs.read_npz(path / runs.WEIGHTS)
-    if cfg.model.input_shape is None:
-        raise RunError(f"{path / runs.CONFIG} has no model.input_shape")
+    if cfg.model.input_shape is None:  # a run from before the inferred shape was saved
+        cfg.model.input_shape = data_input_shape(cfg, path)
     model = Sequential.from_specs(cfg.model.layers, cfg.model.input_shape, cfg.model.dtype, cfg.seed,
                                   training=False)
     model.load_state_dict(arrays, source=str(path / runs.WEIGHTS))
     return LoadedRun(cfg, model, arrays.get("data.mean"), arrays.get("data.std"))
+
+
+def data_input_shape(cfg: Config, path: Path) -> list[int]:
+    """The feature shape of a run's training data: what fit inferred for a config without
+    model.input_shape (runs written before fit saved it in config.yaml)."""
+    try:
+        splits = load_splits(cfg.data, seed=cfg.seed, dtype=cfg.model.dtype)
+    except NntrainError as exc:
+        raise RunError(f"{path / runs.CONFIG} has no model.input_shape, and its training data cannot "
+                       f"tell it: {exc}") from None
+    return list(splits.train.x.shape[1:])
 
 
 def load_model(run_dir: str | Path) -> Sequential:
