@@ -23,6 +23,7 @@ import io
 import json
 import math
 import os
+import stat
 import time
 import zipfile
 from pathlib import Path
@@ -140,6 +141,24 @@ def write_error(path: Path, exc: OSError) -> RunError:
     hint = {errno.ENOSPC: "; free some space, then resume", errno.EDQUOT: "; free some space, then resume",
             errno.EROFS: "; the file system is read-only", errno.EACCES: "; no permission to write there"}
     return RunError(f"cannot write {path}: {exc.strerror or exc}{hint.get(exc.errno, '')}")
+
+
+def check_out_file(out: Path, example: str) -> Path:
+    """An --out FILE that atomic_write can write, checked before the work that fills it: RunError
+    with the path and the cause (a folder in the way, a parent that is a file, a name too long).
+    `example` is a file name to suggest when --out names a folder."""
+    try:
+        if out.is_dir():
+            raise RunError(f"cannot write {out}: {os.strerror(errno.EISDIR)} (--out names a folder; "
+                           f"give a file name, e.g. {out / example})")
+        parent = out.parent.stat()
+    except FileNotFoundError:
+        raise RunError(f"--out {out}: folder {out.parent} does not exist") from None
+    except OSError as exc:  # a parent that is a file (ENOTDIR), a name too long, no permission
+        raise write_error(out, exc) from None
+    if not stat.S_ISDIR(parent.st_mode):
+        raise RunError(f"cannot write {out}: {os.strerror(errno.ENOTDIR)} ({out.parent} is a file)")
+    return out
 
 
 def write_text(path: str | Path, text: str) -> None:
