@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .. import runs
 from ..errors import NntrainError, RunError
+from .folder import check_out_file
 
 NOT_METRICS = ("epoch", "seconds")
 MARKERS = "*o+x#@%&=~"
@@ -237,13 +238,11 @@ def figure_size(n_metrics: int) -> tuple[int, int]:
 
 def save_figure(charts: dict[str, list[Series]], out: str | Path) -> Path:
     """Write the curves as PNG or SVG (by the extension); one panel per metric."""
-    out = Path(out)
+    out = check_out_file(Path(out), "curves.png")  # before the format: `--out pictures/`
     fmt = out.suffix.lower().lstrip(".")
     if fmt not in FORMATS:
         raise NntrainError(f"--out {out}: the picture format comes from the extension; valid: "
                            f"{', '.join('.' + f for f in FORMATS)}")
-    if not out.parent.is_dir():
-        raise NntrainError(f"--out {out}: folder {out.parent} does not exist")
     try:
         from matplotlib.figure import Figure
         from matplotlib.ticker import MaxNLocator

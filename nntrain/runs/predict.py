@@ -20,6 +20,7 @@ import numpy as np
 from .. import runs
 from ..errors import DataError, NntrainError
 from ..nn.losses import build_loss
+from .folder import check_out_file
 from .load import fit_input, load_run
 
 
@@ -141,11 +142,7 @@ def to_csv(pred: Predictions) -> str:
 
 def write_predictions(pred: Predictions, out: str | Path) -> None:
     """To `out`, atomically: NPZ (one array named label, proba or y) when it ends in .npz, else CSV."""
-    out = Path(out)
-    if out.is_dir():
-        raise NntrainError(f"--out {out} is a folder; give a file name ending in .csv or .npz")
-    if not out.parent.is_dir():
-        raise NntrainError(f"--out {out}: folder {out.parent} does not exist")
+    out = check_out_file(Path(out), "predictions.csv")
     if out.name.lower().endswith(".npz"):
         runs.write_npz(out, {pred.name: pred.values})
     else:

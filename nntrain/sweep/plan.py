@@ -155,8 +155,11 @@ def default_out(plan: Plan, root: str | Path = "runs") -> tuple[Path, bool]:
 
 def check_out(out: Path, plan: Plan | None = None) -> Path:
     """An explicit --out: new, empty, or a sweep folder of the same config."""
-    if out.exists() and not out.is_dir():
-        raise SweepError(f"--out {out} exists and is not a folder")
+    try:
+        if out.exists() and not out.is_dir():
+            raise SweepError(f"--out {out} exists and is not a folder")
+    except OSError as exc:  # a name too long, a parent that cannot be searched
+        raise SweepError(f"cannot create the sweep folder {out}: {exc.strerror}") from None
     if plan is not None and (out / SWEEP_FILE).is_file():
         try:
             old = json.loads((out / SWEEP_FILE).read_text())
@@ -176,6 +179,7 @@ def write_sweep_file(plan: Plan, out: Path) -> None:
     """sweep.json: the trials of the latest command, plus those of earlier commands in this folder."""
     from ..runs.folder import write_json
 
+    created = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -188,6 +192,14 @@ def write_sweep_file(plan: Plan, out: Path) -> None:
         known = [t for t in old.get("trials", []) + old.get("earlier", []) if t.get("id") not in ids]
     except (OSError, ValueError, AttributeError):
         pass
-    write_json(path, {"key": plan.key, **plan.describe(), "earlier": known,
-                      "metric": plan.metric, "mode": plan.mode, "written": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                      "host": os.uname().nodename if hasattr(os, "uname") else ""})
+    try:
+        write_json(path, {"key": plan.key, **plan.describe(), "earlier": known,
+                          "metric": plan.metric, "mode": plan.mode, "written": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                          "host": os.uname().nodename if hasattr(os, "uname") else ""})
+    except NntrainError:
+        if created:  # a sweep that could not start leaves the disk as it was
+            try:
+                out.rmdir()
+            except OSError:
+                pass
+        raise

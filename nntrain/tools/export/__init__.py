@@ -18,18 +18,16 @@ FORMATS = ("onnx", "npz")
 
 def export_run(run_dir: str | Path, out: str | Path, fmt: str | None = None) -> Path:
     """Write the trained model of run_dir to out as fmt (default: out's extension)."""
-    from ...runs.folder import atomic_write
+    from ...runs.folder import atomic_write, check_out_file
     from ...runs.load import load_run
 
-    out = Path(out)
+    out = check_out_file(Path(out), f"model.{fmt if fmt in FORMATS else 'onnx'}")  # before the format: `--out exports/`
     if fmt is None:
         fmt = out.suffix.lower().lstrip(".")
         if fmt not in FORMATS:
             raise NntrainError(f"cannot tell the format from --out {out}; pass --format {' or '.join(FORMATS)}")
     if fmt not in FORMATS:
         raise NntrainError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    if not out.parent.is_dir():
-        raise NntrainError(f"--out {out}: folder {out.parent} does not exist")
     run = load_run(run_dir)
     if fmt == "onnx":
         from .onnx_graph import to_onnx_bytes
