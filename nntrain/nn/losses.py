@@ -1,4 +1,16 @@
-"""Losses: `value(pred, target)` (mean over the batch) and `grad(pred, target)` = dL/dpred.
+"""Losses: `value(pred, target, w)` (mean over the batch) and `grad(pred, target, w)` = dL/dpred.
+
+Sample weights w (n,) >= 0 (a weight column, class weights) make the mean a weighted one:
+
+    L = sum_i w_i l_i / sum_i w_i        dL/dpred_i = (w_i / sum_j w_j) dl_i/dpred_i
+
+where l_i is sample i's loss (its mean over the outputs for binary cross-entropy, mse and
+mae). Dividing by the sum of the weights rather than by n (Keras' choice) keeps the loss a mean:
+weights of one give the plain mean, scaling every weight by c changes nothing (so the learning
+rate need not follow the weights' units), and a weight of 2 is exactly the sample listed twice in
+the batch. It is PyTorch's `reduction="mean"` with class weights and numpy's / scikit-learn's
+`np.average(l, weights=w)`. A batch whose weights are all zero has L = 0 and no gradient.
+w=None is the unweighted code path, untouched.
 
 Cross-entropy after a softmax (or binary cross-entropy after a sigmoid) is fused: the model
 skips the output layer's Jacobian and asks the loss for dL/dlogits = (p - y) / n directly
@@ -43,18 +55,38 @@ class Loss:
             f"targets have shape {y.shape[1:]} per sample but the model outputs {tuple(output_shape)}"
         )
 
-    def value(self, pred: np.ndarray, target: np.ndarray) -> float:
+    def value(self, pred: np.ndarray, target: np.ndarray, w: np.ndarray | None = None) -> float:
         raise NotImplementedError
 
-    def grad(self, pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+    def grad(self, pred: np.ndarray, target: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
         raise NotImplementedError
 
-    def grad_logits(self, probs: np.ndarray, target: np.ndarray) -> np.ndarray:
+    def grad_logits(self, probs: np.ndarray, target: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
         """dL/dz where probs = activation(z) and activation is `fuses_with`."""
         raise NotImplementedError(f"{type(self).__name__} has no fused gradient")
 
     def _out(self, key: str, like: np.ndarray) -> np.ndarray:
         return self._ws.get(key, like.shape, like.dtype)
+
+    def _share(self, w: np.ndarray, like: np.ndarray) -> np.ndarray:
+        """w_i / sum(w) (n,) in like's dtype: each sample's share of L (all 0 if sum(w) = 0)."""
+        wn = self._ws.get("wn", w.shape, like.dtype)
+        total = float(np.add.reduce(w, dtype=np.float64))
+        if total > 0:
+            np.divide(w, total, out=wn)
+        else:
+            wn.fill(0.0)
+        return wn
+
+    @staticmethod
+    def _column(wn: np.ndarray, like: np.ndarray) -> np.ndarray:
+        """wn (n,) as (n, 1, ...), to broadcast over like (n, ...)."""
+        return wn.reshape(wn.shape + (1,) * (like.ndim - 1))
+
+    def _row_sums(self, a: np.ndarray) -> np.ndarray:
+        """sum over each sample's entries of a (n, ...) -> (n,), into a reused buffer."""
+        n = len(a)
+        return np.add.reduce(a.reshape(n, -1), axis=1, out=self._ws.get("rows", (n,), a.dtype))
 
 
 def _log_softmax_parts(ws: Workspace, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -99,35 +131,47 @@ class SparseCategoricalCrossentropy(Loss):
             )
         return y
 
-    def value(self, pred, target):
+    def value(self, pred, target, w=None):
         if self.from_logits:
             _, lse = _log_softmax_parts(self._ws, pred)
-            return float(np.mean(lse[:, 0] - pred[self._ws.arange(len(target)), target]))
+            per_sample = lse[:, 0] - pred[self._ws.arange(len(target)), target]  # -log softmax(z)[y]
+            return float(np.mean(per_sample)) if w is None else float(np.dot(self._share(w, pred), per_sample))
         picked = pred.reshape(-1)[self._picks(pred, target)]  # p[i, y_i], a new (n,) array
         # clip to [EPS, 1 - EPS] and average with bare ufuncs: np.clip and np.mean cost
         # ~3 us and ~10 us of Python wrapping each, more than the math at n = 32
         np.maximum(picked, EPS, out=picked)
         np.minimum(picked, 1.0 - EPS, out=picked)
         np.log(picked, out=picked)
+        if w is not None:
+            return -float(np.dot(self._share(w, pred), picked))  # -sum_i (w_i / sum w) log p[i, y_i]
         return -float(np.add.reduce(picked)) / len(picked)
 
-    def grad(self, pred, target):
+    def grad(self, pred, target, w=None):
         if self.from_logits:
-            return self.grad_logits(_log_softmax_parts(self._ws, pred)[0], target)
+            return self.grad_logits(_log_softmax_parts(self._ws, pred)[0], target, w)
         n = len(target)
         rows = self._ws.arange(n)
         g = self._out("g", pred)
         g.fill(0.0)
         picked = pred[rows, target]
         inside = (picked > EPS) & (picked < 1.0 - EPS)  # clipped entries have zero derivative
-        g[rows, target] = np.where(inside, -1.0 / (n * np.maximum(picked, EPS)), 0.0)
+        if w is None:
+            g[rows, target] = np.where(inside, -1.0 / (n * np.maximum(picked, EPS)), 0.0)
+        else:  # dL/dp[i, y_i] = -(w_i / sum w) / p[i, y_i]
+            g[rows, target] = np.where(inside, -self._share(w, pred) / np.maximum(picked, EPS), 0.0)
         return g
 
-    def grad_logits(self, probs, target):
-        n = len(target)
+    def grad_logits(self, probs, target, w=None):
         g = self._out("gz", probs)
+        picks = self._picks(probs, target)
+        if w is not None:  # (p - onehot(y)) * w_i / sum w
+            wn = self._share(w, probs)
+            np.multiply(probs, self._column(wn, probs), out=g)
+            g.reshape(-1)[picks] -= wn
+            return g
+        n = len(target)
         np.multiply(probs, 1.0 / n, out=g)  # (p - onehot(y)) / n
-        g.reshape(-1)[self._picks(probs, target)] -= 1.0 / n
+        g.reshape(-1)[picks] -= 1.0 / n
         return g
 
     def _picks(self, pred: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -158,31 +202,40 @@ class CategoricalCrossentropy(Loss):
             return onehot
         return super().prepare_target(y, output_shape, dtype)
 
-    def value(self, pred, target):
+    def value(self, pred, target, w=None):
         if self.from_logits:
             _, lse = _log_softmax_parts(self._ws, pred)
             # -sum y (z - lse) = lse * sum(y) - sum(y z)
-            return float(np.mean(lse[:, 0] * target.sum(axis=-1) - np.sum(target * pred, axis=-1)))
-        logp = np.log(np.clip(pred, EPS, 1.0 - EPS))
-        return float(-np.mean(np.sum(target * logp, axis=-1)))
+            per_sample = lse[:, 0] * target.sum(axis=-1) - np.sum(target * pred, axis=-1)
+        else:
+            per_sample = -np.sum(target * np.log(np.clip(pred, EPS, 1.0 - EPS)), axis=-1)
+        return float(np.mean(per_sample)) if w is None else float(np.dot(self._share(w, pred), per_sample))
 
-    def grad(self, pred, target):
+    def grad(self, pred, target, w=None):
         if self.from_logits:
-            return self.grad_logits(_log_softmax_parts(self._ws, pred)[0], target)
+            return self.grad_logits(_log_softmax_parts(self._ws, pred)[0], target, w)
         n = len(target)
         inside = (pred > EPS) & (pred < 1.0 - EPS)
         g = self._out("g", pred)
-        np.divide(-target, n * np.clip(pred, EPS, 1.0 - EPS), out=g)
+        if w is None:
+            np.divide(-target, n * np.clip(pred, EPS, 1.0 - EPS), out=g)
+        else:  # dL/dp_ic = -(w_i / sum w) y_ic / p_ic
+            np.divide(-target, np.clip(pred, EPS, 1.0 - EPS), out=g)
+            g *= self._column(self._share(w, pred), g)
         g *= inside
         return g
 
-    def grad_logits(self, probs, target):
-        # dL/dz = (p * sum_c y_c - y) / n, which is (p - y) / n for targets summing to 1
+    def grad_logits(self, probs, target, w=None):
+        # dL/dz = (p * sum_c y_c - y) / n, which is (p - y) / n for targets summing to 1;
+        # weighted, the 1/n of sample i is w_i / sum w
         n = len(target)
         g = self._out("gz", probs)
         np.multiply(probs, target.sum(axis=-1, keepdims=True), out=g)
         g -= target
-        g *= 1.0 / n
+        if w is None:
+            g *= 1.0 / n
+        else:
+            g *= self._column(self._share(w, probs), g)
         return g
 
 
@@ -205,28 +258,42 @@ class BinaryCrossentropy(Loss):
             )
         return y
 
-    def value(self, pred, target):
+    def value(self, pred, target, w=None):
         if self.from_logits:
             # max(z, 0) - z y + log(1 + exp(-|z|)): the stable form of the same expression
             z = pred
-            return float(np.mean(np.maximum(z, 0) - z * target + np.log1p(np.exp(-np.abs(z)))))
-        p = np.clip(pred, EPS, 1.0 - EPS)
-        return float(-np.mean(target * np.log(p) + (1.0 - target) * np.log(1.0 - p)))
+            each = np.maximum(z, 0) - z * target + np.log1p(np.exp(-np.abs(z)))
+        else:
+            p = np.clip(pred, EPS, 1.0 - EPS)
+            each = -(target * np.log(p) + (1.0 - target) * np.log(1.0 - p))
+        if w is None:
+            return float(np.mean(each))
+        # l_i = the mean over sample i's k outputs; L = sum_i (w_i / sum w) l_i
+        return float(np.dot(self._share(w, pred), self._row_sums(each))) * len(pred) / pred.size
 
-    def grad(self, pred, target):
+    def grad(self, pred, target, w=None):
         if self.from_logits:
             p = 0.5 * (1.0 + np.tanh(0.5 * pred))
-            return self.grad_logits(p.astype(pred.dtype, copy=False), target)
+            return self.grad_logits(p.astype(pred.dtype, copy=False), target, w)
         p = np.clip(pred, EPS, 1.0 - EPS)
         g = self._out("g", pred)
-        np.divide(p - target, p * (1.0 - p) * pred.size, out=g)  # dL/dp
+        if w is None:
+            np.divide(p - target, p * (1.0 - p) * pred.size, out=g)  # dL/dp
+        else:  # (p - y) / (p (1 - p)) * (w_i / sum w) / k
+            np.divide(p - target, p * (1.0 - p), out=g)
+            g *= self._column(self._share(w, pred), g)
+            g *= len(pred) / pred.size
         g *= (pred > EPS) & (pred < 1.0 - EPS)
         return g
 
-    def grad_logits(self, probs, target):
+    def grad_logits(self, probs, target, w=None):
         g = self._out("gz", probs)
         np.subtract(probs, target, out=g)  # (p - y) / size
-        g *= 1.0 / probs.size
+        if w is None:
+            g *= 1.0 / probs.size
+        else:  # (p - y) * (w_i / sum w) / k
+            g *= self._column(self._share(w, probs), g)
+            g *= len(probs) / probs.size
         return g
 
 
@@ -240,15 +307,22 @@ class MeanSquaredError(Loss):
     def get_config(self):
         return {}
 
-    def value(self, pred, target):
+    def value(self, pred, target, w=None):
         d = self._out("d", pred)
         np.subtract(pred, target, out=d)
-        return float(np.vdot(d, d) / d.size)
+        if w is None:
+            return float(np.vdot(d, d) / d.size)
+        np.multiply(d, d, out=d)  # l_i = mean_k d_ik^2; L = sum_i (w_i / sum w) l_i
+        return float(np.dot(self._share(w, pred), self._row_sums(d))) * len(d) / d.size
 
-    def grad(self, pred, target):
+    def grad(self, pred, target, w=None):
         g = self._out("g", pred)
         np.subtract(pred, target, out=g)
-        g *= 2.0 / pred.size
+        if w is None:
+            g *= 2.0 / pred.size
+        else:  # 2 (pred - y) (w_i / sum w) / k
+            g *= self._column(self._share(w, pred), g)
+            g *= 2.0 * len(pred) / pred.size
         return g
 
 
@@ -262,14 +336,23 @@ class MeanAbsoluteError(Loss):
     def get_config(self):
         return {}
 
-    def value(self, pred, target):
-        return float(np.mean(np.abs(pred - target)))
+    def value(self, pred, target, w=None):
+        if w is None:
+            return float(np.mean(np.abs(pred - target)))
+        d = self._out("d", pred)
+        np.subtract(pred, target, out=d)
+        np.abs(d, out=d)  # l_i = mean_k |d_ik|; L = sum_i (w_i / sum w) l_i
+        return float(np.dot(self._share(w, pred), self._row_sums(d))) * len(d) / d.size
 
-    def grad(self, pred, target):
+    def grad(self, pred, target, w=None):
         g = self._out("g", pred)
         np.subtract(pred, target, out=g)
         np.sign(g, out=g)
-        g *= 1.0 / pred.size
+        if w is None:
+            g *= 1.0 / pred.size
+        else:  # sign(pred - y) (w_i / sum w) / k
+            g *= self._column(self._share(w, pred), g)
+            g *= len(pred) / pred.size
         return g
 
 

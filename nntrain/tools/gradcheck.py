@@ -85,17 +85,19 @@ def _compare(analytic: np.ndarray, numeric: np.ndarray, idx: np.ndarray | None) 
     return rel_error(a, n) if idx is None else rel_error(a[idx], n[idx])
 
 
-def check_loss(loss, pred: np.ndarray, target: np.ndarray, eps: float = 1e-6) -> float:
-    """Relative error of loss.grad(pred, target) against finite differences of loss.value."""
-    analytic = np.array(loss.grad(pred, target), copy=True)
-    numeric = numeric_grad(lambda: loss.value(pred, target), pred, eps)
+def check_loss(loss, pred: np.ndarray, target: np.ndarray, eps: float = 1e-6,
+               w: np.ndarray | None = None) -> float:
+    """Relative error of loss.grad(pred, target, w) against finite differences of loss.value."""
+    analytic = np.array(loss.grad(pred, target, w), copy=True)
+    numeric = numeric_grad(lambda: loss.value(pred, target, w), pred, eps)
     return rel_error(analytic, numeric)
 
 
-def check_fused(loss, activation, logits: np.ndarray, target: np.ndarray, eps: float = 1e-6) -> float:
-    """Relative error of loss.grad_logits(activation(z)) against d value(activation(z)) / dz."""
-    analytic = np.array(loss.grad_logits(np.array(activation.forward(logits)), target), copy=True)
-    numeric = numeric_grad(lambda: loss.value(np.array(activation.forward(logits)), target), logits, eps)
+def check_fused(loss, activation, logits: np.ndarray, target: np.ndarray, eps: float = 1e-6,
+                w: np.ndarray | None = None) -> float:
+    """Relative error of loss.grad_logits(activation(z), w) against d value(activation(z), w) / dz."""
+    analytic = np.array(loss.grad_logits(np.array(activation.forward(logits)), target, w), copy=True)
+    numeric = numeric_grad(lambda: loss.value(np.array(activation.forward(logits)), target, w), logits, eps)
     return rel_error(analytic, numeric)
 
 
