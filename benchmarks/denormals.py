@@ -114,7 +114,7 @@ def train_steps(a) -> int:
     def timed() -> float:
         start = time.perf_counter()
         for _ in range(a.steps):
-            xb, yb = next(stream)
+            xb, yb, _ = next(stream)
             _, pred = trainer.train_step(xb, yb)
             for m in trainer.metrics:
                 m.update(pred, yb)

@@ -71,11 +71,11 @@ class StopAt(Trainer):
 
     n = 0
 
-    def train_step(self, xb, yb):
+    def train_step(self, xb, yb, wb=None):
         StopAt.n -= 1
         if StopAt.n == 0:
             self.stop_signal = signal.SIGINT
-        return super().train_step(xb, yb)
+        return super().train_step(xb, yb, wb)
 
 
 def test_every_epoch_writes_a_complete_checkpoint(reference):
@@ -238,8 +238,8 @@ def test_divergence_stops_with_exit_1_and_keeps_the_last_good_checkpoint(write, 
 
 def test_non_finite_weights_never_replace_a_good_checkpoint(spirals, tmp_path, monkeypatch):
     class Overflow(Trainer):  # the last step of epoch 2 overflows a weight, its loss still finite
-        def train_step(self, xb, yb):
-            out = super().train_step(xb, yb)
+        def train_step(self, xb, yb, wb=None):
+            out = super().train_step(xb, yb, wb)
             if self.state.step == 23:
                 self.model.layers[3].params["W"][0, 0] = np.inf
             return out

@@ -486,7 +486,7 @@ def test_batches_cover_each_sample_once_with_partial_last():
     it = BatchIterator(counting_set(10), batch_size=4)
     assert len(it) == 3
     seen, sizes = [], []
-    for xb, yb in it.batches(it.order(np.random.default_rng(0))):
+    for xb, yb, _ in it.batches(it.order(np.random.default_rng(0))):
         np.testing.assert_array_equal(xb[:, 0], yb)  # rows stay paired
         seen += yb.tolist()
         sizes.append(len(xb))
@@ -498,7 +498,7 @@ def test_batches_cover_each_sample_once_with_partial_last():
 def test_batches_property(n, batch_size, shuffle, seed):
     it = BatchIterator(counting_set(n, (2, 2)), batch_size=batch_size, shuffle=shuffle)
     order = it.order(np.random.default_rng(seed))
-    got = [yb.copy() for _, yb in it.batches(order)]
+    got = [yb.copy() for _, yb, _ in it.batches(order)]
     assert len(got) == len(it) == -(-n // min(batch_size, n))
     np.testing.assert_array_equal(np.concatenate(got), order)
     assert sorted(np.concatenate(got).tolist()) == list(range(n))
@@ -506,11 +506,11 @@ def test_batches_property(n, batch_size, shuffle, seed):
 
 def test_same_seed_same_order_and_start_skips():
     it = BatchIterator(counting_set(20), batch_size=6)
-    a = [yb.copy() for _, yb in it.batches(it.order(np.random.default_rng(7)))]
-    b = [yb.copy() for _, yb in it.batches(it.order(np.random.default_rng(7)))]
+    a = [yb.copy() for _, yb, _ in it.batches(it.order(np.random.default_rng(7)))]
+    b = [yb.copy() for _, yb, _ in it.batches(it.order(np.random.default_rng(7)))]
     for u, v in zip(a, b):
         np.testing.assert_array_equal(u, v)
-    rest = [yb.copy() for _, yb in it.batches(it.order(np.random.default_rng(7)), start=2)]
+    rest = [yb.copy() for _, yb, _ in it.batches(it.order(np.random.default_rng(7)), start=2)]
     assert len(rest) == 2
     np.testing.assert_array_equal(rest[0], a[2])
     np.testing.assert_array_equal(rest[1], a[3])
@@ -519,22 +519,36 @@ def test_same_seed_same_order_and_start_skips():
 
 def test_buffers_are_reused():
     it = BatchIterator(counting_set(10), batch_size=4)
-    ids = [(id(xb), id(yb)) for xb, yb in it.batches(it.order(np.random.default_rng(0)))]
+    ids = [(id(xb), id(yb)) for xb, yb, _ in it.batches(it.order(np.random.default_rng(0)))]
     assert ids[0] == ids[1] and ids[2] != ids[0]  # one full-size pair, one partial pair
-    again = [(id(xb), id(yb)) for xb, yb in it.batches(it.order(np.random.default_rng(1)))]
+    again = [(id(xb), id(yb)) for xb, yb, _ in it.batches(it.order(np.random.default_rng(1)))]
     assert again == ids
 
 
 def test_unshuffled_batches_are_views():
     ds = counting_set(10)
     it = BatchIterator(ds, batch_size=10, shuffle=False)
-    ((xb, yb),) = it.batches(it.order(np.random.default_rng(0)))
-    assert xb is ds.x and yb is ds.y
+    ((xb, yb, wb),) = it.batches(it.order(np.random.default_rng(0)))
+    assert xb is ds.x and yb is ds.y and wb is None
     it = BatchIterator(ds, batch_size=50, shuffle=False)
     assert len(it) == 1
     it = BatchIterator(ds, batch_size=3, shuffle=False)
-    xb, _ = next(it.batches(it.order(np.random.default_rng(0))))
+    xb, _, _ = next(it.batches(it.order(np.random.default_rng(0))))
     assert np.shares_memory(xb, ds.x)
+
+
+def test_sample_weights_are_gathered_with_their_rows():
+    ds = counting_set(10)
+    ds = Dataset(ds.x, ds.y, w=np.arange(10, dtype=np.float32) * 0.5)
+    for shuffle in (True, False):
+        it = BatchIterator(ds, batch_size=4, shuffle=shuffle)
+        ids = []
+        for _ in range(2):
+            for xb, yb, wb in it.batches(it.order(np.random.default_rng(3))):
+                np.testing.assert_array_equal(wb, yb * 0.5)  # rows stay paired
+                ids.append(id(wb))
+        if shuffle:  # gathered into one full-size buffer and one partial one, reused
+            assert ids[:3] == ids[3:] and ids[0] == ids[1] != ids[2]
 
 
 def test_batch_iterator_errors():

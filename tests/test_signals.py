@@ -119,10 +119,10 @@ def test_sigterm_and_sigusr1_save_and_exit_128_plus_the_signal(config, tmp_path,
     from nntrain.train.trainer import Trainer
 
     class SignalAt(Trainer):
-        def train_step(self, xb, yb):
+        def train_step(self, xb, yb, wb=None):
             if self.state.step == 299:
                 os.kill(os.getpid(), sig)
-            return super().train_step(xb, yb)
+            return super().train_step(xb, yb, wb)
 
     monkeypatch.setattr(api, "Trainer", SignalAt)
     r = cli("fit", config, "--run-dir", tmp_path / "run")

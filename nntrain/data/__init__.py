@@ -2,7 +2,7 @@
 
     splits = load_splits(cfg.data, input_shape=(784,), seed=cfg.seed)
     it = BatchIterator(splits.train, batch_size=32)
-    for xb, yb in it.batches(it.order(rng)): ...
+    for xb, yb, wb in it.batches(it.order(rng)): ...   # wb: sample weights or None
 
 Importing this package registers the built-in datasets in `DATASETS` (data/builtin.py).
 """

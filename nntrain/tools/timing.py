@@ -57,7 +57,7 @@ def time_steps(trainer: Trainer, x: np.ndarray, y: np.ndarray, batch_size: int, 
             fwd[:], bwd[:] = 0.0, 0.0
             parts = dict.fromkeys(parts, 0.0)
         t0 = clock()
-        xb, yb = next(stream)
+        xb, yb, _ = next(stream)
         t1 = clock()
         parts["batch"] += t1 - t0
         h = xb
@@ -120,7 +120,7 @@ def _plain_step_seconds(trainer: Trainer, stream, steps: int) -> float:
     gather the batch, Trainer.train_step, update the metrics."""
     start = time.perf_counter()
     for _ in range(steps):
-        xb, yb = next(stream)
+        xb, yb, _ = next(stream)
         _, pred = trainer.train_step(xb, yb)
         for m in trainer.metrics:
             m.update(pred, yb)

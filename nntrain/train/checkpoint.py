@@ -70,9 +70,11 @@ def _metric_state(m) -> tuple[dict, dict[str, np.ndarray]]:
     return plain, arrays
 
 
-def data_fingerprint(x: np.ndarray, y: np.ndarray) -> str:
-    """Exact float64 sums of the training arrays (hex): a changed data file changes them."""
-    return f"{float(x.sum(dtype=np.float64)).hex()}/{float(y.sum(dtype=np.float64)).hex()}"
+def data_fingerprint(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> str:
+    """Exact float64 sums of the training arrays (hex): a changed data file changes them.
+    Sample weights w, when the run has them, add a third part."""
+    parts = [float(a.sum(dtype=np.float64)).hex() for a in (x, y) + (() if w is None else (w,))]
+    return "/".join(parts)
 
 
 def capture(trainer: Trainer, n_train: int, batch_size: int, fingerprint: str | None = None) -> dict[str, np.ndarray]:
@@ -102,7 +104,7 @@ def capture(trainer: Trainer, n_train: int, batch_size: int, fingerprint: str | 
     pos = trainer.partial
     if pos is not None:
         out["partial"] = _json({"cursor": pos.cursor, "total": pos.total, "seen": pos.seen,
-                                "skipped": pos.skipped, "seconds": pos.seconds})
+                                "skipped": pos.skipped, "seconds": pos.seconds, "weight": pos.weight})
         out["partial/order"] = pos.order.astype(np.int64, copy=False)
     return out
 
@@ -213,7 +215,7 @@ def _restore(trainer: Trainer, arrays: dict[str, np.ndarray], source: str, n_tra
         if not 0 <= int(p["cursor"]) <= steps:
             raise RunError(f"{source}: the saved batch cursor {p['cursor']} is outside 0..{steps}")
         trainer.partial = EpochPosition(order, int(p["cursor"]), float(p["total"]), int(p["seen"]),
-                                        int(p["skipped"]), float(p["seconds"]))
+                                        int(p["skipped"]), float(p["seconds"]), float(p.get("weight", 0.0)))
 
 
 def open_run(run_dir, overrides=()) -> tuple[Path, Config, RunLock]:

@@ -42,18 +42,26 @@ def is_fused(model: Sequential, loss: Loss) -> bool:
 
 
 def evaluate(model: Sequential, loss: Loss, metrics: list[Metric], x: np.ndarray, y: np.ndarray,
-             batch_size: int = 1024) -> dict[str, float]:
-    """Mean loss and each metric over (x, y), in inference mode."""
+             w: np.ndarray | None = None, batch_size: int = 1024) -> dict[str, float]:
+    """Mean loss and each metric over (x, y), in inference mode. With sample weights w (n,) the
+    loss is their weighted mean, sum w_i l_i / sum w_i; the metrics stay unweighted."""
     for m in metrics:
         m.reset()
-    total = 0.0
+    total, count = 0.0, 0.0
     for start in range(0, len(x), batch_size):
         xb, yb = x[start:start + batch_size], y[start:start + batch_size]
         pred = model.forward(xb, training=False)
-        total += loss.value(pred, yb) * len(xb)
+        if w is None:
+            total += loss.value(pred, yb) * len(xb)
+            count += len(xb)
+        else:
+            wb = w[start:start + batch_size]
+            mass = float(wb.sum(dtype=np.float64))  # the batch value is a mean over this weight
+            total += loss.value(pred, yb, wb) * mass
+            count += mass
         for m in metrics:
             m.update(pred, yb)
-    out = {"loss": total / len(x) + model.penalty() if len(x) else float("nan")}
+    out = {"loss": total / count + model.penalty() if count else float("nan")}
     out.update({metric_name(m): m.result() for m in metrics})
     return out
 
@@ -100,25 +108,28 @@ class Trainer:
         self.stop_signal: int | None = None
         self.partial: EpochPosition | None = None  # the epoch in progress (set by resume / for saving)
 
-    def train_step(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, np.ndarray]:
-        """One optimizer step on a batch; returns (loss before the step, predictions).
+    def train_step(self, xb: np.ndarray, yb: np.ndarray, wb: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+        """One optimizer step on a batch (with sample weights wb, or None); returns (loss before
+        the step, predictions).
 
         A non-finite loss returns at once: no update is ever computed from it, so the caller
         can stop with the parameters intact or skip the batch.
         """
         pred = self.model.forward(xb, training=True)
-        value = self.loss.value(pred, yb) + self.model.penalty()
+        value = self.loss.value(pred, yb, wb) + self.model.penalty()
         if not math.isfinite(value):
             return value, pred
-        grad = self.loss.grad_logits(pred, yb) if self.fused else self.loss.grad(pred, yb)
+        grad = self.loss.grad_logits(pred, yb, wb) if self.fused else self.loss.grad(pred, yb, wb)
         self.model.backward(grad, skip_last=self.fused)
         self.optimizer.step(self.model.param_groups())
         return value, pred
 
     def fit(self, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, shuffle: bool = True,
-            val: tuple[np.ndarray, np.ndarray] | None = None) -> TrainState:
-        """Train until `epochs` epochs are complete, continuing from `self.state` / `self.partial`."""
-        batches = BatchIterator(_Set(x, y), batch_size, shuffle=shuffle)
+            val: tuple | None = None, w: np.ndarray | None = None) -> TrainState:
+        """Train until `epochs` epochs are complete, continuing from `self.state` / `self.partial`.
+
+        w: (n,) sample weights of (x, y), or None; val: (x, y) or (x, y, w)."""
+        batches = BatchIterator(_Set(x, y, w), batch_size, shuffle=shuffle)
         steps = len(batches)
         st = self.state
         self.progress.begin(epochs, steps, len(x), initial_epoch=st.epoch)
@@ -161,14 +172,20 @@ class Trainer:
             raise ValueError(f"the saved epoch position does not fit {n} samples in {steps} batches")
         self.progress.epoch_begin(epoch)
         total, seen, skipped, k = pos.total, pos.seen, pos.skipped, pos.cursor
+        mass = pos.weight  # sum of the sample weights trained on (weighted data only)
         every = self.checkpoint_every
         start = last_shown = time.perf_counter()
-        for xb, yb in batches.batches(pos.order, pos.cursor):
+        for xb, yb, wb in batches.batches(pos.order, pos.cursor):
             k += 1
-            value, pred = self.train_step(xb, yb)
+            value, pred = self.train_step(xb, yb, wb)
             if math.isfinite(value):
                 st.step += 1
-                total += value * len(xb)
+                if wb is None:
+                    total += value * len(xb)
+                else:  # the epoch's loss is sum w_i l_i / sum w_i, as one batch's is
+                    batch_mass = float(wb.sum(dtype=np.float64))
+                    total += value * batch_mass
+                    mass += batch_mass
                 seen += len(xb)
                 for m in self.metrics:
                     m.update(pred, yb)
@@ -180,7 +197,7 @@ class Trainer:
                 due = False
             if due or self.stop_signal is not None:
                 self.partial = EpochPosition(pos.order, k, total, seen, skipped,
-                                             pos.seconds + time.perf_counter() - start)
+                                             pos.seconds + time.perf_counter() - start, mass)
                 self._save()
                 if self.stop_signal is not None:
                     raise self._interrupted(epoch, k, steps)
@@ -188,7 +205,7 @@ class Trainer:
             now = time.perf_counter()
             if now - last_shown >= PROGRESS_EVERY:
                 last_shown = now
-                self.progress.step(k, seen, self._logs(total, seen))
+                self.progress.step(k, seen, self._logs(total, seen if batches.ds.w is None else mass))
         if seen == 0:
             raise DivergedError(f"every batch of epoch {epoch} had a non-finite loss; "
                                 f"{self.lr_suggestion()}")
@@ -196,7 +213,7 @@ class Trainer:
         seconds = pos.seconds + time.perf_counter() - start
         st.seconds += seconds
         row = {"epoch": epoch, "lr": self.optimizer.lr}
-        logs = self._logs(total, seen)
+        logs = self._logs(total, seen if batches.ds.w is None else mass)
         if val is not None:
             logs.update({f"val_{k}": v for k, v in evaluate(self.model, self.loss, self.metrics, *val).items()})
         row.update(logs)
@@ -253,7 +270,8 @@ class Trainer:
         where = f"at epoch {epoch}, step {k} of {steps}" if k else f"before epoch {epoch}"
         return Interrupted(f"stopped by {signal_name(signum)} {where}", signum)
 
-    def _logs(self, total: float, seen: int) -> dict[str, float]:
+    def _logs(self, total: float, seen: float) -> dict[str, float]:
+        """total: the sum of batch loss * batch size (or weight); seen: of the sizes (weights)."""
         logs = {"loss": total / seen if seen else float("nan")}
         logs.update({metric_name(m): m.result() for m in self.metrics})
         return logs
@@ -265,10 +283,11 @@ class EpochPosition:
 
     order: np.ndarray  # this epoch's sample order (n,)
     cursor: int = 0  # batches done
-    total: float = 0.0  # sum of batch loss * batch size so far
+    total: float = 0.0  # sum of batch loss * batch size (weighted: * batch weight) so far
     seen: int = 0  # samples trained on so far
     skipped: int = 0  # batches skipped for a non-finite loss
     seconds: float = 0.0  # time spent in the epoch so far
+    weight: float = 0.0  # sum of the sample weights trained on so far (weighted data only)
 
 
 def find_nonfinite(model: Sequential, xb: np.ndarray) -> str:
@@ -292,10 +311,11 @@ def find_nonfinite(model: Sequential, xb: np.ndarray) -> str:
 
 @dataclass
 class _Set:
-    """The (x, y) pair BatchIterator draws from."""
+    """The (x, y, w) BatchIterator draws from."""
 
     x: np.ndarray
     y: np.ndarray
+    w: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.x)
