@@ -22,6 +22,7 @@ from .options import (
     guarded,
     progress_mode,
 )
+from .data import data_app
 from .sweep import sweep_app
 
 app = typer.Typer(
@@ -331,6 +332,7 @@ def gradcheck(
 
 
 app.add_typer(sweep_app, name="sweep")
+app.add_typer(data_app, name="data")
 
 
 def main() -> None:  # pragma: no cover - the console script calls `app` directly

@@ -64,7 +64,8 @@ class BatchIterator:
             raise ValueError(f"start must be in [0, {len(self)}], got {start}")
         x, y, w, bs = self.ds.x, self.ds.y, self.ds.w, self.batch_size
         # an unshuffled epoch reads contiguous rows: slices are views, nothing to gather
-        identity = not self.shuffle and bool(np.array_equal(order, np.arange(self.n)))
+        # (an ndarray only: a DiskArray reads even contiguous rows into the batch buffer)
+        identity = not self.shuffle and isinstance(x, np.ndarray) and bool(np.array_equal(order, np.arange(self.n)))
         if not identity and (order.min() < 0 or order.max() >= self.n):
             raise ValueError(f"order holds indices outside [0, {self.n})")
         for i in range(start, len(self)):
