@@ -245,6 +245,11 @@ def config_from_dict(raw: dict, source: Path | None = None, marks: dict | None =
             value = getattr(cfg.data, name)
             if value is not None:
                 setattr(cfg.data, name, str((base / value).resolve()))
+        if cfg.data.images is not None:
+            for name in ("train", "test"):
+                value = getattr(cfg.data.images, name)
+                if value is not None:
+                    setattr(cfg.data.images, name, str((base / value).resolve()))
         validate(cfg)
     except NntrainError as exc:
         raise _located(exc, where(exc.key)) from None
@@ -326,8 +331,21 @@ def validate(cfg: Config) -> None:
     if not cfg.model.layers:
         raise ConfigError("needs at least one layer", "model.layers")
     d = cfg.data
-    if (d.name is None) == (d.train is None):
-        raise ConfigError("give either data.name (a built-in dataset) or data.train (a file), not both or neither", "data")
+    if (d.name is None) + (d.train is None) + (d.images is None) != 2:
+        raise ConfigError("give one of data.name (a built-in dataset), data.train (a file) or data.images "
+                          "(an image folder), not several or none", "data")
+    if d.images is not None:
+        from ..data.images import folder_problem
+
+        for key, value in (("test", d.test), ("target", d.target)):
+            if value is not None:
+                raise ConfigError(f"goes with data.train, not data.images (an image folder's test set is "
+                                  f"data.images.test, its labels are its subfolders)", f"data.{key}")
+        for name in ("train", "test"):
+            p = getattr(d.images, name)
+            problem = folder_problem(Path(p)) if p is not None else None
+            if problem:
+                raise ConfigError(problem, f"data.images.{name}")
     if d.name is not None:
         DATASETS.get(d.name)
         try:

@@ -44,7 +44,7 @@ def _section_rows(cls, prefix: str = "") -> list[tuple[str, str, str]]:
     rows = []
     for f in dataclasses.fields(cls):
         key = f"{prefix}{f.name}"
-        nested = getattr(schema, str(f.type), None)
+        nested = getattr(schema, str(f.type).removesuffix(" | None"), None)  # optional sections too
         if nested is not None and dataclasses.is_dataclass(nested):
             rows.append((key, "(section)", f.metadata.get("doc", "")))
             rows += _section_rows(nested, key + ".")

@@ -168,6 +168,26 @@ def parse_section(cls, raw: Any, prefix: str):
 
 
 # -- the sections -------------------------------------------------------------------------
+def image_size(v, key):
+    if not isinstance(v, list) or len(v) != 2 or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in v):
+        raise ConfigError(f"must be [height, width] in pixels, like [28, 28], got {v!r}", key)
+    return list(v)
+
+
+@dataclass
+class ImagesConfig:
+    train: str = option(check=string, doc="folder with one subfolder of images per class (sorted names = labels)")
+    test: str | None = option(None, optional(string), "test folder: the same class subfolders (or some of them)")
+    image_size: list | None = option(None, optional(image_size),
+                                     "[height, width] to resize to (Pillow bilinear); default: the images' own size, one for all")
+    color_mode: str = option("rgb", choice("grayscale", "rgb"), "grayscale (1 channel) or rgb (3), as Keras")
+
+
+def images(v, key):
+    """An image folder section; a bare path (`images: digits/`) means {train: digits/}."""
+    return parse_section(ImagesConfig, {"train": v} if isinstance(v, str) else v, key)
+
+
 @dataclass
 class DataConfig:
     name: str | None = option(None, optional(string), "a built-in dataset (see `nntrain list datasets`)")
@@ -178,6 +198,7 @@ class DataConfig:
     validation_split: float = option(0.0, number(0.0, 1.0, high_open=True), "fraction of train held out for validation")
     standardize: bool = option(False, boolean, "z-score features with the training statistics")
     limit: int | None = option(None, optional(integer(1)), "use only the first N training (and test) samples")
+    images: ImagesConfig | None = option(None, optional(images), "image folders instead of files (see README, Image folders)")
 
 
 @dataclass

@@ -150,6 +150,11 @@ def load_splits(cfg, *, input_shape=None, seed: int = 0, dtype: str = "float32")
             )
         train, test = DATASETS.build({DATASETS.key: name, **(getattr(cfg, "options", None) or {})})
         test_source = f"of {name!r}"
+    elif getattr(cfg, "images", None) is not None:
+        from .images import read_image_folders  # Pillow is imported only for image folders
+
+        train, test = read_image_folders(cfg.images, dtype=dt)
+        test_source = str(cfg.images.test)
     elif train_path is not None:
         train = read_file(train_path, target=target, dtype=dt)
         test = read_file(test_path, target=target, dtype=dt) if test_path is not None else None
