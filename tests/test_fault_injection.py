@@ -1,29 +1,39 @@
-"""Fault injection as SQLite tests crash consistency (issue 13, part B6): a short fit, and a resume,
-with the k-th filesystem call that writes (an open for writing, a write, an fsync, a rename)
-failing with ENOSPC, for every k up to the number of such calls the run makes. Every time:
-exit 2 with one error line naming the cause; then, with the disk healthy again, the run folder
-either holds no run or resumes to a model.npz bit-identical to a run that never failed."""
+"""Fault injection as SQLite tests crash consistency (issue 13, part B6): a short fit, a resume and
+a sweep, with the k-th filesystem call that writes (an open for writing, a write, an fsync, a
+rename, a mkdir) failing with ENOSPC, for every k up to the number of such calls the run makes.
+Every time: exit 2 with one error line naming the cause; then, with the disk healthy again, the
+run folder either holds no run or resumes to a model.npz bit-identical to a run that never
+failed, and the sweep folder reads back whole and a rerun of the sweep completes it."""
 from __future__ import annotations
 
 import builtins
 import errno
+import json
 import os
 
 import numpy as np
 import pytest
 
 from nntrain import runs
+from nntrain.errors import RunError
 from nntrain.runs import folder
+from nntrain.sweep import board, runner
 
 from sample_configs import SPIRALS
 
+# the modules that open files for writing: the run folder, and the sweep's trial logs and trials.jsonl
+WRITERS = (folder, runner, board)
+
 
 class DiskFull:
-    """Fails the k-th write-side call with ENOSPC; counts them all."""
+    """Fails the k-th write-side call with ENOSPC, as a full disk does (a write takes what fits,
+    then refuses); counts them all. Trials of a sweep run in processes of their own, which it
+    does not reach: their writes are a fit's, tested here as such."""
 
     def __init__(self, monkeypatch, fail_at: int):
         self.fail_at, self.calls = fail_at, 0
-        real_open, real_fsync, real_replace = builtins.open, os.fsync, os.replace
+        real_open, real_fsync, real_replace, real_rename, real_mkdir = (builtins.open, os.fsync, os.replace,
+                                                                        os.rename, os.mkdir)
         disk = self
 
         class File:
@@ -31,7 +41,11 @@ class DiskFull:
                 self.f = f
 
             def write(self, data):
-                disk.tick("write", self.f.name)
+                try:
+                    disk.tick("write", self.f.name)
+                except OSError:
+                    self.f.write(data[: len(data) // 2])
+                    raise
                 return self.f.write(data)
 
             def __enter__(self):
@@ -57,9 +71,21 @@ class DiskFull:
             disk.tick("rename", dst)
             return real_replace(src, dst, *args, **kwargs)
 
-        monkeypatch.setattr(folder, "open", opener, raising=False)  # the run folder's writes
+        def rename(src, dst, *args, **kwargs):
+            disk.tick("rename", dst)
+            return real_rename(src, dst, *args, **kwargs)
+
+        def mkdir(path, *args, **kwargs):
+            if not os.path.exists(path):  # an existing folder is EEXIST before any disk space counts
+                disk.tick("mkdir", path)
+            return real_mkdir(path, *args, **kwargs)
+
+        for module in WRITERS:
+            monkeypatch.setattr(module, "open", opener, raising=False)
         monkeypatch.setattr(os, "fsync", fsync)
         monkeypatch.setattr(os, "replace", replace)
+        monkeypatch.setattr(os, "rename", rename)
+        monkeypatch.setattr(os, "mkdir", mkdir)
 
     def tick(self, what: str, where) -> None:
         self.calls += 1
@@ -118,3 +144,77 @@ def test_every_failing_write_is_one_error_line_and_the_run_resumes_bit_exactly(s
         else:
             assert run_files(run) == [], (k, run_files(run))
         assert not list(run.glob(".*.tmp-*")), k
+
+
+XOR = """\
+seed: 0
+data: {name: xor}
+model:
+  input_shape: [2]
+  layers:
+    - {type: dense, units: 4, activation: tanh}
+    - {type: dense, units: 2, activation: softmax}
+loss: sparse_categorical_crossentropy
+optimizer: {type: adam, lr: 0.05}
+metrics: [accuracy]
+train: {epochs: 1, batch_size: full}
+"""
+
+
+def assert_sweep_folder_reads_back(cli, out) -> None:
+    """What a failed sweep leaves: nothing, or sweep.json whole, trials.jsonl lines that read back,
+    and a complete, finished run behind every trial recorded as done."""
+    if not out.exists():
+        return
+    assert not list(out.rglob(".*.tmp-*")), sorted(out.rglob("*"))
+    sweep = json.loads((out / "sweep.json").read_text())  # written before anything else: whole
+    assert [t["trial"] for t in sweep["trials"]] == [0, 1]
+    report = cli("sweep", "report", out, "--json")
+    assert report.exit_code == 0, report.output
+    for rec in json.loads(report.stdout)["trials"]:
+        assert rec["status"] == "done", rec
+        assert runs.read_summary(rec["run_dir"])["status"] == "done"
+        assert [row["epoch"] for row in runs.read_metrics_csv(out / rec["name"] / runs.METRICS)] == [1]
+
+
+def test_every_failing_write_of_a_sweep_is_one_error_line_and_a_rerun_completes_it(write, cli, tmp_path,
+                                                                                  monkeypatch):
+    cfg = write("xor.yaml", XOR)
+    args = ("sweep", cfg, "--grid", "optimizer.lr=0.1,0.01", "--workers", "2", "-q")
+    k = 0
+    while True:
+        k += 1
+        out = tmp_path / f"sweep-{k}"
+        with monkeypatch.context() as m:
+            disk = DiskFull(m, k)
+            r = cli(*args, "--out", out)
+        if disk.calls < k:  # no call left to fail: the whole sweep went through
+            assert r.exit_code == 0, r.output
+            # the folder, sweep.json (4), and per trial its folder, two logs, a trials.jsonl line (3)
+            assert k > 15, f"only {k - 1} write calls: the injection does not reach the sweep's writes"
+            break
+        assert r.exit_code == 2, (k, r.output)
+        assert r.stderr.startswith("error: ") and r.stderr.count("\n") == 1, (k, r.stderr)
+        assert "No space left on device" in r.stderr and "Traceback" not in r.output, (k, r.stderr)
+        assert_sweep_folder_reads_back(cli, out)
+        if not out.exists():  # nothing written (the folder or sweep.json failed): a rerun is a new
+            continue          # sweep, which the last k, where nothing fails, runs
+        # the disk is healthy again: the same command finishes the sweep
+        again = cli(*args, "--out", out, "--json")
+        assert again.exit_code == 0, (k, again.output)
+        board = json.loads(again.stdout)
+        assert [t["status"] for t in board["trials"]] == ["done", "done"] and board["pending"] == [], k
+        assert_sweep_folder_reads_back(cli, out)
+
+
+def test_a_trials_jsonl_line_torn_by_a_full_disk_spoils_no_other_record(tmp_path, monkeypatch):
+    """The next record starts on a line of its own, not glued to the torn one (which would lose it)."""
+    board.append_record(tmp_path, {"id": "a", "trial": 0, "status": "done"})
+    with monkeypatch.context() as m:
+        DiskFull(m, 2)  # the open, then the write: half the line reaches the disk
+        with pytest.raises(RunError, match="trials.jsonl: No space left on device"):
+            board.append_record(tmp_path, {"id": "b", "trial": 1, "status": "done"})
+    board.append_record(tmp_path, {"id": "c", "trial": 2, "status": "done"})
+    lines = (tmp_path / "trials.jsonl").read_text().splitlines()
+    assert len(lines) == 3 and lines[1].startswith('{"id": "b"') and not lines[1].endswith("}")
+    assert sorted(board.read_records(tmp_path)) == ["a", "c"]

@@ -75,7 +75,8 @@ def run_sweep(plan: Plan, out=None, workers: int | None = None, display: Display
         display.note(f"interrupted: finished trials are kept in {out}/trials.jsonl; "
                      "rerun the same command to run the others")
         raise
-    display.end()
+    finally:  # a live table stopped before the error line (a full disk, say) is printed below it
+        display.end()
     finished, pending = collect(out, [t.as_dict() for t in selected])
     return leaderboard(out, finished, pending, plan.metric, plan.mode)
 

@@ -20,20 +20,29 @@ SMALLER_IS_BETTER = ("loss", "mse", "mae", "rmse", "error", "mean_squared_error"
 
 
 def append_record(out: Path, record: dict) -> None:
-    """One line, written whole (one write under a lock), flushed and fsync'ed."""
-    from ..runs.folder import finite_json  # numpy: not at import (benchmarks set threads first)
+    """One line, written whole (one write under a lock), flushed and fsync'ed. A line torn by an
+    earlier failed write (a full disk) is ended first, so that it spoils no record but itself."""
+    from ..runs.folder import finite_json, write_error  # numpy: not at import (benchmarks set threads first)
 
+    path = out / TRIALS_FILE
     line = (json.dumps(finite_json(record), allow_nan=False) + "\n").encode("utf-8")
-    with open(out / TRIALS_FILE, "ab") as f:
-        try:
-            import fcntl
+    try:
+        with open(path, "a+b") as f:
+            try:
+                import fcntl
 
-            fcntl.lockf(f, fcntl.LOCK_EX)  # several `--trial K` jobs may append at once
-        except (ImportError, OSError):
-            pass
-        f.write(line)
-        f.flush()
-        os.fsync(f.fileno())
+                fcntl.lockf(f, fcntl.LOCK_EX)  # several `--trial K` jobs may append at once
+            except (ImportError, OSError):
+                pass
+            if f.seek(0, os.SEEK_END) > 0:
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":
+                    line = b"\n" + line
+            f.write(line)  # "a" mode: at the end, wherever the read left the position
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as exc:
+        raise write_error(path, exc) from None
 
 
 def read_records(out: Path) -> dict[str, dict]:

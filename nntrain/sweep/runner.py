@@ -131,13 +131,35 @@ def finish(r: Running, code: int) -> dict:
 
 def clear_stale(out: Path, trial: Trial) -> None:
     """Remove what an unfinished earlier attempt of this trial left (same id, any index)."""
+    from ..runs.folder import write_error
+
     for trash in out.glob(f".*-{trial.id}.stale-*"):  # a removal that was itself interrupted
         shutil.rmtree(trash, ignore_errors=True)
     for path in out.glob(f"*-{trial.id}"):
         if path.is_dir():
             trash = path.with_name(f".{path.name}.stale-{os.getpid()}")
-            path.rename(trash)  # atomic: a straggling writer cannot mix old files into the new run
+            try:
+                path.rename(trash)  # atomic: a straggling writer cannot mix old files into the new run
+            except OSError as exc:
+                raise write_error(path, exc) from None
             shutil.rmtree(trash, ignore_errors=True)
+
+
+def start_files(run_dir: Path) -> list:
+    """The trial's folder, created, and its fit.stdout and fit.stderr, opened for the process."""
+    from ..runs.folder import write_error
+
+    path, files = run_dir, []
+    try:
+        run_dir.mkdir(parents=True)
+        for name in ("fit.stdout", "fit.stderr"):
+            path = run_dir / name
+            files.append(open(path, "wb"))
+    except OSError as exc:  # a full or read-only disk: the sweep stops here, a rerun starts this trial again
+        for f in files:
+            f.close()
+        raise write_error(path, exc) from None
+    return files
 
 
 def _raise_interrupt(signum, frame):
@@ -160,8 +182,7 @@ def run_trials(plan: Plan, out: Path, trials: list[Trial], workers: int, display
                 trial = queue.pop(0)
                 clear_stale(out, trial)
                 run_dir = out / trial.name
-                run_dir.mkdir(parents=True)
-                files = [open(run_dir / "fit.stdout", "wb"), open(run_dir / "fit.stderr", "wb")]
+                files = start_files(run_dir)
                 proc = subprocess.Popen([sys.executable, "-m", "nntrain", *plan.argv(trial, out)],
                                         stdin=subprocess.DEVNULL, stdout=files[0], stderr=files[1], env=env,
                                         preexec_fn=child_setup)
