@@ -283,3 +283,19 @@ def test_a_test_folder_keeps_the_training_labels_and_may_lack_classes(tmp_path, 
     assert set(ds.y) == {7} and len(ds.classes) == 10
     with pytest.raises(DataError, match="'7' is not a training class"):
         read_image_folder(tmp_path / "test", classes=["0", "1"])
+
+
+@pytest.mark.parametrize("sets, message", [
+    ([], "data.images.color_mode rgb gives 3 channels, grayscale gives 1"),
+    (["data.images.color_mode=grayscale", "data.images.image_size=[14, 14]"],
+     "the images are 14x14: set data.images.image_size: [28, 28] to resize them"),
+])
+def test_images_that_do_not_fit_the_model_say_which_option_fits_them(cli, write, tmp_path, digits, sets, message):
+    cfg = _config(write, {"images": str(digits / "test")}, model=SMALL)  # a bare path, then --set its keys
+    args = [a for s in sets for a in ("--set", s)]
+    line = _one_error_line(cli("fit", cfg, *args, "--run-dir", "run"))
+    assert message in line
+    assert not (tmp_path / "run").exists()
+    if sets:
+        r = cli("fit", cfg, "--set", sets[0], "--run-dir", "run")
+        assert r.exit_code == 0, r.output

@@ -177,8 +177,9 @@ def apply_override(raw: dict, text: str) -> str:
             slot, child = part, node.get(part)
             if child is None:
                 child = node[part] = {}
-        if isinstance(child, str):  # a bare registry name (`optimizer: adam`) becomes a spec
-            child = node[slot] = {"type": child}
+        if isinstance(child, str):  # a bare registry name (`optimizer: adam`) becomes a spec,
+            # a bare image folder (`data.images: digits/`) its train key
+            child = node[slot] = {"train": child} if here == "data.images" else {"type": child}
         elif not isinstance(child, (dict, list)):
             raise ConfigError(f"--set {text}: {here} is {type_name(child)}, not a mapping or list")
         node = child

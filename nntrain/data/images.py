@@ -71,6 +71,18 @@ def _pillow():
     return Image
 
 
+def shape_hint(cfg, have: tuple, want: tuple) -> str:
+    """The fix when decoded images of shape `have` (h, w, c) do not fit model.input_shape `want`."""
+    if len(want) != 3 or len(have) != 3:
+        return ""
+    if have[:2] == want[:2] and have[2] != want[2] and want[2] in CHANNELS.values():
+        mode = next(m for m, c in CHANNELS.items() if c == want[2])
+        return f"; data.images.color_mode {cfg.color_mode} gives {have[2]} channels, {mode} gives {want[2]}"
+    if have[:2] != want[:2]:
+        return f"; the images are {have[0]}x{have[1]}: set data.images.image_size: {list(want[:2])} to resize them"
+    return ""
+
+
 # -- the listing ----------------------------------------------------------------------------
 @dataclass
 class Listing:

@@ -175,10 +175,15 @@ def load_splits(cfg, *, input_shape=None, seed: int = 0, dtype: str = "float32")
 
     if input_shape is not None:
         shape = tuple(int(d) for d in input_shape)
+        hint = ""
+        if getattr(cfg, "images", None) is not None:
+            from .images import shape_hint
+
+            hint = shape_hint(cfg.images, train.x.shape[1:], shape)
         train = _reshaped(
             train, shape,
             f"data has feature shape {_shape_text(train.x.shape[1:])} but model.input_shape is "
-            f"{list(shape)} ({math.prod(shape)} values)",
+            f"{list(shape)} ({math.prod(shape)} values){hint}",
         )
     if test is not None:
         feat = train.x.shape[1:]
