@@ -6,6 +6,7 @@ import functools
 import json
 import os
 import sys
+import warnings
 
 import typer
 from typer.core import TyperGroup
@@ -52,6 +53,9 @@ class AppGroup(TyperGroup):
             sys.stdout = open(os.devnull, "w")
         if sys.stderr is None:
             sys.stderr = open(os.devnull, "w")
+        # numpy's RuntimeWarnings (overflow, invalid value) are noise on a terminal: the library
+        # reports what matters (divergence, data out of range) as an error line of its own
+        warnings.simplefilter("ignore", RuntimeWarning)
         usage_error = _click_class("UsageError")
         try:
             code = super().main(args, prog_name, complete_var, False, **extra)

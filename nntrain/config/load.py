@@ -353,6 +353,12 @@ def validate(cfg: Config) -> None:
             DATASETS.check_kwargs(d.name, d.options)
         except ConfigError as exc:
             raise ConfigError(exc.message, "data.options") from None
+        validate = getattr(DATASETS.get(d.name), "validate", None)
+        if validate is not None:  # the option values, checked without drawing the data
+            try:
+                validate(**d.options)
+            except ValueError as exc:
+                raise ConfigError(f"dataset {d.name!r}: {exc}", "data.options") from None
     for name in ("train", "test"):
         p = getattr(d, name)
         problem = file_problem(Path(p)) if p is not None else None

@@ -81,20 +81,36 @@ def mnist(root: str | None = None) -> tuple[Dataset, Dataset]:
     return tuple(_mnist_split(folder, *MNIST_FILES[s]) for s in ("train", "test"))
 
 
+def validated_by(check):
+    """Attach `check(**options)` (raises ValueError) to a dataset as `.validate`: config loading
+    calls it, so `nntrain check` refuses a bad option at its file:line without drawing any data."""
+
+    def attach(dataset):
+        dataset.validate = check
+        return dataset
+
+    return attach
+
+
 def _xy(x: np.ndarray, y: np.ndarray) -> Dataset:
     return Dataset(np.ascontiguousarray(x, dtype=np.float32), np.asarray(y, dtype=np.int64))
 
 
+def _xor_options(repeat: int = 1) -> None:
+    if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
+        raise ValueError(f"repeat must be an integer >= 1, got {repeat!r}")
+    _check_memory(4 * repeat, 3, f"repeat={repeat}")
+
+
 @DATASETS.register("xor")
+@validated_by(_xor_options)
 def xor(repeat: int = 1) -> tuple[Dataset, Dataset]:
     """The XOR truth table: 2 binary features, label 1 when exactly one is 1.
 
     Args:
         repeat: how many copies of the 4 points form the training set (the test set is the 4 points)
     """
-    if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
-        raise ValueError(f"repeat must be an integer >= 1, got {repeat!r}")
-    _check_memory(4 * repeat, 3, f"repeat={repeat}")
+    _xor_options(repeat)
     x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
     y = np.array([0, 1, 1, 0])
     return _xy(np.tile(x, (repeat, 1)), np.tile(y, repeat)), _xy(x.copy(), y)
@@ -123,15 +139,25 @@ def _spiral_draw(n: int, classes: int, noise: float, rng: np.random.Generator) -
     return _xy(np.concatenate(xs), np.concatenate(ys))
 
 
-def _check_sampling(n_samples, noise) -> None:
+def _sampling_options(n_samples: int = 512, noise: float = 0.05, seed: int = 0) -> None:
     if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 4:
         raise ValueError(f"n_samples must be an integer >= 4, got {n_samples!r}")
-    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not noise >= 0:
-        raise ValueError(f"noise must be a number >= 0, got {noise!r}")
+    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 <= noise < float("inf"):
+        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
+    # numpy seeds are non-negative integers; the test draw uses seed + 1
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
     _check_memory(n_samples, 3, f"n_samples={n_samples}")
 
 
+def _spirals_options(n_samples: int = 600, classes: int = 3, noise: float = 0.2, seed: int = 0) -> None:
+    _sampling_options(n_samples, noise, seed)
+    if isinstance(classes, bool) or not isinstance(classes, int) or not 2 <= classes <= n_samples // 4:
+        raise ValueError(f"classes must be an integer from 2 to n_samples // 4, got {classes!r}")
+
+
 @DATASETS.register("spirals")
+@validated_by(_spirals_options)
 def spirals(n_samples: int = 600, classes: int = 3, noise: float = 0.2, seed: int = 0) -> tuple[Dataset, Dataset]:
     """Interleaved spiral arms in 2-D (CS231n), one class per arm: not linearly separable.
 
@@ -143,9 +169,7 @@ def spirals(n_samples: int = 600, classes: int = 3, noise: float = 0.2, seed: in
         noise: standard deviation of the angle noise (radians)
         seed: seed of the training draw (the test draw uses seed + 1)
     """
-    _check_sampling(n_samples, noise)
-    if isinstance(classes, bool) or not isinstance(classes, int) or not 2 <= classes <= n_samples // 4:
-        raise ValueError(f"classes must be an integer from 2 to n_samples // 4, got {classes!r}")
+    _spirals_options(n_samples, classes, noise, seed)
     train = _spiral_draw(n_samples, classes, noise, np.random.default_rng(seed))
     test = _spiral_draw(n_samples // 4, classes, noise, np.random.default_rng(seed + 1))
     return train, test
@@ -158,6 +182,7 @@ def _sine_draw(n: int, noise: float, rng: np.random.Generator) -> Dataset:
 
 
 @DATASETS.register("sine")
+@validated_by(_sampling_options)
 def sine(n_samples: int = 512, noise: float = 0.05, seed: int = 0) -> tuple[Dataset, Dataset]:
     """Regression of y = sin(x) + Gaussian noise for x uniform in [-pi, pi].
 
@@ -168,7 +193,7 @@ def sine(n_samples: int = 512, noise: float = 0.05, seed: int = 0) -> tuple[Data
         noise: standard deviation of the noise added to sin(x)
         seed: seed of the training draw (the test draw uses seed + 1)
     """
-    _check_sampling(n_samples, noise)
+    _sampling_options(n_samples, noise, seed)
     return (
         _sine_draw(n_samples, noise, np.random.default_rng(seed)),
         _sine_draw(n_samples // 4, noise, np.random.default_rng(seed + 1)),

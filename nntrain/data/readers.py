@@ -108,6 +108,14 @@ def read_idx(path) -> np.ndarray:
                     f"{path}: truncated IDX file: dims {dims} need {nbytes} bytes of data "
                     f"but the file holds {'at most ' if gz else ''}{available}"
                 )
+            # a gzip file may declare up to ~1000x its size: check the array and the float32
+            # copy that training makes of it against memory before allocating either
+            from ..nn.layers.base import beyond_memory
+
+            too_big = beyond_memory(nbytes + math.prod(dims) * 4)
+            if too_big:
+                raise DataError(f"{path}: IDX header declares dims {dims} of {dtype.name}, which with "
+                                f"their float32 copy need {too_big}")
             arr = np.empty(dims, dtype=dtype)
             view = memoryview(arr.reshape(-1).view(np.uint8))
             got = 0

@@ -108,10 +108,35 @@ def _mean_std(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean.astype(x.dtype), std.astype(x.dtype)
 
 
-def apply_standardize(x: np.ndarray, mean: np.ndarray, std: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
+def _check_fits_once_centered(x: np.ndarray, mean: np.ndarray, dtype: np.dtype, source: str) -> None:
+    """DataError when x - mean leaves the range of `dtype` for some feature.
+
+    Only the subtraction can overflow: once centred, |x_i - mean| <= sqrt(n) * std over the data
+    the statistics came from, and a spread too small to divide by was set to 1. Other data (a
+    test split, predict's rows) can sit anywhere, so each array is checked against its own
+    extremes, taken per feature in the data's dtype and compared in float64.
+    """
+    if x.size == 0 or dtype.kind != "f":
+        return
+    limit = float(np.finfo(dtype).max)
+    with np.errstate(over="ignore", invalid="ignore"):
+        far = np.maximum(x.max(axis=0).astype(np.float64) - mean, mean - x.min(axis=0).astype(np.float64))
+    if np.all(far <= limit):
+        return
+    j = int(np.flatnonzero(~(far <= limit))[0])
+    raise DataError(
+        f"data.standardize: feature {j} of {source} lies {float(far.flat[j]):.4g} from the training mean, "
+        f"beyond the largest {dtype.name} ({limit:.4g}) once centred; scale the data, or set model.dtype: float64"
+    )
+
+
+def apply_standardize(x: np.ndarray, mean: np.ndarray, std: np.ndarray, *, out: np.ndarray | None = None,
+                      source: str = "the data") -> np.ndarray:
     """(x - mean) / std for x (n, ...) with mean, std of the feature shape (or its size).
 
-    Returns a new array unless `out` is given (out=x standardizes in place).
+    Returns a new array unless `out` is given (out=x standardizes in place). Data whose
+    centred values would overflow the result's dtype is a DataError naming `source`, before
+    anything is written.
     """
     mean, std = np.asarray(mean), np.asarray(std)
     feat = x.shape[1:]
@@ -122,8 +147,10 @@ def apply_standardize(x: np.ndarray, mean: np.ndarray, std: np.ndarray, *, out: 
                 f"statistics have shape {_shape_text(mean.shape)}"
             )
         mean, std = mean.reshape(feat), std.reshape(feat)
+    dtype = out.dtype if out is not None else np.result_type(x.dtype, mean.dtype)
+    _check_fits_once_centered(x, mean.astype(np.float64), dtype, source)
     if out is None:
-        out = np.empty(x.shape, np.result_type(x.dtype, mean.dtype))
+        out = np.empty(x.shape, dtype)
     np.subtract(x, mean, out=out)
     np.divide(out, std, out=out)
     return out
@@ -202,10 +229,12 @@ def load_splits(cfg, *, input_shape=None, seed: int = 0, dtype: str = "float32")
         # in place is safe for arrays this function read or made, unless a built-in hands
         # out read-only or shared arrays: those get a new one
         done: list[np.ndarray] = []
-        for ds in (train, val, test):
+        sources = (str(train_path) if train_path is not None else f"dataset {name!r}", "the validation split",
+                   f"test data {test_source}")
+        for ds, source in zip((train, val, test), sources):
             if ds is None:
                 continue
             shared = not ds.x.flags.writeable or any(np.may_share_memory(ds.x, d) for d in done)
-            ds.x = apply_standardize(ds.x, mean, std, out=None if shared else ds.x)
+            ds.x = apply_standardize(ds.x, mean, std, out=None if shared else ds.x, source=source)
             done.append(ds.x)
     return Splits(train, val, test, mean, std)

@@ -68,5 +68,5 @@ def fit_input(x: np.ndarray, run: LoadedRun, source: str) -> np.ndarray:
             raise DataError(f"{source} has feature shape {x.shape[1:]} but the model expects {shape}")
         x = x.reshape((len(x),) + shape)
     if run.mean is not None:
-        x = apply_standardize(x, run.mean, run.std)
+        x = apply_standardize(x, run.mean, run.std, source=source)
     return x
