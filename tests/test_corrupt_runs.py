@@ -14,7 +14,7 @@ from sample_configs import SPIRALS
 
 # (name, file, content, what the error names)
 SUMMARIES = [
-    ("summary-a-list", "[1, 2, 3]\n", "holds list, not a JSON object"),
+    ("summary-a-list", "[1, 2, 3]\n", "holds a list, not a JSON object"),
     ("summary-null", "null\n", "holds null, not a JSON object"),
     ("summary-started-a-number", None, "'started' must be text, got 5"),
     ("summary-not-json", "{\"status\": \n", "is not valid JSON"),

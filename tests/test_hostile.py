@@ -277,3 +277,203 @@ def test_random_set_overrides_exit_0_or_2(tmp_path_factory, sets):
     assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
     if r.exit_code == 2:  # one line (a control character the user typed is echoed as it is)
         assert r.stderr.startswith("error: ") and r.stderr.count("\n") == 1, r.stderr
+
+
+# -- the other commands: bad flags, bad files, damaged run folders ---------------------------
+# Every case runs one command in a folder holding a finished xor run (`run`), a run of another
+# model (`other`) and the files `make_command_files` writes, then asserts: exit 2, one `error:`
+# line holding the message, no traceback, and every file in the folder byte-identical to before
+# (nothing written, nothing clobbered, no temporary file left behind).
+XOR = ("data: {name: xor}\nmodel: {input_shape: [2], layers: [{type: dense, units: 4, activation: tanh}, "
+       "{type: dense, units: 2, activation: softmax}]}\nloss: sparse_categorical_crossentropy\n"
+       "metrics: [accuracy]\ntrain: {epochs: 2, batch_size: 2}\n")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A finished xor run, and a run of a wider model on the same data."""
+    from nntrain import api
+    from nntrain.config import load_config
+
+    root = tmp_path_factory.mktemp("trained")
+    (root / "x.yaml").write_text(XOR)
+    api.fit(load_config(root / "x.yaml"), run_dir=root / "run")
+    api.fit(load_config(root / "x.yaml", ["model.layers.0.units=5"]), run_dir=root / "other")
+    return root
+
+
+def damaged(name: str, how):
+    """A copy of `run` called `name`, then `how(folder)` damages it."""
+    def prepare(tmp: Path) -> None:
+        import shutil
+
+        shutil.copytree(tmp / "run", tmp / name)
+        how(tmp / name)
+    return prepare
+
+
+def put(file: str, content: str | bytes):
+    def how(run: Path) -> None:
+        (run / file).write_bytes(content if isinstance(content, bytes) else content.encode())
+    return how
+
+
+def truncate(file: str, size: int = 300):
+    return lambda run: (run / file).write_bytes((run / file).read_bytes()[:size])
+
+
+def remove(file: str):
+    return lambda run: (run / file).unlink()
+
+
+def from_other(file: str):
+    return lambda run: (run / file).write_bytes((run.parent / "other" / file).read_bytes())
+
+
+def metrics_rows(edit):
+    def how(run: Path) -> None:
+        lines = (run / "metrics.csv").read_text().splitlines(keepends=True)
+        (run / "metrics.csv").write_text("".join(edit(lines)))
+    return how
+
+
+def make_command_files(tmp: Path) -> None:
+    (tmp / "empty").mkdir()
+    (tmp / "notes").mkdir()
+    (tmp / "notes" / "mine.txt").write_text("a user's file\n")
+    (tmp / "a-file").write_text("not a folder\n")
+    (tmp / "five.csv").write_text("a,b,c,d,e\n1,2,3,4,5\n")
+    (tmp / "four.csv").write_text("a,b,c,d\n1,2,3,4\n")
+    (tmp / "three.csv").write_text("a,b,y\n1,2,3\n")
+    (tmp / "nan.csv").write_text("a,b,y\n1,nan,1\n")
+    (tmp / "empty.csv").write_text("")
+    (tmp / "binary.yaml").write_bytes(bytes(range(128, 256)))
+    (tmp / "list-spec.yaml").write_text("[1, 2]\n")
+
+
+RUN_TABLE = "a run folder"
+COMMAND_CASES = [
+    # (id, prepare or None, argv, what the error line must say)
+    ("eval-missing-run", None, ["eval", "nope"], "run folder not found: nope"),
+    ("eval-empty-folder", None, ["eval", "empty"], "empty is not a complete run: config.yaml is missing"),
+    ("eval-a-file", None, ["eval", "x.yaml"], "run folder not found: x.yaml"),
+    ("eval-config-invalid-yaml", damaged("r", put("config.yaml", "model: [\n")), ["eval", "r"],
+     "r: its config.yaml is invalid: r/config.yaml:2:1: invalid YAML"),
+    ("eval-config-missing", damaged("r", remove("config.yaml")), ["eval", "r"], "r is not a complete run: config.yaml is missing"),
+    ("eval-weights-missing", damaged("r", remove("model.npz")), ["eval", "r"], "r is not a complete run: model.npz is missing"),
+    ("eval-weights-truncated", damaged("r", truncate("model.npz")), ["eval", "r"],
+     "r/model.npz is damaged: it is not an .npz archive"),
+    ("eval-weights-text", damaged("r", put("model.npz", "hello\n")), ["eval", "r"], "r/model.npz is damaged: it is not an .npz archive"),
+    ("eval-weights-of-another-model", damaged("r", from_other("model.npz")), ["eval", "r"],
+     "r/model.npz: layer 0 (dense) W has shape [2, 5] but the config builds [2, 4]"),
+    ("eval-data-missing", None, ["eval", "run", "--data", "nope.csv"], "file not found: nope.csv"),
+    ("eval-data-empty-folder", None, ["eval", "run", "--data", "empty"], "empty: a folder of arrays needs x.npy and y.npy"),
+    ("eval-data-label-out-of-range", None, ["eval", "run", "--data", "three.csv"],
+     "label 3 is outside the model's 2 outputs (valid labels: 0..1)"),
+    ("eval-data-feature-count", None, ["eval", "run", "--data", "five.csv"], "five.csv has feature shape (4,) but the model expects (2,)"),
+    ("eval-data-nan", None, ["eval", "run", "--data", "nan.csv"], "nan.csv line 2: features contain NaN or inf"),
+    ("predict-missing-input", None, ["predict", "run", "nope.csv"], "file not found: nope.csv"),
+    ("predict-input-folder", None, ["predict", "run", "empty"], "empty is a folder, not a data file"),
+    ("predict-input-feature-count", None, ["predict", "run", "five.csv"], "five.csv has 5 columns but the model takes 2 features"),
+    ("predict-input-nan", None, ["predict", "run", "nan.csv"], "nan.csv line 2: features contain NaN or inf"),
+    ("predict-input-empty-csv", None, ["predict", "run", "empty.csv"], "empty.csv: empty CSV file"),
+    ("predict-weights-of-another-model", damaged("r", from_other("model.npz")), ["predict", "r", "four.csv"],
+     "r/model.npz: layer 0 (dense) W has shape [2, 5]"),
+    ("predict-missing-run", None, ["predict", "nope", "four.csv"], "run folder not found: nope"),
+    ("export-bad-format", None, ["export", "run", "--format", "bogus", "--out", "m.onnx"], "--format must be one of onnx, npz, got 'bogus'"),
+    ("export-weights-text", damaged("r", put("model.npz", "hello\n")), ["export", "r", "--out", "m.npz"],
+     "r/model.npz is damaged: it is not an .npz archive"),
+    ("export-missing-run", None, ["export", "nope", "--out", "m.npz"], "run folder not found: nope"),
+    ("plot-missing-run", None, ["plot", "nope"], "run folder not found: nope"),
+    ("plot-unknown-metric", None, ["plot", "run", "--metric", "nope"], "--metric 'nope' is in no run's metrics.csv; valid: loss, accuracy"),
+    ("plot-too-narrow", None, ["plot", "run", "--width", "5"], "the chart needs --width >= 10 and --height >= 3, got 5x12"),
+    ("plot-height-not-a-number", None, ["plot", "run", "--height", "abc"], "Invalid value for '--height'"),
+    ("plot-metrics-binary", damaged("r", put("metrics.csv", bytes(range(128, 256)))), ["plot", "r"],
+     "r/metrics.csv is damaged: it is not UTF-8 text"),
+    ("plot-metrics-no-loss-column", damaged("r", put("metrics.csv", "epoch\n1\n2\n")), ["plot", "r"],
+     "r/metrics.csv line 1: no 'loss' column (the header has epoch)"),
+    ("plot-metrics-epochs-backwards", damaged("r", metrics_rows(lambda lines: [lines[0], lines[2], lines[1]])), ["plot", "r"],
+     "r/metrics.csv line 3: epoch '1' must be an integer above the previous line's 2"),
+    ("plot-metrics-epoch-not-a-number", damaged("r", metrics_rows(lambda lines: [lines[0], "one" + lines[1][1:]])), ["plot", "r"],
+     "r/metrics.csv line 2: epoch 'one' must be an integer above the previous line's 0"),
+    ("plot-metrics-extra-field", damaged("r", metrics_rows(lambda lines: [lines[0], lines[1].rstrip("\n") + ",9\n"])), ["plot", "r"],
+     "r/metrics.csv line 2:"),
+    ("plot-metrics-nul-bytes", damaged("r", put("metrics.csv", "epoch,loss\n1,\0\n")), ["plot", "r"], "r/metrics.csv is damaged: it holds NUL bytes"),
+    ("runs-unknown-sort-key", damaged("runs/x/a", lambda run: None), ["runs", "--sort", "bogus"],
+     "--sort 'bogus' is not a run field or SPLIT.METRIC; valid: name, config, date"),
+    ("runs-root-is-a-file", None, ["runs", "x.yaml"], "no runs folder x.yaml"),
+    ("time-batch-size-zero", None, ["time", "x.yaml", "--batch-size", "0"], "--batch-size must be an integer >= 1, got 0"),
+    ("time-steps-zero", None, ["time", "x.yaml", "--steps", "0"], "--steps must be an integer >= 1, got 0"),
+    ("gradcheck-samples-zero", None, ["gradcheck", "x.yaml", "--samples", "0"], "Invalid value for '--samples'"),
+    ("gradcheck-entries-zero", None, ["gradcheck", "x.yaml", "--entries", "0"], "Invalid value for '--entries'"),
+    ("list-unknown-kind", None, ["list", "bogus"], "unknown kind 'bogus'; valid: layers, losses, optimizers"),
+    ("resume-missing-run", None, ["fit", "--resume", "nope"], "run folder not found: nope"),
+    ("resume-empty-folder", None, ["fit", "--resume", "empty"], "empty is not a run folder: it has no config.yaml"),
+    ("resume-state-truncated", damaged("r", truncate("state.npz")), ["fit", "--resume", "r", "--set", "train.epochs=3"],
+     "r/state.npz is damaged: it is not an .npz archive"),
+    ("resume-summary-null", damaged("r", put("summary.json", "null\n")), ["fit", "--resume", "r"],
+     "r/summary.json holds null, not a JSON object"),
+    ("resume-summary-a-list", damaged("r", put("summary.json", "[1, 2, 3]\n")), ["fit", "--resume", "r"],
+     "r/summary.json holds a list, not a JSON object"),
+    ("resume-changes-the-model", None, ["fit", "--resume", "run", "--set", "model.layers.0.units=3"],
+     "'model.layers.0.units' cannot change when resuming (it would no longer be the same run); allowed: train.epochs"),
+    ("resume-state-of-another-model", damaged("r", from_other("state.npz")), ["fit", "--resume", "r", "--set", "train.epochs=3"],
+     "r/state.npz"),
+    ("fit-name-leaves-the-root", None, ["fit", "x.yaml", "--name", "../../x"], "--name '../../x' must be a single folder name"),
+    ("fit-name-absolute", None, ["fit", "x.yaml", "--name", "/abs/x"], "--name '/abs/x' must be a single folder name"),
+    ("fit-name-too-long", None, ["fit", "x.yaml", "--name", "a" * 300], "File name too long"),
+    ("fit-bad-progress", None, ["fit", "x.yaml", "--progress", "bogus"], "--progress must be one of auto, rich, plain, none, got 'bogus'"),
+    ("fit-missing-config", None, ["fit", "nope.yaml"], "config file not found: nope.yaml"),
+    ("fit-config-is-a-folder", None, ["fit", "empty"], "empty is a folder, not a config file"),
+    ("fit-config-not-utf8", None, ["fit", "binary.yaml"], "binary.yaml is not UTF-8 text"),
+    ("fit-no-config", None, ["fit"], "give a CONFIG to train (e.g. nntrain fit configs/mnist_mlp.yaml) or --resume RUN_DIR"),
+    ("fit-run-dir-holds-user-files", None, ["fit", "x.yaml", "--run-dir", "notes"],
+     "--run-dir notes is not empty and is not an nntrain run folder (it holds mine.txt)"),
+    ("fit-run-dir-holds-a-finished-run", None, ["fit", "x.yaml", "--run-dir", "run"],
+     "--run-dir run already holds a run (status: done); continue it with nntrain fit --resume run"),
+    ("fit-run-dir-under-a-file", None, ["fit", "x.yaml", "--run-dir", "a-file/run"], "cannot create run folder a-file/run: Not a directory"),
+    ("fit-unknown-option", None, ["fit", "x.yaml", "--bogus"], "No such option: --bogus"),
+    ("unknown-command", None, ["bogus"], "No such command 'bogus'"),
+    ("sweep-grid-without-values", None, ["sweep", "x.yaml", "--grid", "optimizer.lr="], "--grid optimizer.lr=: no values"),
+    ("sweep-random-zero", None, ["sweep", "x.yaml", "--random", "0", "--space", "optimizer.lr=loguniform(1e-4,1e-1)"],
+     "--random must be an integer >= 1, got 0"),
+    ("sweep-unknown-distribution", None, ["sweep", "x.yaml", "--random", "2", "--space", "optimizer.lr=lognormal(1,2)"],
+     "unknown distribution 'lognormal' (did you mean 'loguniform'?)"),
+    ("sweep-trial-without-out", None, ["sweep", "x.yaml", "--grid", "optimizer.lr=0.1,0.2", "--trial", "1"], "--trial K needs --out DIR"),
+    ("sweep-bad-metric", None, ["sweep", "x.yaml", "--grid", "optimizer.lr=0.1,0.2", "--metric", "nope"],
+     "--metric names a split and a metric, e.g. val.loss"),
+    ("sweep-unknown-key", None, ["sweep", "x.yaml", "--grid", "optimizer.lrr=0.1,0.2"], "has no parameter 'lrr' (did you mean 'lr'?)"),
+    ("sweep-random-beyond-memory", None,
+     ["sweep", "x.yaml", "--random", "100000000000", "--space", "optimizer.lr=loguniform(1e-4,1e-1)"],
+     "--random 100,000,000,000 draws make 100,000,000,000 trials, whose list alone needs about"),
+    ("sweep-spec-is-a-list", None, ["sweep", "x.yaml", "--spec", "list-spec.yaml"], "list-spec.yaml: a sweep file is a mapping"),
+    ("sweep-spec-missing", None, ["sweep", "x.yaml", "--spec", "nope.yaml"], "sweep file not found: nope.yaml"),
+    ("sweep-report-not-a-sweep", None, ["sweep", "report", "empty"], "empty is not a sweep folder"),
+]
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("prepare, argv, message", [c[1:] for c in COMMAND_CASES], ids=[c[0] for c in COMMAND_CASES])
+def test_hostile_commands_are_one_error_line_exit_2_and_nothing_written(trained, cli, tmp_path, prepare, argv, message):
+    import shutil
+
+    for name in ("x.yaml", "run", "other"):
+        (shutil.copytree if (trained / name).is_dir() else shutil.copy)(trained / name, tmp_path / name)
+    make_command_files(tmp_path)
+    if prepare is not None:
+        prepare(tmp_path)
+    before = snapshot(tmp_path)
+    r = cli(*argv)
+    assert r.exit_code == 2, (argv, r.output)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
+    assert message in lines[0], lines[0]
+    assert r.exception is None or isinstance(r.exception, SystemExit)
+    assert snapshot(tmp_path) == before  # nothing written, nothing clobbered, no temporary file
+
+
+def test_the_hostile_tables_hold_at_least_100_cases():
+    assert len(CASES) + len(COMMAND_CASES) >= 100

@@ -133,8 +133,13 @@ def read_yaml(path: Path) -> tuple[Any, dict, set]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config {path}: {exc}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a folder, not a config file; give a YAML file, e.g. configs/mnist_mlp.yaml") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+                          f"a config is a YAML text file") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror or exc}") from None
     marks, scientific = _marks(text, str(path))
     data = yaml.safe_load(text)  # safe: the walk above already bounded alias expansion
     for p in scientific:  # plain scalars like 1e-3, which YAML 1.1 reads as text

@@ -203,6 +203,10 @@ def read_npz(path: str | Path) -> dict[str, np.ndarray]:
     """All arrays of an .npz, never unpickling anything."""
     path = Path(path)
     try:
+        # np.load takes any file that is neither a zip nor an .npy for a pickle, and would call
+        # a damaged or foreign file "pickled data"
+        if path.is_file() and not zipfile.is_zipfile(path):
+            raise RunError(f"{path} is damaged: it is not an .npz archive (a zip file of .npy arrays)")
         with np.load(path, allow_pickle=False) as f:
             return {k: f[k] for k in f.files}
     except FileNotFoundError:
@@ -301,6 +305,8 @@ def read_metrics_csv(path: str | Path) -> list[dict]:
         return []
     if header[0] != "epoch":
         raise RunError(f"{path} line 1: the first column must be 'epoch', got {header[0]!r}")
+    if "loss" not in header:  # every epoch logs its loss: a header without it is not nntrain's
+        raise RunError(f"{path} line 1: no 'loss' column (the header has {', '.join(header)})")
     rows, last = [], 0
     for number, cells in enumerate(reader, start=2):
         if len(cells) != len(header):
@@ -343,7 +349,8 @@ def read_summary(run_dir: str | Path) -> dict:
     except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
         raise RunError(f"{path} is not valid JSON ({exc})") from None
     if not isinstance(data, dict):
-        raise RunError(f"{path} holds {type(data).__name__ if data is not None else 'null'}, not a JSON object")
+        kind = {list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number"}.get(type(data), "null")
+        raise RunError(f"{path} holds {kind}, not a JSON object")
     for key, types in SUMMARY_FIELDS.items():
         value = data.get(key)
         if key in data and (not isinstance(value, types) or isinstance(value, bool)):
