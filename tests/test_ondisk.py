@@ -239,3 +239,19 @@ def test_convert_refuses_to_overwrite_unless_asked(tmp_path, cli):
     assert r.exit_code == 2 and "already holds x.npy and y.npy" in r.stderr
     r = cli("data", "convert", "t.csv", "out", "--target", "label", "--overwrite", "--json")
     assert r.exit_code == 0 and json.loads(r.stdout)["samples"] == 5
+
+
+def test_the_benchmark_script_runs(tmp_path):
+    """benchmarks/on_disk.py end to end on a tiny set (it is not timed here)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "on_disk.py"
+    out = subprocess.run([sys.executable, str(script), "--rows", "2000", "--dir", str(tmp_path)],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["disk"]["samples"] == result["memory"]["samples"] == 2000
+    assert result["disk"]["train_accuracy"] == result["memory"]["train_accuracy"]  # the same training
+    assert result["disk"]["peak_rss_mb"] > 0 and list(tmp_path.iterdir()) == []  # the arrays are deleted
