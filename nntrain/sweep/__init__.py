@@ -17,9 +17,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import NntrainError
-from .board import collect, leaderboard
+from .board import FINAL, collect, leaderboard
 from .display import Display, make_display, print_leaderboard
-from .plan import Plan, build_spec, check_metric, check_out, default_out, make_plan, write_sweep_file
+from .plan import Plan, build_spec, check_metric, check_out, default_out, make_plan, read_sweep_file, write_sweep_file
 from .runner import run_trials, usable_cores
 from .space import SweepError, value_text
 
@@ -62,7 +62,7 @@ def run_sweep(plan: Plan, out=None, workers: int | None = None, display: Display
     if plan.dropped:
         display.note(f"{plan.dropped} random draws repeated an earlier trial and were dropped")
     finished, _ = collect(out, [t.as_dict() for t in selected])
-    done_ids = {r["id"] for r in finished}
+    done_ids = {r["id"] for r in finished if r["status"] in FINAL}  # a corrupt record runs again
     todo = [t for t in selected if t.id not in done_ids]
     cores = usable_cores()
     workers = max(1, min(workers or cores, len(todo) or 1))
@@ -98,8 +98,6 @@ def report(out, metric: str | None = None, mode: str | None = None) -> dict:
         raise NntrainError(f"{out} is not a sweep folder (it has neither sweep.json nor trials.jsonl)")
     finished, pending = collect(out)
     if metric is None:
-        from .board import read_sweep_file
-
         saved = read_sweep_file(out)
         metric, mode = saved.get("metric"), mode if mode != "auto" else saved.get("mode") or "auto"
     return leaderboard(out, finished, pending, metric, mode)

@@ -13,9 +13,15 @@ import os
 from pathlib import Path
 
 from ..errors import NntrainError
-from .plan import SPLITS, SWEEP_FILE, TRIALS_FILE
+from .plan import SPLITS, SWEEP_FILE, TRIAL_FIELDS, TRIALS_FILE, entry_problem, read_sweep_file, sweep_trials
 
 FINAL = ("done", "diverged", "failed", "crashed")  # a rerun does not repeat these
+CORRUPT = "corrupt"  # a damaged trial or record: listed with the reason, and run again by a rerun
+# what readers rely on in a trials.jsonl record, with the types each may have
+RECORD_FIELDS = {**TRIAL_FIELDS, "status": (str,), "exit_code": (int, type(None)), "error": (str, type(None)),
+                 "epochs": (int, type(None)), "seconds": (int, float, type(None)), "wall": (int, float, type(None)),
+                 **{split: (dict, type(None)) for split in SPLITS}}
+RECORD_NEEDS = ("trial", "id", "status")
 SMALLER_IS_BETTER = ("loss", "mse", "mae", "rmse", "error", "mean_squared_error", "mean_absolute_error")
 
 
@@ -46,20 +52,38 @@ def append_record(out: Path, record: dict) -> None:
 
 
 def read_records(out: Path) -> dict[str, dict]:
-    """The latest record of each trial id in trials.jsonl (a torn last line is skipped)."""
+    """The latest record of each trial id in trials.jsonl. A line cut short (a crash, a full disk)
+    is skipped; valid JSON of the wrong shape is a `corrupt` record naming the line and the fault
+    (keyed by its id, or by '#LINE' without one)."""
+    path = out / TRIALS_FILE
     records: dict[str, dict] = {}
     try:
-        lines = (out / TRIALS_FILE).read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         return records
-    for line in lines:
+    except UnicodeDecodeError:
+        raise NntrainError(f"{path} is damaged: it is not UTF-8 text") from None
+    except OSError as exc:
+        raise NntrainError(f"cannot read {path}: {exc.strerror}") from None
+    for number, line in enumerate(lines, start=1):
         try:
             rec = json.loads(line)
         except ValueError:
             continue
-        if isinstance(rec, dict) and isinstance(rec.get("id"), str):
-            records[rec["id"]] = rec
+        problem = entry_problem(rec, RECORD_FIELDS, RECORD_NEEDS)
+        if problem:
+            rec = corrupt_record(rec, f"{path} line {number} {problem}")
+        records[rec["id"] if rec["id"] is not None else f"#{number}"] = rec
     return records
+
+
+def corrupt_record(entry, error: str) -> dict:
+    """A damaged trial (sweep.json) or record (trials.jsonl) as a leaderboard row of its own."""
+    entry = entry if isinstance(entry, dict) else {}
+    trial, id_ = entry.get("trial"), entry.get("id")
+    return {"trial": trial if isinstance(trial, int) and not isinstance(trial, bool) else None,
+            "id": id_ if isinstance(id_, str) else None, "name": None, "params": {}, "status": CORRUPT,
+            "error": error}
 
 
 def record_from_summary(trial: dict, summary: dict, **more) -> dict:
@@ -85,35 +109,29 @@ def folder_record(out: Path, trial: dict) -> dict | None:
     return record_from_summary(trial, summary)
 
 
-def read_sweep_file(out: Path) -> dict:
-    try:
-        data = json.loads((out / SWEEP_FILE).read_text())
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        raise NntrainError(f"{out / SWEEP_FILE} is not valid JSON ({exc})") from None
-    return data if isinstance(data, dict) else {}
-
-
 def collect(out: Path, trials: list[dict] | None = None) -> tuple[list[dict], list[dict]]:
-    """(finished records, unfinished trials) of the given trials, or of everything in the folder."""
+    """(finished records, unfinished trials) of the given trials, or of everything in the folder.
+    Damaged trials and records are among the finished ones as `corrupt` rows with the reason
+    (not FINAL: a rerun runs them again)."""
     records = read_records(out)
     everything = trials is None
-    if everything:
-        sweep = read_sweep_file(out)
-        trials = sweep.get("trials", []) + sweep.get("earlier", [])
     finished, pending, seen = [], [], set()
+    if everything:
+        trials, damaged = sweep_trials(read_sweep_file(out))
+        # listed as corrupt; the trial's trials.jsonl record, if any, is listed too (below)
+        finished += [corrupt_record(entry, f"{out / SWEEP_FILE}: {where} {problem}")
+                     for where, entry, problem in damaged]
     for t in trials:
         seen.add(t["id"])
         rec = records.get(t["id"])
         if rec is None or rec.get("status") not in FINAL:
             rec = folder_record(out, t) or rec
-        if rec is not None and rec.get("status") in FINAL:
+        if rec is not None and rec.get("status") in (*FINAL, CORRUPT):
             finished.append(rec)
         else:
             pending.append(t)
     if everything:  # trials.jsonl lines of trials that no sweep.json lists
-        finished += [r for i, r in records.items() if i not in seen and r.get("status") in FINAL]
+        finished += [r for i, r in records.items() if i not in seen and r.get("status") in (*FINAL, CORRUPT)]
     return finished, pending
 
 
@@ -163,7 +181,8 @@ def leaderboard(out: Path, finished: list[dict], pending: list[dict], metric: st
         return sign * metric_value(r, metric), math.inf if loss is None else loss, r.get("trial", 0)
 
     scored.sort(key=rank_key)
-    rest = sorted((r for r in finished if metric_value(r, metric) is None), key=lambda r: r.get("trial", 0))
+    rest = sorted((r for r in finished if metric_value(r, metric) is None),
+                  key=lambda r: (r.get("trial") is None, r.get("trial") or 0))  # a corrupt row may have none
     rows = []
     for rank, rec in enumerate(scored + rest, 1):
         value = metric_value(rec, metric)

@@ -203,7 +203,7 @@ def print_leaderboard(board: dict, stream=None) -> None:
     for rec in rows:
         params = rec.get("params") or {}
         status = rec["status"] + (f": {rec['error']}" if rec.get("error") else "")
-        table.add_row(str(rec["rank"] or "-"), str(rec["trial"]),
+        table.add_row(str(rec["rank"] or "-"), "-" if rec["trial"] is None else str(rec["trial"]),
                       *(escape(value_text(params[k])) if k in params else "" for k in keys),
                       _fmt(rec["metric"]), escape(status), str(rec.get("epochs") or 0), f"{rec.get('seconds') or 0:.2f}")
     console.print(table)

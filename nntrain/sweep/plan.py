@@ -132,6 +132,83 @@ def _blame(exc: NntrainError, trial: Trial, origin: dict, total: int) -> None:
 
 
 # -- the sweep folder -----------------------------------------------------------------------
+# what readers rely on in sweep.json and in each of its trials, with the types each may have
+SWEEP_FIELDS = {"key": (str,), "config": (str,), "config_sha1": (str, type(None)), "trials": (list,),
+                "earlier": (list,), "metric": (str, type(None)), "mode": (str, type(None))}
+TRIAL_FIELDS = {"trial": (int,), "id": (str,), "name": (str,), "params": (dict,)}
+_KINDS = {"str": "text", "int": "an integer", "float": "a number", "dict": "an object", "list": "a list",
+          "NoneType": "null"}
+
+
+def shown(value) -> str:
+    """A JSON value as the file holds it, cut to one short phrase."""
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def wrong_field(data: dict, fields: dict) -> tuple[str, str, object] | None:
+    """(key, what it must be, its value) for the first field of `data` with a wrong type."""
+    for key, types in fields.items():
+        value = data.get(key)
+        if key in data and (not isinstance(value, types) or isinstance(value, bool)):
+            kinds = [_KINDS[t.__name__] for t in types if not (t is int and float in types)]  # int: a number
+            return key, " or ".join(kinds), value
+    return None
+
+
+def entry_problem(entry, fields: dict, required) -> str | None:
+    """What keeps one trial (sweep.json) or record (trials.jsonl) from being read, phrased to follow
+    where it is ('trials[1] is null, not an object'); None when nothing does."""
+    if not isinstance(entry, dict):
+        return f"is {shown(entry)}, not an object"
+    missing = [k for k in required if k not in entry]
+    if missing:
+        return f"lacks {', '.join(map(repr, missing))}"
+    wrong = wrong_field(entry, fields)
+    if wrong:
+        return f"has {wrong[0]!r} {shown(wrong[2])}, which must be {wrong[1]}"
+    name = entry.get("name")
+    if isinstance(name, str) and (name in ("", ".", "..") or any(c in name for c in "/\\\0")):
+        # it is joined to the sweep folder's path: never a way out of it
+        return f"has 'name' {shown(name)}, which must be a folder name inside the sweep folder"
+    return None
+
+
+def read_sweep_file(out: Path) -> dict:
+    """sweep.json as a dict ({} when there is none); SweepError naming the file and what is wrong
+    when it is not JSON, not an object, or a field has the wrong type. Its trials one by one:
+    `sweep_trials`."""
+    path = out / SWEEP_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except ValueError as exc:  # UnicodeDecodeError is a ValueError
+        raise SweepError(f"{path} is not valid JSON ({exc})") from None
+    except OSError as exc:
+        raise SweepError(f"cannot read {path}: {exc.strerror}") from None
+    if not isinstance(data, dict):
+        raise SweepError(f"{path} holds {shown(data)}, not a JSON object")
+    wrong = wrong_field(data, SWEEP_FIELDS)
+    if wrong:
+        raise SweepError(f"{path}: {wrong[0]!r} must be {wrong[1]}, got {shown(wrong[2])}")
+    return data
+
+
+def sweep_trials(sweep: dict) -> tuple[list[dict], list[tuple[str, object, str]]]:
+    """(the trials of a read sweep.json, earlier commands' included, that can be used; (where,
+    entry, problem) of each of the others, e.g. ('trials[1]', None, 'is null, not an object'))."""
+    good, damaged = [], []
+    for section in ("trials", "earlier"):
+        for i, entry in enumerate(sweep.get(section, [])):
+            problem = entry_problem(entry, TRIAL_FIELDS, TRIAL_FIELDS)
+            if problem:
+                damaged.append((f"{section}[{i}]", entry, problem))
+            else:
+                good.append(entry)
+    return good, damaged
+
+
 def default_out(plan: Plan, root: str | Path = "runs") -> tuple[Path, bool]:
     """(folder, resuming): the newest runs/<config>-sweep-*/ of the same sweep, else a new name.
 
@@ -141,9 +218,9 @@ def default_out(plan: Plan, root: str | Path = "runs") -> tuple[Path, bool]:
     previous = sorted(Path(root).glob(f"{stem}-sweep-*/{SWEEP_FILE}"), reverse=True)
     for path in previous:
         try:
-            if json.loads(path.read_text()).get("key") == plan.key:
+            if read_sweep_file(path.parent).get("key") == plan.key:
                 return path.parent, True
-        except (OSError, ValueError):
+        except SweepError:  # damaged: not the folder to continue
             continue
     base = Path(root) / f"{stem}-sweep-{time.strftime('%Y%m%d-%H%M%S')}"
     path, k = base, 1
@@ -162,10 +239,10 @@ def check_out(out: Path, plan: Plan | None = None) -> Path:
         raise SweepError(f"cannot create the sweep folder {out}: {exc.strerror}") from None
     if plan is not None and (out / SWEEP_FILE).is_file():
         try:
-            old = json.loads((out / SWEEP_FILE).read_text())
-        except (OSError, ValueError):
+            old = read_sweep_file(out)
+        except SweepError:  # damaged: rewritten from this command (trials.jsonl keeps the finished trials)
             old = {}
-        if isinstance(old, dict) and old.get("config_sha1") not in (None, plan.config_sha1):
+        if old.get("config_sha1") not in (None, plan.config_sha1):
             raise SweepError(f"--out {out} holds a sweep of another config ({old.get('config')}, or it has changed "
                              "since); its finished trials would not match: choose another --out")
     # hidden names are ignored: they may be another job's sweep.json being written right now
@@ -185,13 +262,12 @@ def write_sweep_file(plan: Plan, out: Path) -> None:
     except OSError as exc:
         raise SweepError(f"cannot create the sweep folder {out}: {exc.strerror}") from None
     path = out / SWEEP_FILE
-    known = []
     try:
-        old = json.loads(path.read_text())
-        ids = {t.id for t in plan.trials}
-        known = [t for t in old.get("trials", []) + old.get("earlier", []) if t.get("id") not in ids]
-    except (OSError, ValueError, AttributeError):
-        pass
+        old = read_sweep_file(out)
+    except SweepError:  # damaged: rewritten whole from this command (trials.jsonl keeps the finished trials)
+        old = {}
+    ids = {t.id for t in plan.trials}
+    known = [t for t in sweep_trials(old)[0] if t["id"] not in ids]
     try:
         write_json(path, {"key": plan.key, **plan.describe(), "earlier": known,
                           "metric": plan.metric, "mode": plan.mode, "written": time.strftime("%Y-%m-%dT%H:%M:%S"),
