@@ -11,6 +11,8 @@
     callbacks               JSON: `state_dict()` of each callback that has one
     callback/<i>/<name>     arrays of callback i (`state_arrays()`: early stopping's best weights)
     data                    JSON: samples and batches per epoch (checked on resume)
+    run.config              sha1 of the run's config.yaml without RESUME_KEYS: a state.npz
+                            copied in from another run is named as such on resume
     partial, partial/order  JSON + int64: the epoch in progress (batch cursor, running loss)
                             and its shuffle order, when saved mid-epoch
 
@@ -19,6 +21,7 @@ exactly, so nothing needs pickle (`allow_pickle=False` on load) and resuming is 
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -77,6 +80,25 @@ def data_fingerprint(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) 
     return "/".join(parts)
 
 
+def config_identity(run_dir: Path) -> str | None:
+    """sha1 of the run folder's config.yaml with the keys a resume may change left out, or None
+    when there is no readable config. Two runs share it only if they train the same model on
+    the same data the same way, so a checkpoint of another run is told apart from changed data."""
+    import yaml
+
+    try:
+        raw = yaml.safe_load((Path(run_dir) / runs.CONFIG).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    if not isinstance(raw, dict):
+        return None
+    for key in RESUME_KEYS:
+        section, _, name = key.partition(".")
+        if isinstance(raw.get(section), dict):
+            raw[section].pop(name, None)
+    return hashlib.sha1(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def capture(trainer: Trainer, n_train: int, batch_size: int, fingerprint: str | None = None) -> dict[str, np.ndarray]:
     """Everything `restore` needs to continue `trainer` exactly where it is."""
     st, model = trainer.state, trainer.model
@@ -110,12 +132,14 @@ def capture(trainer: Trainer, n_train: int, batch_size: int, fingerprint: str | 
 
 
 def save(run_dir: Path, trainer: Trainer, n_train: int, batch_size: int, base_lr: float | None = None,
-         fingerprint: str | None = None) -> None:
+         fingerprint: str | None = None, identity: str | None = None) -> None:
     """Write state.npz atomically; refuse (DivergedError) to replace a good one with NaN weights."""
     trainer._check_finite(trainer.state.epoch + (trainer.partial is not None))
     arrays = capture(trainer, n_train, batch_size, fingerprint)
     if base_lr is not None:
         arrays["optimizer.base_lr"] = np.array(float(base_lr))
+    if identity is not None:
+        arrays["run.config"] = np.array(identity)
     _writes[0] += 1
     pause, _, nth = (os.environ.get(_PAUSE_ENV) or "").partition(",")
     slow = pause and _writes[0] == int(nth or 1)
@@ -265,12 +289,21 @@ class Checkpointer:
         self.base_lr = base_lr  # optimizer.lr of the config: a resume --set may change it
         self.steps = -(-n_train // min(batch_size, n_train))
         self.saved: str | None = None  # describe() of the last state written
+        self.identity: str | None = None  # config_identity() of the run folder
 
     def __call__(self, trainer: Trainer) -> None:
-        save(self.run_dir, trainer, self.n_train, self.batch_size, self.base_lr, self.fingerprint)
+        if self.identity is None:  # config.yaml is written before the first step
+            self.identity = config_identity(self.run_dir)
+        save(self.run_dir, trainer, self.n_train, self.batch_size, self.base_lr, self.fingerprint, self.identity)
         self.saved = describe(trainer, self.steps)
 
     def restore(self, trainer: Trainer, arrays: dict[str, np.ndarray]) -> None:
+        saved, self.identity = arrays.get("run.config"), config_identity(self.run_dir)
+        if saved is not None and self.identity is not None and str(saved) != self.identity:
+            raise RunError(f"{self.run_dir / STATE} is not this run's checkpoint: it was saved under another config "
+                           f"than {self.run_dir / runs.CONFIG} (the model, data or training settings differ: a "
+                           f"checkpoint copied from another run, or a config.yaml edited since); resume the run "
+                           f"it came from, or move it away to start this run over")
         restore(trainer, arrays, str(self.run_dir / STATE), self.n_train, self.batch_size, self.fingerprint)
         saved = arrays.get("optimizer.base_lr")
         if self.base_lr is not None and saved is not None and float(saved) != self.base_lr:
