@@ -418,7 +418,7 @@ COMMAND_CASES = [
     ("resume-changes-the-model", None, ["fit", "--resume", "run", "--set", "model.layers.0.units=3"],
      "'model.layers.0.units' cannot change when resuming (it would no longer be the same run); allowed: train.epochs"),
     ("resume-state-of-another-model", damaged("r", from_other("state.npz")), ["fit", "--resume", "r", "--set", "train.epochs=3"],
-     "r/state.npz is not this run's checkpoint: it was saved by a run of another config"),
+     "r/state.npz is not this run's checkpoint: it was saved under another config than r/config.yaml"),
     ("fit-name-leaves-the-root", None, ["fit", "x.yaml", "--name", "../../x"], "--name '../../x' must be a single folder name"),
     ("fit-name-absolute", None, ["fit", "x.yaml", "--name", "/abs/x"], "--name '/abs/x' must be a single folder name"),
     ("fit-name-too-long", None, ["fit", "x.yaml", "--name", "a" * 300], "File name too long"),
