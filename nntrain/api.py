@@ -69,6 +69,8 @@ def setup(cfg: Config) -> Setup:
             return loss.prepare_target(ds.y, model.output_shape, dtype)
         except DataError as exc:  # name the data the targets came from
             where = cfg.data.name and f"dataset {cfg.data.name!r}" or (cfg.data.test if part == "test" else cfg.data.train)
+            if cfg.data.images is not None:  # an image folder's labels: its subfolders
+                where = cfg.data.images.test if part == "test" else cfg.data.images.train
             raise DataError(f"{part} targets of {where}: {exc}") from None
 
     y_train = targets(splits.train, "training")

@@ -299,3 +299,10 @@ def test_images_that_do_not_fit_the_model_say_which_option_fits_them(cli, write,
     if sets:
         r = cli("fit", cfg, "--set", sets[0], "--run-dir", "run")
         assert r.exit_code == 0, r.output
+
+
+def test_labels_the_model_cannot_output_name_the_image_folder(cli, write, tmp_path, digits):
+    model = {**SMALL, "layers": [{"type": "flatten"}, {"type": "dense", "units": 5, "activation": "softmax"}]}
+    cfg = _config(write, {"images": {"train": str(digits / "train"), "color_mode": "grayscale"}}, model=model)
+    line = _one_error_line(cli("fit", cfg, "--run-dir", "run"))
+    assert f"training targets of {digits / 'train'}: label 9 is outside the model's 5 outputs" in line
