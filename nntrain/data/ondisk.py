@@ -293,7 +293,8 @@ def open_npy(path) -> DiskArray | None:
 
 def open_npz_member(path, key: str) -> DiskArray | None:
     """Array `key` of an .npz archive read from disk by rows, when the archive stores it
-    uncompressed (np.savez); None when it is deflated (np.savez_compressed) or Fortran-ordered.
+    uncompressed (np.savez); None when it is deflated (np.savez_compressed), Fortran-ordered or
+    not numeric (loading it then refuses it).
 
     np.load ignores mmap_mode for .npz, so the member's data is located here: the local file
     header (30 bytes + name + extra field) starts at the member's header_offset, the .npy header
@@ -316,6 +317,8 @@ def open_npz_member(path, key: str) -> DiskArray | None:
             fp.seek(start)
             shape, fortran, dtype = _npy_header(fp, source)
             offset = fp.tell()
+        if dtype.hasobject or dtype.kind not in "biuf":  # np.load refuses it, with the reader's message
+            return None
     except (OSError, zipfile.BadZipFile, KeyError) as exc:
         raise DataError(f"{source}: cannot read NPZ file ({exc})") from None
     return _disk_array(path, offset, shape, fortran, dtype, start + info.file_size, source)
