@@ -192,12 +192,15 @@ def images(v, key):
 class DataConfig:
     name: str | None = option(None, optional(string), "a built-in dataset (see `nntrain list datasets`)")
     options: dict = option(check=mapping, factory=dict, doc="keyword arguments of the built-in dataset")
-    train: str | None = option(None, optional(string), "training file: .csv (header row), .npz (x, y) or IDX")
+    train: str | None = option(None, optional(string), "training file: .csv (header row), .npz (x, y), IDX, "
+                               "or a folder of x.npy and y.npy")
     test: str | None = option(None, optional(string), "test file, same formats")
     target: Any = option(None, None, "CSV target column: name or index (default: the last column)")
     validation_split: float = option(0.0, number(0.0, 1.0, high_open=True), "fraction of train held out for validation")
     standardize: bool = option(False, boolean, "z-score features with the training statistics")
     limit: int | None = option(None, optional(integer(1)), "use only the first N training (and test) samples")
+    mmap: Any = option("auto", boolean_or("auto"), "read x from disk by batches instead of loading it (data bigger "
+                       "than memory): auto = a folder of .npy files yes, an uncompressed .npz only when it does not fit")
     images: ImagesConfig | None = option(None, optional(images), "image folders instead of files (see README, Image folders)")
 
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import DataError, did_you_mean
 from .dataset import Dataset, check_finite, first_nonfinite_row, float_dtype, narrowed
+from .ondisk import checked_features, is_disk_array, open_npy, open_npz_member
 
 # IDX type codes (third byte of the magic number); multi-byte values are big-endian.
 IDX_TYPES = {
@@ -39,7 +40,9 @@ def file_problem(path: Path) -> str | None:
     if path.is_file():
         return None
     if path.is_dir():
-        return f"{path} is a folder, not a data file; name a .csv, .npz or IDX file"
+        if (path / "x.npy").is_file():  # arrays x.npy and y.npy (nntrain data convert writes them)
+            return None
+        return f"{path} is a folder, not a data file; name a .csv, .npz or IDX file, or a folder of x.npy and y.npy"
     if path.exists():
         return f"{path} is not a regular file (a FIFO, socket or device); name a .csv, .npz or IDX file"
     return f"file not found: {path}"
@@ -332,8 +335,12 @@ def npz_array(z, key: str, path: Path) -> np.ndarray:
     return z[key]
 
 
-def read_npz(path, dtype="float32") -> Dataset:
-    """An .npz archive with arrays x (n, ...) and y (n,) or (n, k); pickled data is refused."""
+def read_npz(path, dtype="float32", mmap="auto") -> Dataset:
+    """An .npz archive with arrays x (n, ...) and y (n,) or (n, k); pickled data is refused.
+
+    x stays on disk (a DiskArray read by batches) when the archive stores it uncompressed and
+    `mmap` is true, or auto and x would not fit in memory; otherwise it is loaded.
+    """
     path = Path(path)
     _check_file(path)
     with open(path, "rb") as f:
@@ -355,7 +362,14 @@ def read_npz(path, dtype="float32") -> Dataset:
                     f"{path}: no array {' or '.join(map(repr, missing))}; "
                     f"arrays present: {', '.join(keys) or '(none)'}; expected x and y"
                 )
-            x, y = npz_array(z, "x", path), npz_array(z, "y", path)
+            from ..nn.layers.base import beyond_memory
+
+            disk = open_npz_member(path, "x") if mmap is not False else None
+            if disk is not None and (mmap is True or beyond_memory(disk.nbytes)):
+                x = disk
+            else:
+                x = npz_array(z, "x", path)
+            y = npz_array(z, "y", path)
     except ValueError as exc:
         if "allow_pickle" in str(exc):
             raise DataError(
@@ -365,30 +379,79 @@ def read_npz(path, dtype="float32") -> Dataset:
         raise DataError(f"{path}: cannot read NPZ file ({exc})") from None
     except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         raise DataError(f"{path}: cannot read NPZ file ({exc})") from None
-    src = str(path)
-    x = _as_features(x, dtype, src)
+    return _xy_dataset(x, y, dtype, str(path))
+
+
+def _xy_dataset(x, y: np.ndarray, dtype, src: str) -> Dataset:
+    """Dataset of checked features x (an ndarray, or a DiskArray checked by chunks) and targets y."""
+    if is_disk_array(x):
+        if len(x) != len(y):  # before the pass over x
+            raise DataError(f"{src}: x has {len(x)} samples but y has {len(y)}")
+        x = checked_features(x, float_dtype(dtype), src)
+    else:
+        x = _as_features(x, dtype, src)
     y = _as_targets(y, dtype, src)
     if len(x) != len(y):
-        raise DataError(f"{path}: x has {len(x)} samples but y has {len(y)}")
+        raise DataError(f"{src}: x has {len(x)} samples but y has {len(y)}")
     if len(x) == 0:
-        raise DataError(f"{path}: x and y hold no samples")
+        raise DataError(f"{src}: x and y hold no samples")
     ds = Dataset(x, y)
-    check_finite(ds, src)
+    if is_disk_array(x):  # its features were checked by chunks above
+        row = first_nonfinite_row(y)
+        if row is not None:
+            raise DataError(f"{src}: targets of sample {row} contain NaN or inf")
+    else:
+        check_finite(ds, src)
     return ds
 
 
-def read_file(path, target=None, dtype="float32") -> Dataset:
-    """A Dataset from a .csv (or .csv.gz), .npz or IDX file (name contains 'idx' or ends .idx/.gz).
+def _load_npy(path: Path) -> np.ndarray:
+    """A whole .npy array in memory, once its header's declared size is known to fit."""
+    from ..nn.layers.base import beyond_memory
+
+    disk = open_npy(path)
+    nbytes = disk.nbytes if disk is not None else np.load(path, mmap_mode="r", allow_pickle=False).nbytes
+    too_big = beyond_memory(nbytes)
+    if too_big:
+        raise DataError(f"{path}: the array needs {too_big}; with data.mmap: auto or true, x.npy is read "
+                        f"from disk by batches instead")
+    return disk[:] if disk is not None else np.load(path, allow_pickle=False)
+
+
+def read_npy_folder(path, dtype="float32", mmap="auto") -> Dataset:
+    """A folder holding x.npy (n, ...) and y.npy (n,) or (n, k), as `nntrain data convert` writes.
+
+    x stays on disk, read by batches (a DiskArray), unless `mmap` is false or x.npy is
+    Fortran-ordered; y is loaded.
+    """
+    path = Path(path)
+    xp, yp = path / "x.npy", path / "y.npy"
+    for p in (xp, yp):
+        problem = file_problem(p)
+        if problem:
+            raise DataError(f"{path}: a folder of arrays needs x.npy and y.npy; {problem}")
+    x = open_npy(xp) if mmap is not False else None
+    return _xy_dataset(x if x is not None else _load_npy(xp), _load_npy(yp), dtype, str(path))
+
+
+def read_file(path, target=None, dtype="float32", mmap="auto") -> Dataset:
+    """A Dataset from a .csv (or .csv.gz), .npz or IDX file (name contains 'idx' or ends .idx/.gz),
+    or a folder of x.npy and y.npy (read from disk by batches; see read_npy_folder and `mmap`).
 
     For IDX, `path` names the images; labels come from the same name with 'images-idx3'
     replaced by 'labels-idx1'.
     """
     path = Path(path)
     name = path.name.lower()
+    if path.is_dir():
+        return read_npy_folder(path, dtype=dtype, mmap=mmap)
+    if name.endswith(".npy"):
+        raise DataError(f"{path}: one .npy array holds x or y, not both; put x.npy and y.npy in a folder "
+                        f"and name the folder (nntrain data convert writes one from a CSV)")
     if name.endswith((".csv", ".csv.gz")):
         return read_csv(path, target=target, dtype=dtype)
     if name.endswith(".npz"):
-        return read_npz(path, dtype=dtype)
+        return read_npz(path, dtype=dtype, mmap=mmap)
     if "idx" in name or name.endswith((".idx", ".gz")):
         _check_file(path)
         return read_idx_pair(path, dtype=dtype)

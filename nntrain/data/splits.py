@@ -9,6 +9,7 @@ import numpy as np
 from ..errors import DataError
 from .builtin import DATASETS
 from .dataset import Dataset, float_dtype
+from .ondisk import is_disk_array
 from .readers import read_file
 
 # standardization works on row chunks of about this many values, so its float64
@@ -82,9 +83,15 @@ def _validation_split(ds: Dataset, fraction: float, seed: int) -> tuple[Dataset,
 
     def take(idx: np.ndarray) -> Dataset:
         w = None if ds.w is None else np.take(ds.w, idx)
-        return Dataset(np.take(ds.x, idx, axis=0), np.take(ds.y, idx, axis=0), ds.classes, w)
+        x = ds.x.subset(idx) if is_disk_array(ds.x) else np.take(ds.x, idx, axis=0)  # on disk: an index view
+        return Dataset(x, np.take(ds.y, idx, axis=0), ds.classes, w)
 
     return take(train_idx), take(val_idx)
+
+
+def _head(x, n: int):
+    """x[:n] (a view, also of a DiskArray)."""
+    return x.head(n) if is_disk_array(x) else x[:n]
 
 
 def _mean_std(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -149,6 +156,8 @@ def apply_standardize(x: np.ndarray, mean: np.ndarray, std: np.ndarray, *, out: 
         mean, std = mean.reshape(feat), std.reshape(feat)
     dtype = out.dtype if out is not None else np.result_type(x.dtype, mean.dtype)
     _check_fits_once_centered(x, mean.astype(np.float64), dtype, source)
+    if is_disk_array(x):
+        return x.standardized(mean, std)
     if out is None:
         out = np.empty(x.shape, dtype)
     np.subtract(x, mean, out=out)
@@ -183,8 +192,9 @@ def load_splits(cfg, *, input_shape=None, seed: int = 0, dtype: str = "float32")
         train, test = read_image_folders(cfg.images, dtype=dt)
         test_source = str(cfg.images.test)
     elif train_path is not None:
-        train = read_file(train_path, target=target, dtype=dt)
-        test = read_file(test_path, target=target, dtype=dt) if test_path is not None else None
+        mmap = getattr(cfg, "mmap", "auto")
+        train = read_file(train_path, target=target, dtype=dt, mmap=mmap)
+        test = read_file(test_path, target=target, dtype=dt, mmap=mmap) if test_path is not None else None
         test_source = str(test_path)
     else:
         raise DataError(
@@ -197,8 +207,8 @@ def load_splits(cfg, *, input_shape=None, seed: int = 0, dtype: str = "float32")
     if limit is not None:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise DataError(f"data.limit must be an integer >= 1, got {limit!r}")
-        train = Dataset(train.x[:limit], train.y[:limit], train.classes, None if train.w is None else train.w[:limit])
-        test = Dataset(test.x[:limit], test.y[:limit], test.classes, None if test.w is None else test.w[:limit]) if test is not None else None
+        train = Dataset(_head(train.x, limit), train.y[:limit], train.classes, None if train.w is None else train.w[:limit])
+        test = Dataset(_head(test.x, limit), test.y[:limit], test.classes, None if test.w is None else test.w[:limit]) if test is not None else None
 
     if input_shape is not None:
         shape = tuple(int(d) for d in input_shape)
@@ -233,6 +243,9 @@ def load_splits(cfg, *, input_shape=None, seed: int = 0, dtype: str = "float32")
                    f"test data {test_source}")
         for ds, source in zip((train, val, test), sources):
             if ds is None:
+                continue
+            if is_disk_array(ds.x):  # a view standardizing each batch as it is read
+                ds.x = apply_standardize(ds.x, mean, std, source=source)
                 continue
             shared = not ds.x.flags.writeable or any(np.may_share_memory(ds.x, d) for d in done)
             ds.x = apply_standardize(ds.x, mean, std, out=None if shared else ds.x, source=source)
