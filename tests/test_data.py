@@ -559,3 +559,22 @@ def test_batch_iterator_errors():
         next(it.batches(np.arange(4)))
     with pytest.raises(ValueError, match="outside"):
         next(it.batches(np.array([0, 1, 3])))
+
+
+def test_an_idx_header_declaring_more_than_memory_is_refused_before_allocating(tmp_path):
+    """A gzip IDX file may declare ~1000x its size; one whose images (with the float32 copy that
+    training makes) exceed this machine's memory is a DataError with the numbers, read from the
+    header alone. The file is sized from the machine's memory so that the check, not the
+    truncation check, is what stops it."""
+    import gzip
+    import os
+    import struct
+
+    from nntrain.nn.layers.base import machine_memory
+
+    n = machine_memory() // 4 // 784 + 1  # uint8 28x28 images: array + float32 copy = 1.25x memory
+    with gzip.open(tmp_path / "big-images-idx3-ubyte.gz", "wb", compresslevel=1) as f:
+        f.write(b"\x00\x00\x08\x03" + struct.pack(">3I", n, 28, 28) + os.urandom(n * 784 // 1000 + 1))
+    with pytest.raises(DataError, match=rf"IDX header declares dims \({n}, 28, 28\) of uint8, which with their "
+                                        r"float32 copy need [\d,.]+ GiB, more than this machine's"):
+        read_idx(tmp_path / "big-images-idx3-ubyte.gz")

@@ -60,6 +60,8 @@ def make_files(tmp: Path) -> None:
     declares_too_much(tmp / "declares-1e12.npz")
     (tmp / "huge.csv").write_text("a,b,y\n1,2,0\n1e308,3,1\n")
     np.savez(tmp / "huge.npz", x=np.array([[1.0, 2.0], [3.0, -1e300]]), y=np.array([0, 1]))
+    np.savez(tmp / "centred-overflow.npz", x=np.array([[3.3e38, 1], [-3.3e38, 2], [-3.3e38, 3], [-3.3e38, 4]], np.float32),
+             y=np.array([0, 1, 0, 1]))
     (tmp / "a-folder.csv").mkdir()
     os.mkfifo(tmp / "fifo.csv")  # opening it would block: it must be refused before that
 
@@ -124,10 +126,18 @@ CASES = [
     ("npz-without-features", csv_config("no-features.npz"), [], "no-features.npz: x has no features: its shape is (4, 0)"),
     ("activation-names-a-layer", BASE.replace("activation: softmax", "activation: {type: dense, units: 3}"), [],
      "model.layers.0.activation: 'dense' is not an activation; valid: elu,"),
+    ("dataset-seed-negative", BASE.replace("data: {name: xor}", "data: {name: spirals, options: {seed: -1}}"), [],
+     "c.yaml:3:23: data.options: dataset 'spirals': seed must be an integer >= 0, got -1"),
+    ("dataset-repeat-zero", BASE.replace("data: {name: xor}", "data: {name: xor, options: {repeat: 0}}"), [],
+     "data.options: dataset 'xor': repeat must be an integer >= 1, got 0"),
+    ("standardize-overflows-float32", csv_config("centred-overflow.npz").replace("}", ", standardize: true}", 1), [],
+     "data.standardize: feature 0 of"),
     ("top-k-covers-every-class", csv_config("ok.csv") + "metrics: [{type: top_k_accuracy, k: 3}]\n", [],
      "metrics.0: top_k_accuracy with k=3 counts every sample right: the model has only 3 classes"),
 ]
 EXTRA = {"label-out-of-range": "label 7 is outside the model's 3 outputs (valid labels: 0..2)",
+         "standardize-overflows-float32": "centred-overflow.npz lies 4.95e+38 from the training mean, beyond the "
+                                          "largest float32 (3.403e+38) once centred; scale the data, or set model.dtype: float64",
          "test-feature-count": "three.csv has feature shape (3,) (3 values) but the training data has (2,)"}
 
 
