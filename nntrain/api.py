@@ -19,6 +19,7 @@ from . import runs
 from .config.load import dump_config, load_config
 from .config.schema import Config
 from .data import Splits, load_splits, read_file
+from .data.weights import split_weights
 from .errors import DataError, DivergedError, Interrupted, NntrainError, RunError
 from .nn.losses import Loss, build_loss
 from .nn.metrics.base import Metric, build_metric
@@ -43,6 +44,10 @@ class Setup:
     y_train: np.ndarray
     y_val: np.ndarray | None
     y_test: np.ndarray | None
+    # sample weights (weight column x train.class_weight), None when unweighted (data/weights.py)
+    w_train: np.ndarray | None = None
+    w_val: np.ndarray | None = None
+    w_test: np.ndarray | None = None
 
 
 def build_metrics(cfg: Config, loss: Loss) -> list[Metric]:
@@ -76,8 +81,11 @@ def setup(cfg: Config) -> Setup:
     y_train = targets(splits.train, "training")
     metrics = build_metrics(cfg, loss)
     _check_metrics(metrics, cfg, model, y_train)
-    return Setup(cfg, splits, model, loss, metrics, y_train, targets(splits.val, "validation"),
-                 targets(splits.test, "test"))
+    y_val, y_test = targets(splits.val, "validation"), targets(splits.test, "test")
+    weights = split_weights(cfg.train.class_weight, loss, model.output_shape,
+                            [(splits.train, y_train), (splits.val, y_val), (splits.test, y_test)],
+                            dtype, getattr(cfg, "where", None), cfg.data.weight)
+    return Setup(cfg, splits, model, loss, metrics, y_train, y_val, y_test, *weights)
 
 
 def _check_metrics(metrics: list[Metric], cfg: Config, model: Sequential, y: np.ndarray) -> None:
@@ -208,7 +216,7 @@ def _train(s: Setup, path: Path, progress: Progress, state: dict | None = None) 
     extra = build_callbacks(cfg, path, writer.extra)  # schedule, early stopping, best checkpoint
     trainer = Trainer(s.model, s.loss, optimizer, s.metrics, progress, callbacks=[*extra, writer])
     saver = Checkpointer(path, len(s.splits.train), batch_size, cfg.optimizer.get("lr"),
-                         data_fingerprint(s.splits.train.x, s.y_train))
+                         data_fingerprint(s.splits.train.x, s.y_train, s.w_train))
     trainer.checkpoint, trainer.on_nonfinite = saver, train_cfg.on_nonfinite
     trainer.checkpoint_every = train_cfg.checkpoint_every_steps or 0
     if state is not None:
@@ -219,7 +227,7 @@ def _train(s: Setup, path: Path, progress: Progress, state: dict | None = None) 
     runs.write_text(path / runs.CONFIG, dump_config(cfg))
     runs.keep_metrics_rows(path / runs.METRICS, trainer.state.epoch)
     progress.note(f"run folder: {path}")
-    val = (s.splits.val.x, s.y_val) if s.splits.val is not None else None
+    val = (s.splits.val.x, s.y_val, s.w_val) if s.splits.val is not None else None
     resume_cmd = f"nntrain fit --resume {path}"
     try:
         # a signal is honoured until the run is recorded done: after the last epoch's checkpoint
@@ -230,11 +238,11 @@ def _train(s: Setup, path: Path, progress: Progress, state: dict | None = None) 
                 if train_cfg.flush_denormals is True and not flushing:
                     progress.note("train.flush_denormals: not available on this platform (needs x86-64 Linux); ignored")
                 st = trainer.fit(s.splits.train.x, s.y_train, train_cfg.epochs, batch_size,
-                                 shuffle=train_cfg.shuffle, val=val)
+                                 shuffle=train_cfg.shuffle, val=val, w=s.w_train)
             reports = _final_reports(extra, path, s, writer)
             test = None
             if s.splits.test is not None:
-                test = evaluate(s.model, s.loss, s.metrics, s.splits.test.x, s.y_test)
+                test = evaluate(s.model, s.loss, s.metrics, s.splits.test.x, s.y_test, s.w_test)
             if trainer.stop_signal is not None:  # arrived after the last training step
                 raise Interrupted(f"stopped by {signal_name(trainer.stop_signal)} after epoch {st.epoch}, "
                                   f"before the run was recorded done", trainer.stop_signal)
@@ -286,6 +294,16 @@ def _check_epochs(trainer: Trainer, epochs: int, path: Path) -> None:
                        f"{st.epoch + 1}, got {epochs}")
 
 
+def _eval_weights(cfg: Config, loss: Loss, model: Sequential, ds, y: np.ndarray) -> np.ndarray | None:
+    """eval's sample weights: the data's weight column times the run's class weights, which come
+    from its training split (read again: 'balanced' counts it, names are its class names)."""
+    train = (None, None)
+    if cfg.train.class_weight is not None:
+        t = load_splits(cfg.data, input_shape=tuple(cfg.model.input_shape), seed=cfg.seed, dtype=cfg.model.dtype).train
+        train = (t, loss.prepare_target(t.y, model.output_shape, cfg.model.dtype))
+    return split_weights(cfg.train.class_weight, loss, model.output_shape, [train, (ds, y)], cfg.model.dtype)[1]
+
+
 def evaluate_run(run_dir: str | Path, data: str | None = None) -> dict:
     """Loss and metrics of a run on its test split, or on a data file (`--data`)."""
     run = load_run(run_dir)
@@ -307,5 +325,5 @@ def evaluate_run(run_dir: str | Path, data: str | None = None) -> dict:
         cm = ConfusionMatrix()
         cm.from_logits = loss.from_logits
         metrics.append(cm)
-    result = evaluate(run.model, loss, metrics, x, y)
+    result = evaluate(run.model, loss, metrics, x, y, _eval_weights(cfg, loss, run.model, ds, y))
     return {"run_dir": str(run_dir), "data": source, "samples": len(x), **result}

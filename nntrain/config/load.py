@@ -18,6 +18,7 @@ from .schema import Config, number_from, parse_section, type_name
 
 MAX_NODES = 100_000  # a config bigger than this once aliases are expanded is an alias bomb
 STR, MERGE = "tag:yaml.org,2002:str", "tag:yaml.org,2002:merge"
+INT, LABEL_KEYS = "tag:yaml.org,2002:int", ("train", "class_weight")  # {0: 1.0, 1: 5.0}: class labels as keys
 COLLECTION_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 # what constructing a scalar with an explicit tag can raise besides YAMLError (`!!int zero`)
 VALUE_ERRORS = (ValueError, TypeError, OverflowError)
@@ -87,7 +88,7 @@ def _marks(text: str, source: str) -> tuple[dict[tuple, tuple[int, int]], set[tu
                 if k.tag == MERGE:
                     merges += v.value if isinstance(v, yaml.SequenceNode) else [v]
                     continue
-                if not isinstance(k, yaml.ScalarNode) or k.tag != STR:
+                if not isinstance(k, yaml.ScalarNode) or (k.tag != STR and not (k.tag == INT and path == LABEL_KEYS)):
                     fail(f"a key must be a name, got {k.value if isinstance(k, yaml.ScalarNode) else 'a collection'!r}", k)
                 if k.value in seen:
                     fail(f"{k.value!r} is given twice in this mapping (first at line {seen[k.value]}); "
@@ -334,6 +335,10 @@ def validate(cfg: Config) -> None:
     cfg.optimizer = _check_optimizer(cfg.optimizer)
     cfg.metrics = [_check_spec(METRICS, m, f"metrics.{i}") for i, m in enumerate(cfg.metrics)]
     _check_monitors(cfg)
+    if cfg.train.class_weight is not None:  # its classes are checked against the data at setup
+        from ..data.weights import check_loss
+
+        check_loss(LOSSES.build(cfg.loss))
     if not cfg.model.layers:
         raise ConfigError("needs at least one layer", "model.layers")
     d = cfg.data

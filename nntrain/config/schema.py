@@ -140,6 +140,21 @@ def batch_size(v, key):
     return v
 
 
+def class_weight(v, key):
+    """null, 'balanced', or {class label or name: weight >= 0}; the classes are checked against
+    the data when it is loaded (data/weights.py)."""
+    if v is None or v == "balanced":
+        return v
+    if not isinstance(v, dict) or not v:
+        raise ConfigError(f"must be 'balanced' or a mapping {{class: weight}} like {{0: 1.0, 1: 5.0}}, got {v!r}", key)
+    out = {}
+    for k, weight in v.items():
+        if isinstance(k, bool) or not isinstance(k, (int, str)):
+            raise ConfigError(f"a class is a label (0, 1, ...) or a class name, got {k!r} ({type_name(k)})", key)
+        out[k] = number(0.0)(weight, f"{key}.{k}")
+    return out
+
+
 def section(cls) -> Check:
     return lambda v, key: parse_section(cls, v, key)
 
@@ -199,6 +214,8 @@ class DataConfig:
     validation_split: float = option(0.0, number(0.0, 1.0, high_open=True), "fraction of train held out for validation")
     standardize: bool = option(False, boolean, "z-score features with the training statistics")
     limit: int | None = option(None, optional(integer(1)), "use only the first N training (and test) samples")
+    weight: str | None = option(None, optional(string), "CSV column of sample weights (finite, >= 0; the loss is "
+                                "their weighted mean); an .npz gives them as an array w")
     mmap: Any = option("auto", boolean_or("auto"), "read x from disk by batches instead of loading it (data bigger "
                        "than memory): auto = a folder of .npy files yes, an uncompressed .npz only when it does not fit")
     images: ImagesConfig | None = option(None, optional(images), "image folders instead of files (see README, Image folders)")
@@ -242,6 +259,9 @@ class TrainConfig:
                                                 "also checkpoint every N steps inside an epoch (default: per epoch only)")
     on_nonfinite: str = option("stop", choice("stop", "skip_batch"),
                                "a NaN/inf loss: stop (exit 1, last good checkpoint kept) or skip that batch")
+    class_weight: Any = option(None, class_weight,
+                               "classification: balanced (n / (classes * count), as scikit-learn) or {class label "
+                               "or name: weight}; multiplies the data.weight column (see README, Imbalance)")
     early_stopping: EarlyStoppingConfig | None = option(
         None, optional(section(EarlyStoppingConfig)), "stop when a monitored metric stops improving")
     checkpoint: CheckpointConfig | None = option(

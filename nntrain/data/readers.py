@@ -1,4 +1,5 @@
-"""Readers for data files: IDX (gzip or raw), CSV with a header row, NPZ with arrays x and y.
+"""Readers for data files: IDX (gzip or raw), CSV with a header row, NPZ with arrays x and y
+(and optional sample weights w).
 
 Every problem a user can fix (missing file, bad header, ragged row, non-numeric cell, NaN, a
 pickled array) is a `DataError` that names the file and, where there is one, the line,
@@ -20,6 +21,7 @@ import numpy as np
 from ..errors import DataError, did_you_mean
 from .dataset import Dataset, check_finite, first_nonfinite_row, float_dtype, narrowed
 from .ondisk import checked_features, is_disk_array, open_npy, open_npz_member
+from .weights import check_weights
 
 # IDX type codes (third byte of the magic number); multi-byte values are big-endian.
 IDX_TYPES = {
@@ -370,6 +372,7 @@ def read_npz(path, dtype="float32", mmap="auto") -> Dataset:
             else:
                 x = npz_array(z, "x", path)
             y = npz_array(z, "y", path)
+            w = npz_array(z, "w", path) if "w" in keys else None  # optional sample weights (n,)
     except ValueError as exc:
         if "allow_pickle" in str(exc):
             raise DataError(
@@ -379,10 +382,10 @@ def read_npz(path, dtype="float32", mmap="auto") -> Dataset:
         raise DataError(f"{path}: cannot read NPZ file ({exc})") from None
     except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         raise DataError(f"{path}: cannot read NPZ file ({exc})") from None
-    return _xy_dataset(x, y, dtype, str(path))
+    return _xy_dataset(x, y, dtype, str(path), w)
 
 
-def _xy_dataset(x, y: np.ndarray, dtype, src: str) -> Dataset:
+def _xy_dataset(x, y: np.ndarray, dtype, src: str, w: np.ndarray | None = None) -> Dataset:
     """Dataset of checked features x (an ndarray, or a DiskArray checked by chunks) and targets y."""
     if is_disk_array(x):
         if len(x) != len(y):  # before the pass over x
@@ -395,7 +398,11 @@ def _xy_dataset(x, y: np.ndarray, dtype, src: str) -> Dataset:
         raise DataError(f"{src}: x has {len(x)} samples but y has {len(y)}")
     if len(x) == 0:
         raise DataError(f"{src}: x and y hold no samples")
-    ds = Dataset(x, y)
+    if w is not None:
+        w = check_weights(w, src)
+        if len(w) != len(x):
+            raise DataError(f"{src}: x has {len(x)} samples but the sample weights w have {len(w)}")
+    ds = Dataset(x, y, w=w)
     if is_disk_array(x):  # its features were checked by chunks above
         row = first_nonfinite_row(y)
         if row is not None:

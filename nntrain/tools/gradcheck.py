@@ -117,8 +117,9 @@ def kinked(f: Callable[[], float], x: np.ndarray, eps: float, indices: np.ndarra
 
 def check_model(model, loss, x: np.ndarray, y: np.ndarray, eps: float = 1e-6,
                 max_entries: int | None = 50, seed: int = 0, skip_kinks: bool = False,
-                skipped: dict | None = None) -> dict[str, float]:
-    """Worst relative error per layer of every parameter gradient of `loss` on (x, y).
+                skipped: dict | None = None, w: np.ndarray | None = None) -> dict[str, float]:
+    """Worst relative error per layer of every parameter gradient of `loss` on (x, y), with
+    sample weights w (n,) when given.
 
     skip_kinks: leave out entries where the loss is not differentiable within eps (see
     `kinked`), counting them per layer in `skipped`."""
@@ -130,12 +131,12 @@ def check_model(model, loss, x: np.ndarray, y: np.ndarray, eps: float = 1e-6,
     def value() -> float:
         for r in resets:
             r()
-        return loss.value(model.forward(x, training=True), y) + model.penalty()
+        return loss.value(model.forward(x, training=True), y, w) + model.penalty()
 
     for r in resets:
         r()
     p = model.forward(x, training=True)
-    grad = loss.grad_logits(p, y) if fused else loss.grad(p, y)
+    grad = loss.grad_logits(p, y, w) if fused else loss.grad(p, y, w)
     model.backward(grad, skip_last=fused)
     rng = np.random.default_rng(seed)
     errors: dict[str, float] = {}
@@ -158,7 +159,8 @@ def check_model(model, loss, x: np.ndarray, y: np.ndarray, eps: float = 1e-6,
 
 
 def check_config(cfg, samples: int = 4, max_entries: int | None = 50, seed: int = 0) -> dict:
-    """check_model on a config's model (rebuilt in float64) and loss, on its first training samples.
+    """check_model on a config's model (rebuilt in float64) and loss, on its first training samples
+    (weighted as fit weighs them: weight column times train.class_weight).
 
     Returns {"samples", "tolerance", "errors": {"<i> <layer>": worst relative error},
     "kinks_skipped": {"<i> <layer>": entries left out at kinks}, "failed", "ok"}.
@@ -183,8 +185,16 @@ def check_config(cfg, samples: int = 4, max_entries: int | None = 50, seed: int 
     model.flat_params += rng.normal(0.0, 0.01, model.flat_params.shape)
     loss = build_loss(cfg.loss)
     y = loss.prepare_target(splits.train.y[:samples], model.output_shape, "float64")
+    w = None
+    if cfg.train.class_weight is not None or splits.train.w is not None:
+        from ..data.weights import split_weights
+
+        y_all = loss.prepare_target(splits.train.y, model.output_shape, "float64")  # 'balanced' counts them all
+        (w,) = split_weights(cfg.train.class_weight, loss, model.output_shape, [(splits.train, y_all)], "float64",
+                             getattr(cfg, "where", None), cfg.data.weight)
+        w = None if w is None else w[:samples]
     skipped: dict[str, int] = {}
-    errors = check_model(model, loss, x, y, max_entries=max_entries, seed=seed, skip_kinks=True, skipped=skipped)
+    errors = check_model(model, loss, x, y, max_entries=max_entries, seed=seed, skip_kinks=True, skipped=skipped, w=w)
     failed = [k for k, v in errors.items() if not v < TOLERANCE]
     return {"config": cfg.path, "samples": len(x), "tolerance": TOLERANCE, "errors": errors,
             "kinks_skipped": skipped, "failed": failed, "ok": not failed}
