@@ -24,7 +24,8 @@ from .errors import DataError, DivergedError, Interrupted, NntrainError, RunErro
 from .nn.losses import Loss, build_loss
 from .nn.metrics.base import Metric, build_metric
 from .nn.metrics.classification import ConfusionMatrix
-from .nn.model import Sequential
+from .nn.graph import build_model
+from .nn.model import Model
 from .nn.optimizers.base import build_optimizer
 from .runs.load import fit_input, load_model, load_run  # noqa: F401 (load_model: part of this API)
 from .train.callbacks import BestCheckpoint, EarlyStopping, build_callbacks
@@ -38,7 +39,7 @@ class Setup:
 
     cfg: Config
     splits: Splits
-    model: Sequential
+    model: Model
     loss: Loss
     metrics: list[Metric]
     y_train: np.ndarray
@@ -64,7 +65,7 @@ def setup(cfg: Config) -> Setup:
                          seed=cfg.seed, dtype=dtype)
     if cfg.model.input_shape is None:  # inferred from the data: saved in the run's config.yaml,
         cfg.model.input_shape = list(splits.train.x.shape[1:])  # so eval/predict/export can build the model
-    model = Sequential.from_specs(cfg.model.layers, cfg.model.input_shape, dtype=dtype, seed=cfg.seed)
+    model = build_model(cfg.model.layers, cfg.model.input_shape, dtype=dtype, seed=cfg.seed)
     loss = build_loss(cfg.loss)
 
     def targets(ds, part):
@@ -88,7 +89,7 @@ def setup(cfg: Config) -> Setup:
     return Setup(cfg, splits, model, loss, metrics, y_train, y_val, y_test, *weights)
 
 
-def _check_metrics(metrics: list[Metric], cfg: Config, model: Sequential, y: np.ndarray) -> None:
+def _check_metrics(metrics: list[Metric], cfg: Config, model: Model, y: np.ndarray) -> None:
     """Each metric tried on two samples, so a metric that cannot compare the model's outputs
     with these targets (mse on class labels) is a config error before training, not a crash."""
     from .errors import ConfigError
@@ -294,7 +295,7 @@ def _check_epochs(trainer: Trainer, epochs: int, path: Path) -> None:
                        f"{st.epoch + 1}, got {epochs}")
 
 
-def _eval_weights(cfg: Config, loss: Loss, model: Sequential, ds, y: np.ndarray) -> np.ndarray | None:
+def _eval_weights(cfg: Config, loss: Loss, model: Model, ds, y: np.ndarray) -> np.ndarray | None:
     """eval's sample weights: the data's weight column times the run's class weights, which come
     from its training split (read again: 'balanced' counts it, names are its class names)."""
     train = (None, None)

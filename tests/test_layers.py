@@ -33,7 +33,21 @@ EXAMPLES = {
     "swish": ({"type": "swish"}, (6,)),
     "silu": ({"type": "silu"}, (6,)),
     "gelu": ({"type": "gelu"}, (6,)),
+    # merge layers take a list of inputs: their example is a list of per-sample shapes
+    "add": ({"type": "add"}, [(3, 2), (3, 2), (3, 2)]),
+    "average": ({"type": "average"}, [(5,), (5,)]),
+    "multiply": ({"type": "multiply"}, [(2, 3), (2, 3), (2, 3)]),
+    "concatenate": ({"type": "concatenate", "axis": 0}, [(2, 3), (1, 3), (4, 3)]),
 }
+
+
+def example_input(shape, batch: int, rng=None, dtype=np.float64):
+    """A batch for an example's shape: one array, or a list of them for a merge layer."""
+    if isinstance(shape, list):
+        return [example_input(s, batch, rng, dtype) for s in shape]
+    if rng is None:
+        return np.ones((batch,) + shape, dtype=dtype)
+    return rng.standard_normal((batch,) + shape).astype(dtype)
 
 
 def test_every_layer_has_an_example():
@@ -45,7 +59,7 @@ def test_every_layer_has_an_example():
 def test_gradients_match_finite_differences(name, training):
     spec, shape = EXAMPLES[name]
     layer = build_layer(spec, input_shape=shape, dtype="float64", seed=1)
-    x = np.random.default_rng(2).standard_normal((4,) + shape)
+    x = example_input(shape, 4, np.random.default_rng(2))
     errors = check_layer(layer, x, training=training)
     assert errors, "nothing was checked"
     worst = max(errors.values())
@@ -64,7 +78,7 @@ def test_dense_activation_shorthand_gradients():
 def test_output_shape_matches_build(name, batch):
     spec, shape = EXAMPLES[name]
     layer = build_layer(spec, input_shape=shape, dtype="float32")
-    y = layer.forward(np.ones((batch,) + shape, dtype=np.float32), training=False)
+    y = layer.forward(example_input(shape, batch, dtype=np.float32), training=False)
     assert y.shape == (batch,) + layer.output_shape
     assert y.dtype == np.float32
 

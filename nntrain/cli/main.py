@@ -149,12 +149,12 @@ def check(
     """
     from ..config.load import load_config
     from ..errors import ConfigError
-    from ..nn.model import Sequential
+    from ..nn.graph import build_model
 
     cfg = load_config(config, set_ or [])
     if cfg.model.input_shape is None:
         raise ConfigError("is needed to summarize the model without loading data", "model.input_shape")
-    model = Sequential.from_specs(cfg.model.layers, cfg.model.input_shape, cfg.model.dtype, cfg.seed)
+    model = build_model(cfg.model.layers, cfg.model.input_shape, cfg.model.dtype, cfg.seed)
     from .views import print_summary
 
     print_summary(config, model)

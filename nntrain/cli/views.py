@@ -107,12 +107,16 @@ def print_summary(config, model) -> None:
     out = console()
     out.print(f"{config}: input shape {list(model.input_shape)}", markup=False)
     table = Table()
-    for col, justify in (("#", "right"), ("layer", "left"), ("output shape", "left"), ("parameters", "right")):
-        table.add_column(col, justify=justify)
-    for index, kind, shape, count in model.summary_rows():
-        table.add_row(index, kind, escape(str(["batch", *shape]).replace("'", "")), f"{count:,}")
+    inputs = model.layer_inputs() if hasattr(model, "layer_inputs") else None  # a graph: what each layer reads
+    for col, justify in (("#", "right"), ("layer", "left"), ("inputs", "left"), ("output shape", "left"),
+                         ("parameters", "right")):
+        if col != "inputs" or inputs:
+            table.add_column(col, justify=justify)
+    for k, (index, kind, shape, count) in enumerate(model.summary_rows()):
+        reads = [", ".join(inputs[k])] if inputs else []
+        table.add_row(index, kind, *reads, escape(str(["batch", *shape]).replace("'", "")), f"{count:,}")
     table.add_section()
-    table.add_row("", "total", "", f"{model.count_params():,}")
+    table.add_row("", "total", *([""] if inputs else []), "", f"{model.count_params():,}")
     out.print(table)
 
 

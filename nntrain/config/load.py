@@ -328,7 +328,7 @@ def _check_monitors(cfg: Config) -> None:
 def validate(cfg: Config) -> None:
     """Registry names and arguments, data sources, and the model's shapes."""
     from ..data.readers import file_problem
-    from ..nn.model import Sequential  # numpy-heavy; keep `nntrain --help` fast
+    from ..nn.graph import build_model, check_wiring  # numpy-heavy; keep `nntrain --help` fast
     from .catalogue import DATASETS  # its import fills every registry
 
     cfg.loss = _check_spec(LOSSES, cfg.loss, "loss")
@@ -374,8 +374,9 @@ def validate(cfg: Config) -> None:
         problem = file_problem(Path(p)) if p is not None else None
         if problem:
             raise ConfigError(problem, f"data.{name}")
+    check_wiring(cfg.model.layers)  # a graph's names and inputs, before any shape is known
     if cfg.model.input_shape is not None:
-        Sequential.from_specs(cfg.model.layers, cfg.model.input_shape, cfg.model.dtype, cfg.seed)
+        build_model(cfg.model.layers, cfg.model.input_shape, cfg.model.dtype, cfg.seed)
 
 
 def config_to_dict(cfg: Config) -> dict:

@@ -56,61 +56,51 @@ def _check_activation(spec, key: str) -> None:
                           f"(to add a {name} layer, list it in model.layers)", key)
 
 
-class Sequential:
-    """Layers applied in order. `forward(x, training)`, `backward(grad)`, `predict(x)`."""
+class Model:
+    """What every model shares: layers whose parameters (and gradients) are views into one
+    contiguous vector, the optimizer's view of them, the weights by name, and `predict`.
 
-    def __init__(self, layers: list[Layer], input_shape, dtype="float32", seed: int = 0,
-                 config_index: list[int] | None = None, training: bool = True):
-        self.layers = list(layers)
+    A subclass builds `self.layers` (calling `_check_built` on each) and then `_finish`, and
+    gives `forward(x, training)`, `backward(grad, skip_last)` and `summary_rows()`."""
+
+    layers: list[Layer]
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    dtype: np.dtype
+    config_index: list[int]
+
+    def _setup(self, input_shape, dtype, seed: int, training: bool) -> None:
         self.input_shape = tuple(int(d) for d in input_shape)
         self.dtype = np.dtype(dtype)
         self.seed = seed
-        self.config_index = config_index or list(range(len(self.layers)))
         # the memory check at build counts each parameter 5 times to train, once to predict
         self.memory_copies = COPIES_PER_PARAMETER if training else 1
         # one generator for init and then dropout masks: all randomness follows the seed
         self.rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[0])
-        self._build()
 
-    @classmethod
-    def from_specs(cls, specs: list, input_shape, dtype="float32", seed: int = 0,
-                   training: bool = True) -> "Sequential":
-        """Build from `model.layers` of a config; errors name the offending `model.layers.N`.
-        training=False builds a model only to load weights into and predict with."""
-        layers, index = [], []
-        for i, spec in expand_specs(specs):
-            try:
-                layers.append(LAYERS.build(copy.deepcopy(spec)))
-            except ConfigError as exc:
-                raise ConfigError(str(exc), key=f"model.layers.{i}") from None
-            index.append(i)
-        return cls(layers, input_shape, dtype=dtype, seed=seed, config_index=index, training=training)
+    def _build_layer(self, k: int, shape, total: int, describe=None) -> tuple[tuple[int, ...], int]:
+        """Build layer k on `shape` (a list of shapes for a merge); (its output shape, the
+        parameter count so far). Errors name `model.layers.N`; describe(exc) words a build error."""
+        layer = self.layers[k]
+        key = f"model.layers.{self.config_index[k]}"
+        layer.memory_copies = self.memory_copies
+        try:
+            out = layer.build(shape, rng=self.rng, dtype=self.dtype)
+        except (ValueError, TypeError) as exc:
+            text = describe(exc) if describe else f"{layer.registry_name} with input shape {list(shape)}: {exc}"
+            raise ConfigError(text, key=key) from None
+        if any(d <= 0 for d in out):
+            raise ConfigError(f"{layer.registry_name} turns input shape {list(layer.input_shape)} into {list(out)}",
+                              key=key)
+        total += layer.count_params()
+        too_big = memory_shortfall(total, self.dtype, self.memory_copies)
+        if too_big:
+            raise ConfigError(f"the model up to this {layer.registry_name} layer {too_big}", key=key)
+        return out, total
 
-    def _build(self) -> None:
-        shape, total = self.input_shape, 0
-        for k, layer in enumerate(self.layers):
-            layer.memory_copies = self.memory_copies
-            try:
-                shape = layer.build(shape, rng=self.rng, dtype=self.dtype)
-            except (ValueError, TypeError) as exc:
-                raise ConfigError(
-                    f"{layer.registry_name} with input shape {list(shape)}: {exc}",
-                    key=f"model.layers.{self.config_index[k]}",
-                ) from None
-            if any(d <= 0 for d in shape):
-                raise ConfigError(
-                    f"{layer.registry_name} turns input shape {list(layer.input_shape)} into {list(shape)}",
-                    key=f"model.layers.{self.config_index[k]}",
-                )
-            total += layer.count_params()
-            too_big = memory_shortfall(total, self.dtype, self.memory_copies)
-            if too_big:
-                raise ConfigError(f"the model up to this {layer.registry_name} layer {too_big}",
-                                  key=f"model.layers.{self.config_index[k]}")
-        self.output_shape = shape
+    def _finish(self, output_shape) -> None:
+        self.output_shape = tuple(output_shape)
         self._regularized = [layer for layer in self.layers if layer.regularizer]
-        if self.layers:
-            self.layers[0].need_input_grad = False
         self._flatten_params()
 
     def _flatten_params(self) -> None:
@@ -126,20 +116,6 @@ class Sequential:
             layer.params[key] = view
             layer.grads[key] = self.flat_grads[offset:offset + p.size].reshape(p.shape)
             offset += p.size
-
-    # -- computation --------------------------------------------------------------------
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        for layer in self.layers:
-            x = layer.forward(x, training)
-        return x
-
-    def backward(self, grad: np.ndarray, skip_last: bool = False) -> None:
-        """Backpropagate dL/d(output) (or dL/d(input of the last layer) when skip_last)."""
-        layers = self.layers[:-1] if skip_last else self.layers
-        for layer in reversed(layers):
-            grad = layer.backward(grad)
-        for layer in self._regularized:
-            layer.add_penalty_grad()
 
     def penalty(self) -> float:
         """The kernel regularizers' part of the loss (0.0 when no layer has one)."""
@@ -198,6 +174,59 @@ class Sequential:
             target[...] = value
 
 
-def output_activation(model: Sequential) -> str | None:
+class Sequential(Model):
+    """Layers applied in order. `forward(x, training)`, `backward(grad)`, `predict(x)`."""
+
+    def __init__(self, layers: list[Layer], input_shape, dtype="float32", seed: int = 0,
+                 config_index: list[int] | None = None, training: bool = True):
+        self.layers = list(layers)
+        self.config_index = config_index or list(range(len(self.layers)))
+        self._setup(input_shape, dtype, seed, training)
+        self._build()
+
+    @classmethod
+    def from_specs(cls, specs: list, input_shape, dtype="float32", seed: int = 0,
+                   training: bool = True) -> "Sequential":
+        """Build from `model.layers` of a config; errors name the offending `model.layers.N`.
+        training=False builds a model only to load weights into and predict with."""
+        layers, index = [], []
+        for i, spec in expand_specs(specs):
+            try:
+                layers.append(LAYERS.build(copy.deepcopy(spec)))
+            except ConfigError as exc:
+                raise ConfigError(str(exc), key=f"model.layers.{i}") from None
+            index.append(i)
+        return cls(layers, input_shape, dtype=dtype, seed=seed, config_index=index, training=training)
+
+    def _build(self) -> None:
+        shape, total = self.input_shape, 0
+        for k in range(len(self.layers)):
+            shape, total = self._build_layer(k, shape, total)
+        if self.layers:
+            self.layers[0].need_input_grad = False
+        self._finish(shape)
+
+    # -- computation --------------------------------------------------------------------
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        for layer in self.layers:
+            x = layer.forward(x, training)
+        return x
+
+    def backward(self, grad: np.ndarray, skip_last: bool = False) -> None:
+        """Backpropagate dL/d(output) (or dL/d(input of the last layer) when skip_last)."""
+        layers = self.layers[:-1] if skip_last else self.layers
+        for layer in reversed(layers):
+            grad = layer.backward(grad)
+        for layer in self._regularized:
+            layer.add_penalty_grad()
+
+    def outputs(self, x: np.ndarray):
+        """(index, layer, output) per layer in the order forward runs them, in inference mode."""
+        for i, layer in enumerate(self.layers):
+            x = layer.forward(x, training=False)
+            yield i, layer, x
+
+
+def output_activation(model: Model) -> str | None:
     return model.layers[-1].registry_name if model.layers else None
 

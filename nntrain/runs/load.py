@@ -15,14 +15,15 @@ from ..config.load import load_config
 from ..config.schema import Config
 from ..data import apply_standardize, load_splits
 from ..errors import DataError, NntrainError, RunError
-from ..nn.model import Sequential
+from ..nn.graph import build_model
+from ..nn.model import Model
 from . import folder as runs
 
 
 @dataclass
 class LoadedRun:
     cfg: Config
-    model: Sequential
+    model: Model
     mean: np.ndarray | None
     std: np.ndarray | None
 
@@ -37,8 +38,7 @@ def load_run(run_dir: str | Path) -> LoadedRun:
     arrays = runs.read_npz(path / runs.WEIGHTS)
     if cfg.model.input_shape is None:  # a run from before the inferred shape was saved
         cfg.model.input_shape = data_input_shape(cfg, path)
-    model = Sequential.from_specs(cfg.model.layers, cfg.model.input_shape, cfg.model.dtype, cfg.seed,
-                                  training=False)
+    model = build_model(cfg.model.layers, cfg.model.input_shape, cfg.model.dtype, cfg.seed, training=False)
     model.load_state_dict(arrays, source=str(path / runs.WEIGHTS))
     return LoadedRun(cfg, model, arrays.get("data.mean"), arrays.get("data.std"))
 
@@ -54,8 +54,8 @@ def data_input_shape(cfg: Config, path: Path) -> list[int]:
     return list(splits.train.x.shape[1:])
 
 
-def load_model(run_dir: str | Path) -> Sequential:
-    """The trained Sequential of a run folder; `model.predict(x)`."""
+def load_model(run_dir: str | Path) -> Model:
+    """The trained model (a Sequential, or a Graph) of a run folder; `model.predict(x)`."""
     return load_run(run_dir).model
 
 

@@ -51,29 +51,34 @@ def _frozen_rng(layer):
     return reset
 
 
-def check_layer(layer, x: np.ndarray, training: bool = True, seed: int = 0, eps: float = 1e-6,
+def check_layer(layer, x, training: bool = True, seed: int = 0, eps: float = 1e-6,
                 max_entries: int | None = None) -> dict[str, float]:
-    """Relative errors of dL/dx ('input') and of each parameter gradient of a built layer."""
+    """Relative errors of dL/dx ('input') and of each parameter gradient of a built layer. For a
+    merge layer x is a list of arrays, and each input's gradient is checked ('input0', ...)."""
     rng = np.random.default_rng(seed)
     reset = _frozen_rng(layer)
     reset()
-    y = layer.forward(x, training)
+    merge = isinstance(x, (list, tuple))
+    y = layer.forward(list(x) if merge else x, training)
     g = rng.standard_normal(y.shape)
     g_copy = g.copy()
     gx = layer.backward(g)
     assert np.array_equal(g, g_copy), "backward modified its incoming gradient"
-    gx = None if gx is None else np.array(gx, copy=True)
+    if merge:
+        assert len(gx) == len(x), "a merge's backward returns one gradient per input"
+        inputs = {f"input{k}": (xk, np.array(gk, copy=True)) for k, (xk, gk) in enumerate(zip(x, gx))}
+    else:
+        inputs = {} if gx is None else {"input": (x, np.array(gx, copy=True))}
     grads = {k: np.array(v, copy=True) for k, v in layer.grads.items()}
 
     def loss() -> float:
         reset()
-        return float(np.sum(layer.forward(x, training) * g))
+        return float(np.sum(layer.forward(list(x) if merge else x, training) * g))
 
     errors = {}
-    if gx is not None:
-        idx = _sample(x.size, rng, max_entries)
-        num = numeric_grad(loss, x, eps, idx)
-        errors["input"] = _compare(gx, num, idx)
+    for name, (xk, gk) in inputs.items():
+        idx = _sample(xk.size, rng, max_entries)
+        errors[name] = _compare(gk, numeric_grad(loss, xk, eps, idx), idx)
     for name, p in layer.params.items():
         idx = _sample(p.size, rng, max_entries)
         errors[name] = _compare(grads[name], numeric_grad(loss, p, eps, idx), idx)
@@ -168,14 +173,14 @@ def check_config(cfg, samples: int = 4, max_entries: int | None = 50, seed: int 
     from ..data import load_splits
     from ..errors import ConfigError
     from ..nn.losses import build_loss
-    from ..nn.model import Sequential
+    from ..nn.graph import build_model
 
     shape = tuple(cfg.model.input_shape) if cfg.model.input_shape else None
     # load in the config's dtype (converting all of MNIST to float64 takes seconds), then
     # take the few samples in float64
     splits = load_splits(cfg.data, input_shape=shape, seed=cfg.seed, dtype=cfg.model.dtype)
     x = np.ascontiguousarray(splits.train.x[:samples], dtype=np.float64)
-    model = Sequential.from_specs(cfg.model.layers, shape or x.shape[1:], dtype="float64", seed=cfg.seed)
+    model = build_model(cfg.model.layers, shape or x.shape[1:], dtype="float64", seed=cfg.seed)
     if not model.count_params():
         raise ConfigError("the model has no parameters to check", "model.layers")
     # Fresh biases are 0, and on blank inputs (MNIST's border) a pre-activation is then exactly

@@ -44,7 +44,6 @@ def time_steps(trainer: Trainer, x: np.ndarray, y: np.ndarray, batch_size: int, 
     model, loss, opt = trainer.model, trainer.loss, trainer.optimizer
     layers = model.layers
     fused = is_fused(model, loss)
-    backward_layers = layers[:-1] if fused else layers
     batches = BatchIterator(Dataset(x, y), batch_size, shuffle=True)
     rng = np.random.default_rng(0)
     stream = _endless(batches, rng)
@@ -52,36 +51,35 @@ def time_steps(trainer: Trainer, x: np.ndarray, y: np.ndarray, batch_size: int, 
     bwd = np.zeros(len(layers))
     parts = dict.fromkeys(("batch", "loss", "optimizer", "metrics"), 0.0)
     clock = time.perf_counter
-    for k in range(warmup + steps):
-        if k == warmup:  # what came before was warm-up
-            fwd[:], bwd[:] = 0.0, 0.0
-            parts = dict.fromkeys(parts, 0.0)
-        t0 = clock()
-        xb, yb, _ = next(stream)
-        t1 = clock()
-        parts["batch"] += t1 - t0
-        h = xb
-        for i, layer in enumerate(layers):
-            h = layer.forward(h, True)
+    # each layer's forward and backward timed where the model calls them, so a graph (layers in
+    # topological order, gradients summed at fan-outs) is timed as it runs
+    for i, layer in enumerate(layers):
+        layer.forward = _timed(layer.forward, fwd, i, clock)  # shadows the method on the instance
+        layer.backward = _timed(layer.backward, bwd, i, clock)
+    try:
+        for k in range(warmup + steps):
+            if k == warmup:  # what came before was warm-up
+                fwd[:], bwd[:] = 0.0, 0.0
+                parts = dict.fromkeys(parts, 0.0)
+            t0 = clock()
+            xb, yb, _ = next(stream)
+            parts["batch"] += clock() - t0
+            h = model.forward(xb, True)
+            t1 = clock()
+            loss.value(h, yb)
+            g = loss.grad_logits(h, yb) if fused else loss.grad(h, yb)
+            parts["loss"] += clock() - t1
+            model.backward(g, skip_last=fused)
             t2 = clock()
-            fwd[i] += t2 - t1
-            t1 = t2
-        loss.value(h, yb)
-        g = loss.grad_logits(h, yb) if fused else loss.grad(h, yb)
-        t2 = clock()
-        parts["loss"] += t2 - t1
-        t1 = t2
-        for i in range(len(backward_layers) - 1, -1, -1):
-            g = backward_layers[i].backward(g)
-            t2 = clock()
-            bwd[i] += t2 - t1
-            t1 = t2
-        opt.step(model.param_groups())
-        t2 = clock()
-        parts["optimizer"] += t2 - t1
-        for m in trainer.metrics:
-            m.update(h, yb)
-        parts["metrics"] += clock() - t2
+            opt.step(model.param_groups())
+            t3 = clock()
+            parts["optimizer"] += t3 - t2
+            for m in trainer.metrics:
+                m.update(h, yb)
+            parts["metrics"] += clock() - t3
+    finally:
+        for layer in layers:
+            del layer.forward, layer.backward
     plain = _plain_step_seconds(trainer, stream, steps)
     ms = 1e3 / steps
     rows = []
@@ -108,6 +106,16 @@ def time_steps(trainer: Trainer, x: np.ndarray, y: np.ndarray, batch_size: int, 
         "batches_per_epoch": batches_per_epoch,
         "numpy": np.__version__,
     }
+
+
+def _timed(method, into: np.ndarray, i: int, clock):
+    """method, adding the seconds of each call to into[i]."""
+    def run(*args):
+        start = clock()
+        out = method(*args)
+        into[i] += clock() - start
+        return out
+    return run
 
 
 def _endless(batches: BatchIterator, rng: np.random.Generator):

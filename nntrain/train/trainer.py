@@ -16,7 +16,7 @@ from ..data import BatchIterator
 from ..errors import DivergedError, Interrupted
 from ..nn.losses import Loss
 from ..nn.metrics.base import Metric, metric_name
-from ..nn.model import Sequential
+from ..nn.model import Model
 from ..nn.optimizers.base import Optimizer
 from .progress import Progress
 
@@ -35,13 +35,13 @@ class TrainState:
     skipped: int = 0  # batches skipped for a non-finite loss (train.on_nonfinite: skip_batch)
 
 
-def is_fused(model: Sequential, loss: Loss) -> bool:
+def is_fused(model: Model, loss: Loss) -> bool:
     """Whether the loss supplies dL/dlogits for the model's output activation."""
     return (not loss.from_logits and loss.fuses_with is not None and bool(model.layers)
             and model.layers[-1].registry_name == loss.fuses_with)
 
 
-def evaluate(model: Sequential, loss: Loss, metrics: list[Metric], x: np.ndarray, y: np.ndarray,
+def evaluate(model: Model, loss: Loss, metrics: list[Metric], x: np.ndarray, y: np.ndarray,
              w: np.ndarray | None = None, batch_size: int = 1024) -> dict[str, float]:
     """Mean loss and each metric over (x, y), in inference mode. With sample weights w (n,) the
     loss is their weighted mean, sum w_i l_i / sum w_i; the metrics stay unweighted."""
@@ -92,7 +92,7 @@ class Trainer:
                       current step, saves a checkpoint and raises Interrupted.
     """
 
-    def __init__(self, model: Sequential, loss: Loss, optimizer: Optimizer, metrics: list[Metric],
+    def __init__(self, model: Model, loss: Loss, optimizer: Optimizer, metrics: list[Metric],
                  progress: Progress | None = None, callbacks: list[Callback] | None = None):
         self.model, self.loss, self.optimizer, self.metrics = model, loss, optimizer, metrics
         self.progress = progress or Progress()
@@ -290,7 +290,7 @@ class EpochPosition:
     weight: float = 0.0  # sum of the sample weights trained on so far (weighted data only)
 
 
-def find_nonfinite(model: Sequential, xb: np.ndarray) -> str:
+def find_nonfinite(model: Model, xb: np.ndarray) -> str:
     """Which layer first holds non-finite gradients or parameters, or else first outputs them
     on the batch xb (one inference forward pass; no random draws)."""
     for i, layer in enumerate(model.layers):
@@ -302,8 +302,7 @@ def find_nonfinite(model: Sequential, xb: np.ndarray) -> str:
     if not np.isfinite(x).all():
         return "the input batch holds NaN or inf"
     with np.errstate(all="ignore"):  # the overflow is what we are looking for, not news
-        for i, layer in enumerate(model.layers):
-            x = layer.forward(x, training=False)
+        for i, layer, x in model.outputs(x):
             if not np.isfinite(x).all():
                 return f"layer {i} ({layer.registry_name}) output went non-finite (overflow)"
     return "the parameters and outputs are finite, so the loss itself overflowed"

@@ -7,6 +7,7 @@ from .activations import Activation, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, 
 from .base import Layer
 from .conv import Conv2D
 from .core import Dense, Dropout, Flatten, Reshape
+from .merge import Add, Average, Concatenate, Merge, Multiply
 from .norm import BatchNorm, LayerNorm
 from .pool import AvgPool2D, GlobalAvgPool2D, MaxPool2D
 from .smooth import ELU, GELU, SELU, SiLU, Softplus, Swish
@@ -22,6 +23,6 @@ def build_layer(spec, input_shape=None, dtype="float32", seed: int = 0) -> Layer
     return layer
 
 
-__all__ = ["Layer", "LAYERS", "build_layer", "Activation", "AvgPool2D", "BatchNorm", "Conv2D", "Dense", "ELU", "GELU", "Dropout", "Flatten",
+__all__ = ["Layer", "LAYERS", "build_layer", "Activation", "Add", "Average", "Concatenate", "Merge", "Multiply", "AvgPool2D", "BatchNorm", "Conv2D", "Dense", "ELU", "GELU", "Dropout", "Flatten",
            "GlobalAvgPool2D", "LayerNorm", "LeakyReLU", "Linear", "MaxPool2D", "SELU", "SiLU",
            "Softplus", "Swish", "ReLU", "Reshape", "Sigmoid", "Softmax", "Tanh"]
