@@ -11,6 +11,7 @@ import pytest
 import nntrain
 from nntrain.api import load_run
 from nntrain.data import load_splits
+from nntrain.nn.graph import build_model
 from nntrain.nn.layers import Activation
 from nntrain.nn.model import Sequential
 
@@ -21,9 +22,11 @@ TOL = 1e-5
 
 
 def onnx_run(path_or_bytes, x):
+    """The graph's output for x, or for {input name: array} of a model with several inputs."""
     data = path_or_bytes.read_bytes() if hasattr(path_or_bytes, "read_bytes") else path_or_bytes
     sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
-    return sess.run(None, {"input": np.ascontiguousarray(x, dtype=np.float32)})[0]
+    feed = x if isinstance(x, dict) else {"input": x}
+    return sess.run(None, {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in feed.items()})[0]
 
 
 def to_onnx(model, mean=None, std=None):
@@ -36,14 +39,22 @@ def to_onnx(model, mean=None, std=None):
 def test_every_registered_layer_exports_and_matches(name):
     """A new layer type fails here until it has an ONNX converter (or is documented as not exportable)."""
     spec, shape = EXAMPLES[name]
-    model = Sequential.from_specs([spec], shape, dtype="float32", seed=3)
+    if isinstance(shape, list):  # a merge layer: a graph of one merge of its model inputs
+        shape = {f"x{k}": s for k, s in enumerate(shape)}
+        model = build_model([{**spec, "inputs": list(shape)}], shape, seed=3)
+    else:
+        model = Sequential.from_specs([spec], shape, dtype="float32", seed=3)
     # every parameter and buffer (e.g. moving statistics) non-trivial, not the initial zeros/ones
     rng = np.random.default_rng(0)
     model.flat_params[...] = rng.standard_normal(model.flat_params.size) * 0.5
     for layer in model.layers:
         for buf in layer.buffers.values():
             buf[...] = rng.uniform(0.5, 1.5, buf.shape)  # positive, so variances stay valid
-    x = np.random.default_rng(1).standard_normal((7,) + tuple(shape)).astype(np.float32)
+    rng = np.random.default_rng(1)
+    if isinstance(shape, dict):
+        x = {k: rng.standard_normal((7,) + s).astype(np.float32) for k, s in shape.items()}
+    else:
+        x = rng.standard_normal((7,) + tuple(shape)).astype(np.float32)
     got = onnx_run(to_onnx(model), x)
     ref = model.predict(x)
     assert got.shape == ref.shape

@@ -298,3 +298,72 @@ def test_a_sweep_over_a_graph(residual, cli, tmp_path):
     r = cli("sweep", residual, "--zip", "model.layers.0.units=8,12", "--zip", "model.layers.3.units=8,12",
             "--set", "train.epochs=1", "--out", tmp_path / "sw", "--json")
     assert r.exit_code == 0, r.output
+
+
+# -- export ---------------------------------------------------------------------------------
+def onnx_outputs(data: bytes, feed: dict) -> np.ndarray:
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    return sess.run(None, {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in feed.items()})[0]
+
+
+def test_a_residual_cnn_exports_to_onnx():
+    """Merges of channels-first tensors stay channels-first (add, concatenate on channels); a
+    merge of a channels-first conv output with the channels-last input transposes it back."""
+    from nntrain.tools.export.onnx_graph import to_onnx_bytes
+
+    specs = [
+        {"type": "conv2d", "filters": 2, "kernel_size": 3, "padding": "same", "name": "c0"},
+        {"type": "add", "inputs": ["c0", "input"], "name": "skip"},  # NCHW + NHWC
+        {"type": "conv2d", "filters": 4, "kernel_size": 3, "padding": "same", "activation": "relu", "name": "c1"},
+        {"type": "batchnorm"},
+        {"type": "conv2d", "filters": 4, "kernel_size": 3, "padding": "same", "name": "c2"},
+        {"type": "add", "inputs": ["c1", "c2"], "name": "res"},  # NCHW + NCHW
+        {"type": "concatenate", "inputs": ["res", "c1"]},  # on channels, in NCHW
+        {"type": "maxpool2d", "pool_size": 2},
+        {"type": "flatten"},
+        {"type": "dense", "units": 3, "activation": "softmax"},
+    ]
+    model = build_model(specs, (6, 6, 2), seed=4)
+    rng = np.random.default_rng(0)
+    model.flat_params[...] = rng.standard_normal(model.flat_params.size) * 0.3
+    for layer in model.layers:
+        for buf in layer.buffers.values():
+            buf[...] = rng.uniform(0.5, 1.5, buf.shape)
+    x = rng.standard_normal((5, 6, 6, 2)).astype(np.float32)
+    data = to_onnx_bytes(model)
+    assert np.abs(onnx_outputs(data, {"input": x}) - model.predict(x)).max() < 1e-5
+
+
+def test_two_inputs_export_to_onnx_under_their_names():
+    from nntrain.tools.export.onnx_graph import to_onnx_bytes
+
+    specs = [{"type": "dense", "units": 5, "activation": "tanh", "inputs": ["num"], "name": "a"},
+             {"type": "reshape", "target_shape": [6], "inputs": ["img"], "name": "flat"},
+             {"type": "concatenate", "inputs": ["a", "flat"]},
+             {"type": "dense", "units": 2}]
+    model = build_model(specs, {"num": [3], "img": [2, 3]}, seed=1)
+    rng = np.random.default_rng(1)
+    x = {"num": rng.standard_normal((4, 3)), "img": rng.standard_normal((4, 2, 3))}
+    assert np.abs(onnx_outputs(to_onnx_bytes(model), x) - model.predict(x)).max() < 1e-5
+
+
+def test_export_of_a_trained_graph_agrees_with_predict_proba(residual, cli, tmp_path):
+    assert cli("fit", residual, "--run-dir", tmp_path / "run", "--quiet").exit_code == 0
+    r = cli("export", tmp_path / "run", "--out", tmp_path / "m.onnx")
+    assert r.exit_code == 0, r.output
+    x = np.random.default_rng(2).uniform(-1, 1, (50, 2)).astype(np.float32)
+    np.savez(tmp_path / "x.npz", x=x)
+    r = cli("predict", tmp_path / "run", tmp_path / "x.npz", "--proba", "--out", tmp_path / "p.npz")
+    assert r.exit_code == 0, r.output
+    with np.load(tmp_path / "p.npz") as f:
+        proba = f["proba"]
+    got = onnx_outputs((tmp_path / "m.onnx").read_bytes(), {"input": x})
+    assert np.abs(got - proba).max() < 1e-4
+    r = cli("export", tmp_path / "run", "--format", "npz", "--out", tmp_path / "w.npz")
+    assert r.exit_code == 0, r.output
+    with np.load(tmp_path / "w.npz") as f:
+        arch = json.loads(str(f["architecture"]))
+    add = arch["layers"][6]
+    assert add["type"] == "add" and add["inputs"] == ["stem", "branch"] and add["input_shape"] == [[12], [12]]

@@ -138,22 +138,28 @@ def _check_acyclic(sources: list[list[int]], names: list, m: int, given: list[bo
 class Graph(Model):
     """Layers run in topological order, each on the outputs it names. Same surface as
     Sequential: forward, backward, predict, param_groups, state_dict (arrays "<layer>.<param>"
-    by position in `layers`, the config's order with activation shorthands expanded)."""
+    by position in `layers`, the config's order with activation shorthands expanded).
+
+    input_shape is one shape (the input is called `input`), or {name: shape} for several
+    inputs, which forward and predict then take as {name: array}."""
 
     def __init__(self, layers: list, sources: list[list[int]], input_shape, dtype="float32", seed: int = 0,
                  config_index: list[int] | None = None, names: list[str] | None = None, training: bool = True):
-        """sources[k]: the nodes layer k reads: 0 for the model input, 1 + j for layer j."""
+        """sources[k]: the nodes layer k reads: 0 .. m-1 for the m model inputs, m + j for layer j."""
         self.layers = list(layers)
         self.sources = [list(s) for s in sources]
         self.config_index = config_index or list(range(len(self.layers)))
         self.names = names or [str(k) for k in range(len(self.layers))]
         self._setup(input_shape, dtype, seed, training)
+        self.input_names = list(self.input_shape) if isinstance(self.input_shape, dict) else [INPUT]
         self._build()
 
     @classmethod
     def from_specs(cls, specs: list, input_shape, dtype="float32", seed: int = 0,
                    training: bool = True) -> "Graph":
-        sources, entry_names = wire(specs, [INPUT])
+        input_names = list(input_shape) if isinstance(input_shape, dict) else [INPUT]
+        m = len(input_names)
+        sources, entry_names = wire(specs, input_names)
         plain = [{k: v for k, v in s.items() if k not in GRAPH_KEYS} if isinstance(s, dict) else s for s in specs]
         layers, index, layer_sources, names = [], [], [], []
         entry_out: dict[int, int] = {}  # entry i -> the node of its last layer (after an activation shorthand)
@@ -166,21 +172,22 @@ class Graph(Model):
             if i in entry_out:  # the activation of a shorthand reads the layer before it and takes the name
                 layer_sources.append([entry_out[i]])
                 names[-1] = f"{k - 1}"
-            else:  # wire()'s node 1 + i is entry i
-                layer_sources.append([j if j == 0 else entry_out[j - 1] for j in sources[i]])
+            else:  # wire()'s node m + i is entry i
+                layer_sources.append([j if j < m else entry_out[j - m] for j in sources[i]])
             names.append(entry_names[i] or f"{k}")
-            entry_out[i] = 1 + k
+            entry_out[i] = m + k
             index.append(i)
         return cls(layers, layer_sources, input_shape, dtype=dtype, seed=seed, config_index=index,
                    names=names, training=training)
 
     def _node_name(self, j: int) -> str:
-        return INPUT if j == 0 else self.names[j - 1]
+        m = len(self.input_names)
+        return self.input_names[j] if j < m else self.names[j - m]
 
     def _build(self) -> None:
-        n = len(self.layers)
-        order, waiting = [], [sum(1 for j in set(s) if j) for s in self.sources]
-        users: list[list[int]] = [[] for _ in range(n + 1)]
+        n, m = len(self.layers), len(self.input_names)
+        order, waiting = [], [sum(1 for j in set(s) if j >= m) for s in self.sources]
+        users: list[list[int]] = [[] for _ in range(m + n)]
         for k, src in enumerate(self.sources):
             for j in set(src):
                 users[j].append(k)
@@ -189,49 +196,58 @@ class Graph(Model):
         while ready:  # Kahn's algorithm, lowest index first: a config already in order keeps it
             k = heapq.heappop(ready)
             order.append(k)
-            for u in users[1 + k]:
+            for u in users[m + k]:
                 waiting[u] -= 1
                 if not waiting[u]:
                     heapq.heappush(ready, u)
         if len(order) != n or (n and order[-1] != n - 1):  # wire() refuses these in a config
             raise ConfigError("the layers form a cycle, or the last one is not the output", "model.layers")
-        shapes: list = [self.input_shape] + [None] * n
+        given = self.input_shape
+        shapes: list = (list(given.values()) if isinstance(given, dict) else [given]) + [None] * n
         total = 0
         for k in order:
             src, layer = self.sources[k], self.layers[k]
             if isinstance(layer, Merge):
                 named = ", ".join(f"{self._node_name(j)} {list(shapes[j])}" for j in src)
-                shapes[1 + k], total = self._build_layer(
+                shapes[m + k], total = self._build_layer(
                     k, [shapes[j] for j in src], total, lambda exc: f"{layer.registry_name} of {named}: {exc}")
             else:
-                shapes[1 + k], total = self._build_layer(k, shapes[src[0]], total)
-                if src[0] == 0:  # its input gradient would go to the data: skip computing it
+                shapes[m + k], total = self._build_layer(k, shapes[src[0]], total)
+                if src[0] < m:  # its input gradient would go to the data: skip computing it
                     layer.need_input_grad = False
         self.order = order
+        self._m = m
         # (layer, its source node, or the list of them for a merge, its node) in forward's order
         self._steps = [(self.layers[k], self.sources[k] if isinstance(self.layers[k], Merge) else self.sources[k][0],
-                        1 + k) for k in order]
+                        m + k) for k in order]
         self._back = self._steps[::-1]
-        self._values: list = [None] * (n + 1)
-        self._grads: list = [None] * (n + 1)
-        self._owned = [False] * (n + 1)
+        self._values: list = [None] * (m + n)
+        self._grads: list = [None] * (m + n)
+        self._owned = [False] * (m + n)
         self._sums = Workspace()  # where the gradients of an output that feeds several layers add up
-        self._finish(shapes[n])
+        self._finish(shapes[-1])
 
     # -- computation --------------------------------------------------------------------
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+    def _feed(self, values: list, x) -> None:
+        if self._m == 1 and not isinstance(x, dict):
+            values[0] = x
+            return
+        for j, name in enumerate(self.input_names):
+            values[j] = x[name]
+
+    def forward(self, x, training: bool = False) -> np.ndarray:
         values = self._values
-        values[0] = x
+        self._feed(values, x)
         for layer, src, node in self._steps:
             values[node] = layer.forward(values[src] if src.__class__ is int else [values[j] for j in src], training)
-        out = values[-1]
-        values[0] = None  # hold no reference to the caller's array
-        return out
+        for j in range(self._m):
+            values[j] = None  # hold no reference to the caller's arrays
+        return values[-1]
 
     def backward(self, grad: np.ndarray, skip_last: bool = False) -> None:
         """Backpropagate dL/d(output) (or dL/d(input of the last layer) when skip_last), summing
         the gradients that reach an output from each layer it feeds."""
-        g, owned = self._grads, self._owned
+        g, owned, m = self._grads, self._owned, self._m
         for j in range(len(g)):
             g[j] = None
             owned[j] = False
@@ -244,11 +260,11 @@ class Graph(Model):
         for layer, src, node in steps:
             gin = layer.backward(g[node])
             if src.__class__ is int:
-                if src:
+                if src >= m:
                     self._accumulate(src, gin)
             else:
                 for j, gj in zip(src, gin):
-                    if j:
+                    if j >= m:
                         self._accumulate(j, gj)
         for layer in self._regularized:
             layer.add_penalty_grad()
@@ -268,12 +284,26 @@ class Graph(Model):
             g[j] = total
             self._owned[j] = True
 
-    def outputs(self, x: np.ndarray):
+    def predict(self, x, batch_size: int = 1024) -> np.ndarray:
+        """Outputs for x (an array, or {input name: array} for several inputs) in inference
+        mode, as a new array (n, *output_shape)."""
+        if self._m == 1 and not isinstance(x, dict):
+            return super().predict(x, batch_size)
+        x = {name: np.asarray(x[name]) for name in self.input_names}
+        n = len(x[self.input_names[0]])
+        out = np.empty((n,) + self.output_shape, dtype=self.dtype)
+        for start in range(0, n, batch_size):
+            xb = {k: v[start:start + batch_size].astype(self.dtype, copy=False) for k, v in x.items()}
+            out[start:start + batch_size] = self.forward(xb, training=False)
+        return out
+
+    def outputs(self, x):
         """(index, layer, output) per layer in the order forward runs them, in inference mode."""
-        values = [x] + [None] * len(self.layers)
+        values = [None] * len(self._values)
+        self._feed(values, x)
         for layer, src, node in self._steps:
             values[node] = layer.forward(values[src] if src.__class__ is int else [values[j] for j in src], False)
-            yield node - 1, layer, values[node]
+            yield node - self._m, layer, values[node]
 
     # -- description --------------------------------------------------------------------
     def summary_rows(self) -> list[tuple[str, str, tuple[int, ...], int]]:
@@ -282,18 +312,20 @@ class Graph(Model):
                 for k, layer in enumerate(self.layers)]
 
     def layer_inputs(self) -> list[list[str]]:
-        """The names of what each layer reads ('input' for the model input)."""
+        """The names of what each layer reads (a model input: its name, `input` when alone)."""
         return [[self._node_name(j) for j in src] for src in self.sources]
 
 
-def check_wiring(specs: list) -> None:
-    """ConfigError at the key of a graph's bad wiring (see `wire`); nothing for a plain stack."""
-    if uses_graph(specs):
-        wire(specs, [INPUT])
+def check_wiring(specs: list, inputs: dict | None = None) -> None:
+    """ConfigError at the key of a graph's bad wiring (see `wire`); nothing for a plain stack.
+    inputs: {name: shape} of several model inputs, else the one input is `input`."""
+    if inputs is not None or uses_graph(specs):
+        wire(specs, list(inputs) if inputs is not None else [INPUT])
 
 
 def build_model(specs: list, input_shape, dtype="float32", seed: int = 0, training: bool = True) -> Model:
     """The model of `model.layers`: a Graph when an entry has a name, an inputs list or is a
-    merge layer, else a Sequential (today's configs, trained bit for bit as before)."""
-    kind = Graph if uses_graph(specs) else Sequential
+    merge layer, or input_shape is {name: shape} for several inputs, else a Sequential (today's
+    configs, trained bit for bit as before)."""
+    kind = Graph if isinstance(input_shape, dict) or uses_graph(specs) else Sequential
     return kind.from_specs(specs, input_shape, dtype=dtype, seed=seed, training=training)

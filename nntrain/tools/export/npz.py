@@ -6,7 +6,8 @@
 
 Arrays are named "<layer index>.<name>" as in the run's model.npz; "data.mean"/"data.std" hold
 the standardization statistics when the run used them (x -> (x - mean) / std before layer 0).
-Layouts are nntrain's (Keras'): channels last, dense kernels (in, out), conv kernels
+A graph model's layers also carry their "name" and "inputs" (the layers or model inputs they
+read). Layouts are nntrain's (Keras'): channels last, dense kernels (in, out), conv kernels
 (kh, kw, c_in, c_out). Nothing in the file needs pickle.
 """
 from __future__ import annotations
@@ -39,16 +40,19 @@ def architecture(model: Sequential, standardized: bool, source: str | None = Non
     from ... import __version__
 
     layers = []
+    inputs = model.layer_inputs() if hasattr(model, "layer_inputs") else None  # a graph
     for i, layer in enumerate(model.layers):
         layers.append({
             "index": i,
             "type": layer.registry_name,
             "config": _plain(layer.get_config()),
-            "input_shape": list(layer.input_shape),
+            "input_shape": _plain(layer.input_shape),
             "output_shape": list(layer.output_shape),
             "params": {k: f"{i}.{k}" for k in layer.params},
             "buffers": {k: f"{i}.{k}" for k in layer.buffers},
         })
+        if inputs is not None:  # the layer's name and what it reads: model inputs or layer names
+            layers[-1].update(name=model.names[i], inputs=inputs[i])
     return {
         "format": FORMAT,
         "version": VERSION,
@@ -56,7 +60,7 @@ def architecture(model: Sequential, standardized: bool, source: str | None = Non
         "source": source,
         "layout": "channels_last",
         "dtype": str(model.dtype),
-        "input_shape": list(model.input_shape),
+        "input_shape": _plain(model.input_shape),  # {name: shape} for a graph with several inputs
         "output_shape": list(model.output_shape),
         "standardize": {"mean": "data.mean", "std": "data.std"} if standardized else None,
         "layers": layers,

@@ -1,4 +1,4 @@
-"""A trained Sequential as an ONNX graph (opset 13), built with the `onnx` package's helpers.
+"""A trained model as an ONNX graph (opset 13), built with the `onnx` package's helpers.
 
 The graph takes what `nntrain predict` takes: raw samples (batch, *input_shape), channels last
 (Keras layout), float32. Standardization statistics of the run become Sub/Div nodes at the
@@ -11,7 +11,8 @@ NCHW->NHWC back before anything that depends on the element order (flatten, resh
 so flattened features come out in nntrain's order and dense weights need no permutation.
 Conv kernels (kh, kw, c_in, c_out) become (c_out, c_in, kh, kw); 'same' padding becomes the
 explicit pads Keras uses (the odd pixel at the end); batch norm is the inference form with the
-moving statistics.
+moving statistics. A graph model runs its layers in topological order, each on the tensors
+of its sources; merge layers become Sum (add), Mean (average), Mul (multiply) and Concat.
 """
 from __future__ import annotations
 
@@ -290,8 +291,65 @@ CONVERTERS = {
 }
 
 
+def _add(g: Graph, layer, xs: list[str]) -> str:
+    return g.node("Sum", *xs, hint="add")
+
+
+def _average(g: Graph, layer, xs: list[str]) -> str:
+    return g.node("Mean", *xs, hint="average")
+
+
+def _multiply(g: Graph, layer, xs: list[str]) -> str:
+    out = xs[0]
+    for x in xs[1:]:
+        out = g.node("Mul", out, x, hint="multiply")
+    return out
+
+
+def _concatenate(g: Graph, layer, xs: list[str]) -> str:
+    rank = len(layer.output_shape)
+    axis = layer.axis % rank  # per-sample axis, channels last
+    if g.nchw:  # (h, w, c) held as (c, h, w): h -> 2, w -> 3, c -> 1 with the batch axis
+        return g.node("Concat", *xs, axis=[2, 3, 1][axis], hint="concatenate")
+    return g.node("Concat", *xs, axis=axis + 1, hint="concatenate")
+
+
+# merge layers: several tensors in (all in one layout), one out
+MERGES = {"add": _add, "average": _average, "multiply": _multiply, "concatenate": _concatenate}
+
+
+def _run_graph(g: Graph, model, inputs: list[str]) -> None:
+    """A graph model's layers in topological order, each on the tensors of its sources; merges
+    keep channels-first only when all their inputs are (images through a residual block)."""
+    m = len(inputs)
+    held = {j: (name, tuple(shape), False) for j, (name, shape) in
+            enumerate(zip(inputs, model.input_shape.values() if isinstance(model.input_shape, dict)
+                          else [model.input_shape]))}
+    if m == 1:
+        held[0] = (g.x, g.shape, g.nchw)  # after the standardization nodes
+    for k in model.order:
+        layer, src = model.layers[k], model.sources[k]
+        if layer.registry_name in MERGES:
+            parts = [held[j] for j in src]
+            g.nchw = all(nchw for _, _, nchw in parts)
+            xs = []
+            for x, shape, nchw in parts:
+                g.x, g.shape = x, shape
+                if nchw and not g.nchw:
+                    g.op("Transpose", perm=NCHW_TO_NHWC, hint="to_nhwc")
+                xs.append(g.x)
+            g.x = MERGES[layer.registry_name](g, layer, xs)
+        else:
+            g.x, g.shape, g.nchw = held[src[0]]
+            CONVERTERS[layer.registry_name](g, layer)
+        g.shape = tuple(layer.output_shape)
+        held[m + k] = (g.x, g.shape, g.nchw)
+    g.x, g.shape, g.nchw = held[m + len(model.layers) - 1]
+
+
 def to_onnx_model(model: Sequential, mean=None, std=None, doc: str = ""):
-    """The onnx.ModelProto of a model (float32), with standardization at the input if given."""
+    """The onnx.ModelProto of a model (float32), with standardization at the input if given. A
+    graph with several inputs takes them under their names."""
     try:
         import onnx
         from onnx import TensorProto, helper
@@ -299,22 +357,27 @@ def to_onnx_model(model: Sequential, mean=None, std=None, doc: str = ""):
         raise NntrainError("ONNX export needs the onnx package, which is not installed; install the `onnx` "
                            "extra: pip install 'nntrain[onnx]'") from None
     for i, layer in enumerate(model.layers):
-        if layer.registry_name not in CONVERTERS:
+        if layer.registry_name not in CONVERTERS and layer.registry_name not in MERGES:
             raise NntrainError(f"cannot export layer {i} ({layer.registry_name}) to ONNX: no converter for it; "
-                               f"supported: {', '.join(sorted(CONVERTERS))}")
-    g = Graph(model.input_shape)
+                               f"supported: {', '.join(sorted([*CONVERTERS, *MERGES]))}")
+    shapes = dict(model.input_shape) if isinstance(model.input_shape, dict) else {"input": model.input_shape}
+    g = Graph(next(iter(shapes.values())))
+    g.x = next(iter(shapes))
     if mean is not None:
         shape = model.input_shape
         g.op("Sub", g.const("data_mean", _f32(mean).reshape(shape)), hint="standardize")
         g.op("Div", g.const("data_std", _f32(std).reshape(shape)), hint="standardize")
-    for i, layer in enumerate(model.layers):
-        CONVERTERS[layer.registry_name](g, layer)
-        g.shape = tuple(layer.output_shape)
+    if getattr(model, "sources", None) is not None:  # a graph
+        _run_graph(g, model, list(shapes))
+    else:
+        for i, layer in enumerate(model.layers):
+            CONVERTERS[layer.registry_name](g, layer)
+            g.shape = tuple(layer.output_shape)
     g.channels_last()
     g.nodes.append(helper.make_node("Identity", [g.x], ["output"]))
-    inp = helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", *model.input_shape])
+    inps = [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", *shape]) for name, shape in shapes.items()]
     out = helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", *model.output_shape])
-    graph = helper.make_graph(g.nodes, "nntrain", [inp], [out], initializer=g.inits)
+    graph = helper.make_graph(g.nodes, "nntrain", inps, [out], initializer=g.inits)
     from ... import __version__
 
     proto = helper.make_model(graph, producer_name="nntrain", producer_version=__version__,
