@@ -18,7 +18,10 @@ import numpy as np
 from . import runs
 from .config.load import dump_config, load_config
 from .config.schema import Config
-from .data import Splits, load_splits, read_file
+from .data import Dataset, Splits, load_splits, read_file, tabular
+from .data.readers import read_table
+from .data.splits import validation_indices
+from .data.tabular import raw_tables
 from .data.weights import split_weights
 from .errors import DataError, DivergedError, Interrupted, NntrainError, RunError
 from .nn.losses import Loss, build_loss
@@ -226,6 +229,8 @@ def _train(s: Setup, path: Path, progress: Progress, state: dict | None = None) 
         _check_epochs(trainer, train_cfg.epochs, path)
         progress.note(f"resuming {path} from {saver.saved}")
     runs.write_text(path / runs.CONFIG, dump_config(cfg))
+    if s.splits.tabular is not None or s.splits.train.classes is not None:  # how raw rows become inputs
+        runs.write_json(path / tabular.FILE, tabular.preprocessing_json(s.splits.tabular, s.splits.train.classes))
     runs.keep_metrics_rows(path / runs.METRICS, trainer.state.epoch)
     progress.note(f"run folder: {path}")
     val = (s.splits.val.x, s.y_val, s.w_val) if s.splits.val is not None else None
@@ -305,12 +310,35 @@ def _eval_weights(cfg: Config, loss: Loss, model: Model, ds, y: np.ndarray) -> n
     return split_weights(cfg.train.class_weight, loss, model.output_shape, [train, (ds, y)], cfg.model.dtype)[1]
 
 
+def data_report(cfg: Config) -> dict:
+    """What `nntrain check` shows of a config's data (its training split, as fit would read it):
+    the columns of a CSV with their kind, missing cells, categories and fill, the class balance
+    and the width of the encoded input (tabular.data_report)."""
+    splits = load_splits(cfg.data, input_shape=cfg.model.input_shape and tuple(cfg.model.input_shape),
+                         seed=cfg.seed, dtype=cfg.model.dtype)
+    header = target = None
+    if splits.tabular is None and cfg.data.train is not None and cfg.data.train.lower().endswith((".csv", ".csv.gz")):
+        table = read_table(cfg.data.train)  # numbers only: every column numeric, nothing missing
+        t = tabular.target_index(table, cfg.data.target)
+        header, target = [h for j, h in enumerate(table.header) if j != t], table.header[t]
+    return tabular.data_report(splits, header, target)
+
+
 def evaluate_run(run_dir: str | Path, data: str | None = None) -> dict:
     """Loss and metrics of a run on its test split, or on a data file (`--data`)."""
     run = load_run(run_dir)
     cfg = run.cfg
     loss = build_loss(cfg.loss)
-    if data is None:
+    if run.tabular is not None and (data is None or data.lower().endswith((".csv", ".csv.gz"))):
+        # raw rows through the preprocessing saved with the run (typed CSV columns)
+        table = read_table(data) if data else raw_tables(cfg.data, cfg.seed, validation_indices)[1]
+        if table is None:
+            raise RunError(f"{run_dir}: the config has no test split; pass --data FILE")
+        path = data or cfg.data.test or cfg.data.train
+        ds = Dataset(run.tabular.transform(table, cfg.model.dtype, " the run was trained on"),
+                     run.tabular.targets(table, cfg.model.dtype, " the run was trained on"), run.classes)
+        x, source = fit_input(ds.x, run, str(path)), (str(data) if data else "test split")
+    elif data is None:
         splits = load_splits(cfg.data, input_shape=tuple(cfg.model.input_shape), seed=cfg.seed,
                              dtype=cfg.model.dtype)
         ds, source = splits.test, "test split"
@@ -327,4 +355,7 @@ def evaluate_run(run_dir: str | Path, data: str | None = None) -> dict:
         cm.from_logits = loss.from_logits
         metrics.append(cm)
     result = evaluate(run.model, loss, metrics, x, y, _eval_weights(cfg, loss, run.model, ds, y))
-    return {"run_dir": str(run_dir), "data": source, "samples": len(x), **result}
+    out = {"run_dir": str(run_dir), "data": source, "samples": len(x), **result}
+    if run.classes is not None and "confusion_matrix" in out:
+        out["classes"] = list(run.classes)  # the names of the confusion matrix's rows and columns
+    return out

@@ -184,7 +184,7 @@ def test_killed_sweep_reruns_only_unfinished_trials(xor, tmp_path):
 
 def test_failed_and_diverged_trials_are_recorded_and_the_sweep_goes_on(tmp_path, write):
     good = write("good.csv", "a,b,y\n0,0,0\n0,1,1\n1,0,1\n1,1,0\n")
-    write("bad.csv", "a,b,y\n0,zero,0\n")
+    write("bad.csv", "a,b,y\n0,1,0\n0,zero,0\n")  # 'zero' among numbers: a data error (a text column would train)
     cfg = write("csv.yaml", XOR.replace("data: {name: xor}", f"data: {{train: {good.name}, test: {good.name}}}"))
     result = invoke("sweep", cfg, "--zip", "data.train=good.csv,good.csv,bad.csv", "--zip", "optimizer.lr=0.05,1e12,0.05",
                     "--set", "model.layers.0.activation=linear", "--set", "optimizer.type=sgd",

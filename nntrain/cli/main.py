@@ -145,18 +145,28 @@ def check(
 ):
     """Validate a config and print the model summary (layers, output shapes, parameters).
 
-    Example: nntrain check configs/mnist_mlp.yaml --set model.layers.0.units=256
+    With a CSV file (or no model.input_shape) it reads the data too, and shows each column as
+    fit will take it: kind, missing cells, categories, fill value; the class balance of the
+    target and the width of the encoded input.
+
+    Example: nntrain check configs/penguins.yaml --set model.layers.0.units=256
     """
     from ..config.load import load_config
-    from ..errors import ConfigError
     from ..nn.graph import build_model
 
     cfg = load_config(config, set_ or [])
-    if cfg.model.input_shape is None:
-        raise ConfigError("is needed to summarize the model without loading data", "model.input_shape")
-    model = build_model(cfg.model.layers, cfg.model.input_shape, cfg.model.dtype, cfg.seed)
-    from .views import print_summary
+    report = None
+    csv = cfg.data.train is not None and cfg.data.train.lower().endswith((".csv", ".csv.gz"))
+    if csv or cfg.model.input_shape is None:
+        from ..api import data_report
 
+        report = data_report(cfg)
+    input_shape = cfg.model.input_shape or report["input_shape"]
+    model = build_model(cfg.model.layers, input_shape, cfg.model.dtype, cfg.seed)
+    from .views import print_data_report, print_summary
+
+    if report is not None and (csv or report["class_balance"]):
+        print_data_report(report)
     print_summary(config, model)
 
 

@@ -83,23 +83,45 @@ def print_eval(result: dict) -> None:
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key in result:
-        if key not in ("run_dir", "data", "samples", "confusion_matrix"):
+        if key not in ("run_dir", "data", "samples", "confusion_matrix", "classes"):
             table.add_row(key, f"{result[key]:.4f}")
     out.print(table)
     if result.get("confusion_matrix"):
-        out.print(confusion_table(result["confusion_matrix"]))
+        out.print(confusion_table(result["confusion_matrix"], result.get("classes")))
 
 
-def confusion_table(matrix: list[list[int]]):
-    """A rich table of M[true, predicted], the diagonal (correct) in bold."""
+def confusion_table(matrix: list[list[int]], classes: list[str] | None = None):
+    """A rich table of M[true, predicted], the diagonal (correct) in bold; rows and columns named
+    after the classes when the run knows their names."""
+    names = classes if classes is not None and len(classes) == len(matrix) else [str(i) for i in range(len(matrix))]
     table = Table(title="confusion matrix", title_justify="left", caption="rows: true class; columns: predicted",
                   caption_justify="left")
     table.add_column("true", justify="right")
     for j in range(len(matrix)):
-        table.add_column(str(j), justify="right")
+        table.add_column(escape(escape_control(names[j])), justify="right")
     for i, row in enumerate(matrix):
-        table.add_row(str(i), *(f"[bold]{v}[/bold]" if i == j else str(v) for j, v in enumerate(row)))
+        table.add_row(Text(escape_control(names[i])), *(f"[bold]{v}[/bold]" if i == j else str(v) for j, v in enumerate(row)))
     return table
+
+
+def print_data_report(report: dict) -> None:
+    """`nntrain check` on a CSV: each column as fit takes it, the class balance, the input width."""
+    out = console()
+    if report["columns"]:
+        table = Table(title=f"data: {report['samples']} training samples", title_justify="left")
+        for col, justify in (("column", "left"), ("kind", "left"), ("missing", "right"), ("categories", "right"),
+                             ("fill", "left"), ("features", "right")):
+            table.add_column(col, justify=justify)
+        for r in report["columns"]:
+            table.add_row(*(Text(escape_control("-" if v is None else str(v))) for v in
+                            (r["column"], r["kind"] + (", scaled" if r["scaled"] else ""), r["missing"],
+                             r["categories"], r["fill"], r["features"])))
+        out.print(table)
+    if report["class_balance"]:
+        total = sum(report["class_balance"].values())
+        shown = ", ".join(f"{escape_control(k)} {v} ({100 * v / total:.1f}%)" for k, v in report["class_balance"].items())
+        out.print(f"target {escape_control(report['target'] or '')}: {shown}".replace("target : ", "target: "), markup=False)
+    out.print(f"encoded input width: {report['width']}", markup=False)
 
 
 def print_summary(config, model) -> None:

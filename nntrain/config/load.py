@@ -374,6 +374,15 @@ def validate(cfg: Config) -> None:
         problem = file_problem(Path(p)) if p is not None else None
         if problem:
             raise ConfigError(problem, f"data.{name}")
+    if d.test_split and d.test is not None:
+        raise ConfigError(f"holds a fraction of data.train out as the test split, but data.test ({d.test}) "
+                          f"is the test split; give one of them", "data.test_split")
+    if d.columns:
+        from ..data.tabular import column_specs
+
+        if d.train is None or not d.train.lower().endswith((".csv", ".csv.gz")):
+            raise ConfigError("describes the columns of a CSV file; give data.train: FILE.csv", "data.columns")
+        column_specs(d.columns)
     check_wiring(cfg.model.layers)  # a graph's names and inputs, before any shape is known
     if cfg.model.input_shape is not None:
         build_model(cfg.model.layers, cfg.model.input_shape, cfg.model.dtype, cfg.seed)

@@ -109,6 +109,12 @@ def shape(v, key):
     return list(v)
 
 
+def string_list(v, key):
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise ConfigError(f"must be a list of strings (quote them: ['', 'NA', '?']), got {v!r}", key)
+    return list(v)
+
+
 def mapping(v, key):
     if not isinstance(v, dict):
         raise ConfigError(f"must be a mapping, got {v!r} ({type_name(v)})", key)
@@ -211,8 +217,20 @@ class DataConfig:
                                "or a folder of x.npy and y.npy")
     test: str | None = option(None, optional(string), "test file, same formats")
     target: Any = option(None, None, "CSV target column: name or index (default: the last column)")
+    test_split: float = option(0.0, number(0.0, 1.0, high_open=True),
+                               "fraction of the train file held out as the test split (seeded, before validation_split) "
+                               "when there is no data.test")
     validation_split: float = option(0.0, number(0.0, 1.0, high_open=True), "fraction of train held out for validation")
-    standardize: bool = option(False, boolean, "z-score features with the training statistics")
+    standardize: Any = option("auto", boolean_or("auto"),
+                              "z-score features with the training statistics; auto: true for the numeric columns "
+                              "of a CSV read as typed columns, false otherwise (see README, Tabular CSVs)")
+    columns: dict | None = option(None, optional(mapping), "per-column kind and missing-value fill of a CSV, e.g. "
+                                  "{sex: category, age: {kind: numeric, fill: median, indicator: true}, id: ignore}")
+    na_values: list = option(check=string_list, factory=lambda: ["", "NA", "N/A", "NaN", "null", "?"],
+                             doc="CSV cells that mean a missing value")
+    max_categories: int = option(50, integer(2), "a category column with more values keeps the most frequent "
+                                 "max_categories - 1 and folds the rest into 'other'")
+    fold_rare: bool = option(True, boolean, "false: a category column with more than max_categories values is an error")
     limit: int | None = option(None, optional(integer(1)), "use only the first N training (and test) samples")
     weight: str | None = option(None, optional(string), "CSV column of sample weights (finite, >= 0; the loss is "
                                 "their weighted mean); an .npz gives them as an array w")

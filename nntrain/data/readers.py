@@ -14,6 +14,7 @@ import math
 import struct
 import zipfile
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -279,16 +280,7 @@ def read_csv(path, target=None, dtype="float32") -> Dataset:
     _check_file(path)
     dt = float_dtype(dtype)
     header, rows, lines = _read_csv_rows(path)
-    other = next((d for d in (";", "\t", "|") if len(header) == 1 and d in header[0]), None)
-    if other is not None:  # one column whose name holds another separator: a European or TSV export
-        shown = {";": "';'", "\t": "tabs", "|": "'|'"}[other]
-        raise DataError(f"{path}: the columns are separated by {shown}, not commas; nntrain reads comma-separated "
-                        f"CSV (the header reads {header[0]!r}): save it with ',' as the separator")
-    if all(_is_number(c) for c in header):
-        raise DataError(
-            f"{path}: the first line ({', '.join(header[:5])}{', ...' if len(header) > 5 else ''}) "
-            f"looks like data; a CSV file needs a header row naming its columns"
-        )
+    _check_header(header, path)
     t = _target_index(target, header, path)
     if len(header) < 2:
         raise DataError(f"{path}: only the target column {header[t]!r}; no feature columns")
@@ -304,7 +296,7 @@ def read_csv(path, target=None, dtype="float32") -> Dataset:
             except ValueError:
                 bad.append((next(i for i, c in enumerate(cells[:, j]) if not _is_number(c)), j))
         i, j = min(bad)
-        raise DataError(
+        raise NotNumeric(
             f"{path} line {lines[i]}, column {header[j]!r}: {str(cells[i, j])!r} is not a number"
         ) from None
     del cells
@@ -317,6 +309,51 @@ def read_csv(path, target=None, dtype="float32") -> Dataset:
             raise DataError(f"{path} line {lines[row]}: {what} contain NaN or inf")
     y = y.astype(np.int64) if np.all(y == np.round(y)) else y.astype(dt)
     return Dataset(x, y)
+
+
+class NotNumeric(DataError):
+    """A CSV cell that is not a number where read_csv needs one (a category, a missing value):
+    load_splits then reads the file as a table of typed columns (data/tabular.py)."""
+
+
+@dataclass
+class RawTable:
+    """A CSV file's cells as text: header (m,), cells (n, m) stripped strings, and the file line
+    number of each row (for messages)."""
+
+    path: Path
+    header: list[str]
+    cells: np.ndarray
+    lines: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.cells)
+
+    def take(self, idx) -> "RawTable":
+        return RawTable(self.path, self.header, self.cells[idx], self.lines[idx])
+
+
+def read_table(path) -> RawTable:
+    """A CSV file with a header row as text cells, with read_csv's checks of the file and header."""
+    path = Path(path)
+    _check_file(path)
+    header, rows, lines = _read_csv_rows(path)
+    _check_header(header, path)
+    return RawTable(path, header, np.array(rows, dtype=str).reshape(len(rows), len(header)),
+                    np.array(lines, dtype=np.int64))
+
+
+def _check_header(header: list[str], path: Path) -> None:
+    other = next((d for d in (";", "\t", "|") if len(header) == 1 and d in header[0]), None)
+    if other is not None:  # one column whose name holds another separator: a European or TSV export
+        shown = {";": "';'", "\t": "tabs", "|": "'|'"}[other]
+        raise DataError(f"{path}: the columns are separated by {shown}, not commas; nntrain reads comma-separated "
+                        f"CSV (the header reads {header[0]!r}): save it with ',' as the separator")
+    if all(_is_number(c) for c in header):
+        raise DataError(
+            f"{path}: the first line ({', '.join(header[:5])}{', ...' if len(header) > 5 else ''}) "
+            f"looks like data; a CSV file needs a header row naming its columns"
+        )
 
 
 def npz_array(z, key: str, path: Path) -> np.ndarray:

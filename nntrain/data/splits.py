@@ -10,7 +10,9 @@ from ..errors import DataError
 from .builtin import DATASETS
 from .dataset import Dataset, float_dtype
 from .ondisk import is_disk_array
-from .readers import read_file
+from . import tabular
+from .readers import NotNumeric, read_file
+from .tabular import Tabular
 
 # standardization works on row chunks of about this many values, so its float64
 # temporaries stay small (a few MB) whatever the size of the set
@@ -29,6 +31,7 @@ class Splits:
     test: Dataset | None
     mean: np.ndarray | None
     std: np.ndarray | None
+    tabular: Tabular | None = None  # a CSV read as typed columns: its fitted preprocessing
 
 
 def _shape_text(shape: tuple[int, ...]) -> str:
@@ -64,22 +67,30 @@ def _match_targets(test: Dataset, train: Dataset, source: str) -> Dataset:
     return Dataset(test.x, test.y.astype(train.y.dtype), test.classes, test.w)
 
 
-def _validation_split(ds: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dataset | None]:
-    """(train, val): round(n * fraction) samples held out after a shuffle seeded by `seed`."""
+def validation_indices(n: int, fraction: float, seed: int,
+                       key: str = "data.validation_split") -> tuple[np.ndarray, np.ndarray | None]:
+    """(train rows, held-out rows or None): round(n * fraction) held out after a shuffle seeded by `seed`."""
     if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction < 1:
-        raise DataError(f"data.validation_split must be a number in [0, 1), got {fraction!r}")
+        raise DataError(f"{key} must be a number in [0, 1), got {fraction!r}")
     if fraction == 0:
-        return ds, None
-    n = len(ds)
+        return np.arange(n), None
     n_val = round(n * fraction)
     if not 1 <= n_val < n:
         raise DataError(
-            f"data.validation_split {fraction} of {n} training samples leaves "
-            f"{n_val} for validation and {n - n_val} for training; each needs at least 1"
+            f"{key} {fraction} of {n} training samples leaves "
+            f"{n_val} held out and {n - n_val} for training; each needs at least 1"
         )
     perm = np.random.default_rng(seed).permutation(n)
     # sorted indices keep the file's order within each part and gather memory in sequence
-    val_idx, train_idx = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def _validation_split(ds: Dataset, fraction: float, seed: int,
+                      key: str = "data.validation_split") -> tuple[Dataset, Dataset | None]:
+    """(train, val): round(n * fraction) samples held out after a shuffle seeded by `seed`."""
+    train_idx, val_idx = validation_indices(len(ds), fraction, seed, key)
+    if val_idx is None:
+        return ds, None
 
     def take(idx: np.ndarray) -> Dataset:
         w = None if ds.w is None else np.take(ds.w, idx)
@@ -165,6 +176,24 @@ def apply_standardize(x: np.ndarray, mean: np.ndarray, std: np.ndarray, *, out: 
     return out
 
 
+def _numeric_files(train_path, test_path, target, dt, mmap="auto") -> tuple[Dataset, Dataset | None] | None:
+    """(train, test) of files whose every cell is a number, or None when a CSV holds text or
+    missing cells (read then as typed columns)."""
+    try:
+        train = read_file(train_path, target=target, dtype=dt, mmap=mmap)
+        return train, read_file(test_path, target=target, dtype=dt, mmap=mmap) if test_path is not None else None
+    except NotNumeric:
+        return None
+
+
+def _tabular_splits(cfg, input_shape, seed: int, dt) -> Splits:
+    train, val, test, prep = tabular.load_tabular(cfg, seed, dt, validation_indices)
+    if input_shape is not None and tuple(input_shape) != (prep.width,):
+        raise DataError(f"the encoded CSV has {prep.width} features ({', '.join(prep.features[:6])}"
+                        f"{', ...' if prep.width > 6 else ''}) but model.input_shape is {list(input_shape)}")
+    return Splits(train, val, test, None, None, prep)
+
+
 def load_splits(cfg, *, input_shape=None, seed: int = 0, dtype: str = "float32") -> Splits:
     """train / val / test Datasets of the `data:` config section, shaped for the model.
 
@@ -193,8 +222,10 @@ def load_splits(cfg, *, input_shape=None, seed: int = 0, dtype: str = "float32")
         test_source = str(cfg.images.test)
     elif train_path is not None:
         mmap = getattr(cfg, "mmap", "auto")
-        train = read_file(train_path, target=target, dtype=dt, mmap=mmap)
-        test = read_file(test_path, target=target, dtype=dt, mmap=mmap) if test_path is not None else None
+        files = None if tabular.wanted(cfg) else _numeric_files(train_path, test_path, target, dt, mmap)
+        if files is None:  # text or missing cells, or data.columns: typed columns, fitted on the train split
+            return _tabular_splits(cfg, input_shape, seed, dt)
+        train, test = files
         test_source = str(test_path)
     else:
         raise DataError(
@@ -231,10 +262,12 @@ def load_splits(cfg, *, input_shape=None, seed: int = 0, dtype: str = "float32")
         )
         test = _match_targets(test, train, test_source)
 
+    if getattr(cfg, "test_split", 0.0) and test is None:  # the test part of the training file
+        train, test = _validation_split(train, cfg.test_split, seed, "data.test_split")
     train, val = _validation_split(train, getattr(cfg, "validation_split", 0.0) or 0.0, seed)
 
     mean = std = None
-    if getattr(cfg, "standardize", False):
+    if getattr(cfg, "standardize", False) is True:  # auto: only a CSV of typed columns
         mean, std = _mean_std(train.x)
         # in place is safe for arrays this function read or made, unless a built-in hands
         # out read-only or shared arrays: those get a new one

@@ -13,7 +13,8 @@ import numpy as np
 
 from ..config.load import load_config
 from ..config.schema import Config
-from ..data import apply_standardize, load_splits
+from ..data import apply_standardize, load_splits, tabular
+from ..data.tabular import Tabular
 from ..errors import DataError, NntrainError, RunError
 from ..nn.graph import build_model
 from ..nn.model import Model
@@ -26,6 +27,8 @@ class LoadedRun:
     model: Model
     mean: np.ndarray | None
     std: np.ndarray | None
+    tabular: Tabular | None = None  # preprocessing.json: how raw CSV rows become the model's input
+    classes: list[str] | None = None  # the name of each class label
 
 
 def load_run(run_dir: str | Path) -> LoadedRun:
@@ -40,7 +43,13 @@ def load_run(run_dir: str | Path) -> LoadedRun:
         cfg.model.input_shape = data_input_shape(cfg, path)
     model = build_model(cfg.model.layers, cfg.model.input_shape, cfg.model.dtype, cfg.seed, training=False)
     model.load_state_dict(arrays, source=str(path / runs.WEIGHTS))
-    return LoadedRun(cfg, model, arrays.get("data.mean"), arrays.get("data.std"))
+    prep = classes = None
+    if (path / tabular.FILE).is_file():
+        try:
+            prep, classes = tabular.read_preprocessing(path / tabular.FILE)
+        except DataError as exc:
+            raise RunError(str(exc)) from None
+    return LoadedRun(cfg, model, arrays.get("data.mean"), arrays.get("data.std"), prep, classes)
 
 
 def data_input_shape(cfg: Config, path: Path) -> list[int]:

@@ -6,6 +6,10 @@ standardization statistics saved with the run), so predictions agree with evalua
     classifier     label per sample (argmax, or p > 0.5 for one sigmoid output);
                    --proba: class probabilities p_0 .. p_{C-1} (p_1 for one sigmoid output)
     regression     the predicted values y (y_0, y_1, ... when there are several)
+
+A run that knows its class names (a string target, an image folder) writes the names as labels
+and names the probability columns p_<class>. A run trained on a CSV of typed columns reads raw
+rows: its preprocessing.json fills, encodes and scales them as in training.
 """
 from __future__ import annotations
 
@@ -114,9 +118,8 @@ def predict_run(run_dir: str | Path, source: str | Path, proba: bool = False) ->
     run = load_run(run_dir)
     cfg, model = run.cfg, run.model
     loss = build_loss(cfg.loss)
-    x = read_inputs(source, int(np.prod(model.input_shape)), cfg.data.target, cfg.model.dtype)
-    x = fit_input(x, run, str(source))
-    out = model.predict(x)
+    out = model.predict(run_inputs(run, source))
+    names = run.classes
     if not loss.classification:
         if proba:
             raise NntrainError(f"--proba needs a classifier; the loss of {run_dir} ({cfg.loss['type']}) "
@@ -126,13 +129,40 @@ def predict_run(run_dir: str | Path, source: str | Path, proba: bool = False) ->
         return Predictions("y", out, cols)
     if proba:
         p = _probabilities(out, loss.from_logits).reshape(len(out), -1)
-        cols = ["p_1"] if p.shape[1] == 1 else [f"p_{j}" for j in range(p.shape[1])]
+        if names is not None and len(names) == max(p.shape[1], 2):  # p_<class name>
+            cols = [f"p_{names[1]}"] if p.shape[1] == 1 else [f"p_{c}" for c in names]
+        else:
+            cols = ["p_1"] if p.shape[1] == 1 else [f"p_{j}" for j in range(p.shape[1])]
         return Predictions("proba", p, cols)
-    return Predictions("label", predicted_labels(out, loss.from_logits).astype(np.int64), ["label"])
+    labels = predicted_labels(out, loss.from_logits).astype(np.int64)
+    if names is not None and len(names) >= max(int(labels.max(initial=0)) + 1, 1):
+        return Predictions("label", np.array(names, dtype=str)[labels], ["label"])
+    return Predictions("label", labels, ["label"])
+
+
+def run_inputs(run, source: str | Path) -> np.ndarray:
+    """The model's input for the rows of a file: a raw CSV goes through the run's saved
+    preprocessing (typed columns) when it has one; otherwise as read_inputs + fit_input."""
+    cfg, model = run.cfg, run.model
+    if run.tabular is not None and str(source).lower().endswith((".csv", ".csv.gz")):
+        from ..data.readers import read_table
+
+        x = run.tabular.transform(read_table(source), cfg.model.dtype, " the run was trained on")
+    else:
+        x = read_inputs(source, int(np.prod(model.input_shape)), cfg.data.target, cfg.model.dtype)
+    return fit_input(x, run, str(source))
 
 
 def to_csv(pred: Predictions) -> str:
     """CSV text; floats with enough digits to read back the exact same value."""
+    if pred.values.dtype.kind == "U":  # class names: quoted where they hold a comma or a quote
+        import csv
+
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(pred.columns)
+        writer.writerows([v] for v in pred.values.tolist())
+        return buf.getvalue()
     values = pred.values.reshape(len(pred.values), -1)
     fmt = "%d" if values.dtype.kind in "iu" else ("%.9g" if values.dtype.itemsize <= 4 else "%.17g")
     buf = io.StringIO()

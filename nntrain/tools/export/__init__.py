@@ -6,6 +6,10 @@
 - onnx: a standard ONNX graph (opset 13) taking the raw input, standardization included;
   needs the `onnx` extra.
 - npz: every weight as a plain named array plus the architecture as a JSON string.
+
+A run with typed CSV columns or class names also gets `<name>.preprocessing.json` beside the
+file (model.onnx -> model.preprocessing.json): its fill values, categories, statistics and
+class names, for a serving stack to turn raw rows into the input (README, Tabular CSVs).
 """
 from __future__ import annotations
 
@@ -37,5 +41,17 @@ def export_run(run_dir: str | Path, out: str | Path, fmt: str | None = None) -> 
         from .npz import to_npz_bytes
 
         data = to_npz_bytes(run.model, run.mean, run.std, source=str(run_dir))
+    prep = preprocessing_path(out) if run.tabular is not None or run.classes is not None else None
+    if prep is not None:  # how raw rows become the graph's input, and the class names of its outputs
+        from ...data.tabular import preprocessing_json
+        from ...runs.folder import write_json
+
+        check_out_file(prep, prep.name)
+        write_json(prep, preprocessing_json(run.tabular, run.classes))
     atomic_write(out, data)
     return out
+
+
+def preprocessing_path(out: Path) -> Path:
+    """Where export writes the run's preprocessing.json: model.onnx -> model.preprocessing.json."""
+    return out.with_name(out.stem + ".preprocessing.json")
