@@ -1,3 +1,6 @@
-from .cli import app
+"""`python -m nntrain`: the `nntrain` command, signals handled from its first line (launch.py)."""
+import sys
 
-app(prog_name="nntrain")
+from .launch import main
+
+sys.exit(main())

@@ -1,9 +1,12 @@
 """Signals sent to a real `nntrain fit` process: stop, save, resume bit-identically; SIGKILL
-inside a checkpoint write leaves a run folder that loads and resumes."""
+inside a checkpoint write leaves a run folder that loads and resumes; before training (imports,
+config, data, run folder) and outside it, a signal still ends nntrain with 128 + its number, an
+`interrupted:` line and no traceback."""
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -52,11 +55,12 @@ def reference(config, tmp_path_factory):
 
 
 class Fit:
-    """`python -m nntrain fit ...` in the background, its stderr collected line by line."""
+    """`python -m nntrain fit ...` (or `command fit ...`) in the background, its stderr collected
+    line by line."""
 
-    def __init__(self, *args, env=None):
+    def __init__(self, *args, env=None, command=(sys.executable, "-m", "nntrain")):
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "nntrain", "fit", *map(str, args), "--progress", "plain"],
+            [*command, "fit", *map(str, args), "--progress", "plain"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )
@@ -169,3 +173,134 @@ def test_sigkill_inside_a_checkpoint_write_leaves_a_loadable_resumable_run(confi
     assert r.exit_code == 0, r.output
     assert not list(run.glob(".*.tmp-*"))
     assert_weights_equal(run, reference)
+
+
+# -- before training: from nntrain's first line on (nntrain/launch.py) ----------------------
+# `python -X importtime` prints a line to stderr as each import ends: the k-th line after
+# nntrain.launch's places a signal among the imports of typer, pydantic, rich, numpy, yaml and
+# nntrain's own modules, on any machine however fast; the end of an import of nntrain's places
+# it in a step of `fit`. (Before launch.main runs is Python's own start-up, where Python's
+# defaults apply: see launch.py.)
+IMPORTED = "import time:"
+SETUP_DONE = "run folder:"  # fit's note just before training begins
+
+
+def after_imports(k: int):
+    """A wait_for predicate: the k-th import since nntrain's handlers went in has ended (or
+    setup is over, should there be fewer imports than k)."""
+    def seen(lines):
+        ours = next((i for i, ln in enumerate(lines) if ln.rstrip().endswith(" nntrain.launch")), None)
+        if ours is None:
+            return False
+        return sum(ln.startswith(IMPORTED) for ln in lines[ours + 1:]) >= k or after_setup(lines)
+    return seen
+
+
+def after_import_of(module: str):
+    return lambda lines: any(ln.startswith(IMPORTED) and ln.rstrip().endswith(" " + module) for ln in lines) \
+        or after_setup(lines)
+
+
+def after_setup(lines):
+    return any(ln.startswith(SETUP_DONE) for ln in lines)
+
+
+WHEN = [(f"import {k}", after_imports(k)) for k in (1, 80, 160, 260)] + [
+    ("the config, the data", after_import_of("nntrain.api")),  # api imported: load_config, setup next
+    ("the run folder", after_import_of("nntrain.train.checkpoint")),  # made and locked; config.yaml next
+    ("the start of training", after_setup),
+]
+STARTUP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGINT)
+
+
+def interrupt(config, run, when, sig, command=(sys.executable, "-m", "nntrain")) -> tuple[int, str]:
+    fit = Fit(config, "--run-dir", run, env={"PYTHONPROFILEIMPORTTIME": "1"}, command=command)
+    fit.wait_for(lambda: when(list(fit.lines)), "the moment to send the signal")
+    fit.send(sig)
+    return fit.finish()
+
+
+def assert_clean_end(rc: int, err: str, sig, run, cli, where: str) -> None:
+    """Exit 128 + the signal with an `interrupted:` line naming it (or 0 for a run that ended
+    first), no traceback, and a run folder that is absent, empty, or resumes to the end."""
+    said = [ln for ln in err.splitlines() if not ln.startswith(IMPORTED)]
+    assert rc in (0, 128 + sig), f"{where}: exit {rc}\n" + "\n".join(said)
+    assert "Traceback" not in err, f"{where}:\n" + "\n".join(said)
+    if rc:
+        assert any(ln.startswith(f"interrupted: stopped by {sig.name}") for ln in said), f"{where}: {said}"
+    if (run / runs.CONFIG).exists():
+        r = cli("fit", "--resume", run)
+        assert r.exit_code == 0, f"{where}: resume: {r.output}"
+        assert runs.read_summary(run)["status"] == "done", where
+    elif run.exists():  # made, but the run had not begun in it: a new fit may use it
+        assert runs.folder.foreign_files(run) == [], f"{where}: {sorted(os.listdir(run))}"
+
+
+def test_a_signal_at_any_moment_of_start_up_exits_128_plus_it_and_leaves_no_half_run(config, tmp_path, cli):
+    """SIGTERM, SIGUSR1 and SIGINT in turn, from the first import after nntrain's handlers are
+    in, through the config, the data and the run folder, into training."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    cases = [(where, when, STARTUP_SIGNALS[i % 3], tmp_path / f"run{i}") for i, (where, when) in enumerate(WHEN)]
+    with ThreadPoolExecutor(3) as pool:  # three processes at a time: each waits on its own output
+        ends = list(pool.map(lambda c: interrupt(config, c[3], c[1], c[2]), cases))
+    for (where, _, sig, run), (rc, err) in zip(cases, ends):
+        assert_clean_end(rc, err, sig, run, cli, f"{sig.name} at {where}")
+
+
+def test_the_console_script_handles_a_signal_among_its_imports(config, tmp_path, cli):
+    script = shutil.which("nntrain", path=os.path.dirname(sys.executable))
+    assert script, f"no nntrain script beside {sys.executable}: pip install -e ."
+    run = tmp_path / "run"
+    rc, err = interrupt(config, run, after_imports(60), signal.SIGTERM, command=(script,))
+    assert rc == 143, err
+    assert_clean_end(rc, err, signal.SIGTERM, run, cli, "SIGTERM at import 60")
+
+
+# a real signal sent by the process to itself at a chosen point (os.kill, then a sleep that it
+# interrupts), nntrain started as the console script starts it
+AT_A_POINT = """\
+import atexit, os, signal, sys, time
+
+from nntrain import launch
+from nntrain.cli import options
+
+def signal_me():
+    os.kill(os.getpid(), signal.{sig})
+    time.sleep(5)
+
+{hook}
+sys.argv[0] = "nntrain"
+sys.exit(launch.main())
+"""
+HOOKS = {
+    # click looks the command up while it parses: typer turns a KeyboardInterrupt there into exit 130
+    "while click parses the command line": ("SIGTERM", ["list", "losses"], """\
+looked_up = options.AppGroup.get_command
+def get_command(self, ctx, name):
+    signal_me()
+    return looked_up(self, ctx, name)
+options.AppGroup.get_command = get_command
+"""),
+    # inside the command: guarded() prints the line and exits with the signal's code
+    "inside the command": ("SIGUSR1", ["runs", "."], """\
+from nntrain.runs import table
+def list_runs(root):
+    signal_me()
+table.list_runs = list_runs
+"""),
+    # the command has ended and printed its output; Python is running its exit handlers
+    "after the command": ("SIGINT", ["--help"], "atexit.register(signal_me)\n"),
+}
+
+
+@pytest.mark.parametrize("where", list(HOOKS))
+def test_a_signal_outside_training_gives_one_interrupted_line_and_its_code(tmp_path, where):
+    name, args, hook = HOOKS[where]
+    script = tmp_path / "nntrain_at_a_point.py"
+    script.write_text(AT_A_POINT.format(sig=name, hook=hook))
+    r = subprocess.run([sys.executable, script, *args], capture_output=True, text=True, timeout=TIMEOUT, cwd=tmp_path)
+    assert r.returncode == 128 + signal.Signals[name], r.stderr
+    assert r.stderr.splitlines() == [f"interrupted: stopped by {name}"], r.stderr
+    if where == "after the command":
+        assert "Commands:" in r.stdout and r.stdout.endswith("\n")  # the help, flushed whole
