@@ -228,14 +228,15 @@ def _train(s: Setup, path: Path, progress: Progress, state: dict | None = None) 
         trainer.state.stop = False  # resuming is asking for more: a callback's stop is lifted
         _check_epochs(trainer, train_cfg.epochs, path)
         progress.note(f"resuming {path} from {saver.saved}")
-    runs.write_text(path / runs.CONFIG, dump_config(cfg))
-    if s.splits.tabular is not None or s.splits.train.classes is not None:  # how raw rows become inputs
-        runs.write_json(path / tabular.FILE, tabular.preprocessing_json(s.splits.tabular, s.splits.train.classes))
-    runs.keep_metrics_rows(path / runs.METRICS, trainer.state.epoch)
-    progress.note(f"run folder: {path}")
     val = (s.splits.val.x, s.y_val, s.w_val) if s.splits.val is not None else None
     resume_cmd = f"nntrain fit --resume {path}"
     try:
+        # from the first file on, a signal ends in the `interrupted` summary and the resume hint
+        runs.write_text(path / runs.CONFIG, dump_config(cfg))
+        if s.splits.tabular is not None or s.splits.train.classes is not None:  # how raw rows become inputs
+            runs.write_json(path / tabular.FILE, tabular.preprocessing_json(s.splits.tabular, s.splits.train.classes))
+        runs.keep_metrics_rows(path / runs.METRICS, trainer.state.epoch)
+        progress.note(f"run folder: {path}")
         # a signal is honoured until the run is recorded done: after the last epoch's checkpoint
         # it stops the run before its final evaluation, and resume finishes that evaluation
         with stop_on_signals(trainer):
@@ -253,6 +254,9 @@ def _train(s: Setup, path: Path, progress: Progress, state: dict | None = None) 
                 raise Interrupted(f"stopped by {signal_name(trainer.stop_signal)} after epoch {st.epoch}, "
                                   f"before the run was recorded done", trainer.stop_signal)
     except KeyboardInterrupt as exc:  # Interrupted, or a Ctrl-C before the handlers were in place
+        if not (path / runs.CONFIG).is_file():  # stopped before the run's first file: nothing to resume
+            raise Interrupted(f"{exc or 'interrupted'} before training began; nothing was written to {path}",
+                              getattr(exc, "signum", 2)) from None
         kept = f"the last checkpoint ({saver.saved}) is in {path}" if saver.saved else f"no checkpoint yet in {path}"
         _record(writer, trainer.state, "interrupted", str(exc))
         raise Interrupted(f"{exc or 'interrupted'}; {kept}\nresume with: {resume_cmd}",
@@ -264,7 +268,8 @@ def _train(s: Setup, path: Path, progress: Progress, state: dict | None = None) 
             kept = (f"the last good checkpoint ({saver.saved}) is kept; continue from it with: {lower}"
                     if saver.saved else f"no checkpoint was saved before it; start over with: {lower}")
             exc = DivergedError(f"training diverged: {exc}; {kept}")
-        _record(writer, trainer.state, "diverged" if exc.exit_code == 1 else "failed", str(exc))
+        if (path / runs.CONFIG).is_file():  # a folder without its config is no run to record in
+            _record(writer, trainer.state, "diverged" if exc.exit_code == 1 else "failed", str(exc))
         raise exc from None
     return writer.summary(st, "done", test=test, skipped_batches=st.skipped, **reports)
 
