@@ -268,10 +268,17 @@ def _train(s: Setup, path: Path, progress: Progress, state: dict | None = None) 
             kept = (f"the last good checkpoint ({saver.saved}) is kept; continue from it with: {lower}"
                     if saver.saved else f"no checkpoint was saved before it; start over with: {lower}")
             exc = DivergedError(f"training diverged: {exc}; {kept}")
+        elif getattr(exc, "environment", False) and (path / runs.CONFIG).is_file():
+            exc = RunError(f"{exc}; then continue with: {resume_cmd}")  # the checkpoint before it is intact
         if (path / runs.CONFIG).is_file():  # a folder without its config is no run to record in
             _record(writer, trainer.state, "diverged" if exc.exit_code == 1 else "failed", str(exc))
         raise exc from None
-    return writer.summary(st, "done", test=test, skipped_batches=st.skipped, **reports)
+    try:
+        return writer.summary(st, "done", test=test, skipped_batches=st.skipped, **reports)
+    except RunError as exc:  # the last write: resume finds the epochs done and writes it again
+        if getattr(exc, "environment", False):
+            raise RunError(f"{exc}; then continue with: {resume_cmd}") from None
+        raise
 
 
 def _record(writer: RunWriter, st: TrainState, status: str, error: str) -> None:

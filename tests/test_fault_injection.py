@@ -136,6 +136,7 @@ def test_every_failing_write_is_one_error_line_and_the_run_resumes_bit_exactly(s
         assert "No space left on device" in r.stderr and "Traceback" not in r.output, (k, r.stderr)
         # the disk is healthy again: either nothing of a run is there (fit it anew), or it resumes
         if (run / runs.CONFIG).exists():
+            assert f"then continue with: nntrain fit --resume {run}" in r.stderr, (k, r.stderr)
             again = cli("fit", "--resume", run, "-q", "--set", "train.epochs=2")  # what was asked for
             assert again.exit_code == 0, (k, again.output)
             assert same_bits(weights(run), reference), k
@@ -218,3 +219,18 @@ def test_a_trials_jsonl_line_torn_by_a_full_disk_spoils_no_other_record(tmp_path
     lines = (tmp_path / "trials.jsonl").read_text().splitlines()
     assert len(lines) == 3 and lines[1].startswith('{"id": "b"') and not lines[1].endswith("}")
     assert sorted(board.read_records(tmp_path)) == ["a", "c"]
+
+
+def test_a_trial_stopped_by_a_full_disk_runs_again_on_rerun_but_bad_input_does_not():
+    """classify() reads a trial's exit code and error line: a refused write (full disk, quota,
+    read-only) is `interrupted`, which a rerun of the sweep repeats; exit 2 for bad input stays
+    `failed`, which it does not."""
+    from nntrain.sweep.board import FINAL
+    from nntrain.sweep.runner import classify
+
+    for cause in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+        line = f"error: cannot write runs/s/0-ab/state.npz: {os.strerror(cause)}; free some space first\n"
+        status, error = classify(2, line)
+        assert status == "interrupted" and status not in FINAL and os.strerror(cause) in error
+    assert classify(2, "error: data/x.csv line 3: 'x' is not a number\n")[0] == "failed"
+    assert "failed" in FINAL

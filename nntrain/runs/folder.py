@@ -137,10 +137,15 @@ def atomic_write(path: str | Path, data: bytes, midway: Callable[[], None] | Non
 
 
 def write_error(path: Path, exc: OSError) -> RunError:
-    """The RunError (exit 2) for an OSError while writing `path`: the path and the cause."""
-    hint = {errno.ENOSPC: "; free some space, then resume", errno.EDQUOT: "; free some space, then resume",
+    """The RunError (exit 2) for an OSError while writing `path`: the path and the cause.
+
+    It is marked `environment`: the input was fine, the disk refused. A run stopped by it
+    resumes once the cause is fixed, and a sweep runs such a trial again."""
+    hint = {errno.ENOSPC: "; free some space first", errno.EDQUOT: "; free some space first",
             errno.EROFS: "; the file system is read-only", errno.EACCES: "; no permission to write there"}
-    return RunError(f"cannot write {path}: {exc.strerror or exc}{hint.get(exc.errno, '')}")
+    error = RunError(f"cannot write {path}: {exc.strerror or exc}{hint.get(exc.errno, '')}")
+    error.environment = True
+    return error
 
 
 def check_out_file(out: Path, example: str) -> Path:

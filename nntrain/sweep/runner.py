@@ -7,6 +7,7 @@ its run folder; its record is appended to trials.jsonl the moment it ends.
 """
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import signal
@@ -79,6 +80,11 @@ def _last_error(stderr: str) -> str | None:
     return lines[-1] if lines else None
 
 
+# a trial that exits 2 because its disk refused a write (full, over quota, read-only) did not
+# fail on its input: it is `interrupted`, which a rerun of the sweep runs again
+ENVIRONMENT = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+
+
 def classify(code: int, stderr: str) -> tuple[str, str | None]:
     """(status, error) from a trial's exit code (DESIGN.md: 1 diverged, 2 bad input, 130 Ctrl-C;
     143 and 138 are SIGTERM and SIGUSR1, which fit also answers by saving a checkpoint)."""
@@ -92,6 +98,8 @@ def classify(code: int, stderr: str) -> tuple[str, str | None]:
         return "interrupted", error or "interrupted"
     if code == 1 and error and "Traceback" not in stderr:
         return "diverged", error
+    if code == 2 and error and any(f": {os.strerror(e)}" in error for e in ENVIRONMENT):
+        return "interrupted", error  # the disk refused, not the input: a rerun runs the trial again
     if code == 2:
         return "failed", error
     return "crashed", f"exit code {code}: {error}" if error else f"exit code {code}"
