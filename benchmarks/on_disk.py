@@ -115,7 +115,7 @@ def run_child(cmd: list[str]) -> tuple[int, float, float, str]:
         text, errors = out.read(), err.read()
         peak = int(peak_file.read().split()[-1]) * 1024 if TIME else usage.ru_maxrss * 1024
     if p.returncode:
-        sys.exit(f"child failed ({p.returncode}): {' '.join(cmd)}\n{errors}")
+        raise SystemExit(f"child failed ({p.returncode}): {' '.join(cmd)}\n{errors}")
     return p.returncode, peak, wall, text
 
 
@@ -182,6 +182,7 @@ def main() -> None:
             if args.cold:
                 evict(folder / "x.npy")
             rounds["disk"].append(fit(folder, True, None, args.epochs, args.batch, work, "disk"))
+            print(f"disk: {json.dumps(rounds['disk'][-1])}", file=sys.stderr, flush=True)
             rounds["memory"].append(fit(folder, False, args.reference_rows, args.epochs, args.batch, work, "memory"))
         disk, memory = (median_run(rounds[k]) for k in ("disk", "memory"))
         result = {"rows": args.rows, "x_bytes": size, "epochs": args.epochs, "batch": args.batch, "cold": args.cold,

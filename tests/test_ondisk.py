@@ -255,3 +255,18 @@ def test_the_benchmark_script_runs(tmp_path):
     assert result["disk"]["samples"] == result["memory"]["samples"] == 2000
     assert result["disk"]["train_accuracy"] == result["memory"]["train_accuracy"]  # the same training
     assert result["disk"]["peak_rss_mb"] > 0 and list(tmp_path.iterdir()) == []  # the arrays are deleted
+
+
+def test_reads_larger_than_one_call_are_split(tmp_path, folder, monkeypatch):
+    """A whole-array read (data.mmap: false of a big x.npy) goes past what one preadv returns
+    (~2 GiB on Linux): it is read in pieces, and a file cut short is still named."""
+    from nntrain.data import ondisk
+
+    monkeypatch.setattr(ondisk, "_MAX_READ", 1000)  # smaller than a row of 12 float64
+    x = open_npy(folder / "x.npy")
+    expected = np.load(folder / "x.npy")
+    assert np.array_equal(x[:], expected) and np.array_equal(x.take([5, 2, 3]), expected[[5, 2, 3]])
+    raw = (folder / "x.npy").read_bytes()
+    (folder / "x.npy").write_bytes(raw[:-50])
+    with pytest.raises(DataError, match="truncated"):
+        x[590:600]

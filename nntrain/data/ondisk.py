@@ -38,6 +38,7 @@ from .dataset import first_nonfinite_row, narrowed
 # chunked passes (statistics, checks, evaluation slices) read about this many bytes at a time
 CHUNK_BYTES = 4 << 20
 _HAS_PREADV = hasattr(os, "preadv")
+_MAX_READ = 1 << 30  # bytes per read call
 
 
 class DiskArray:
@@ -227,28 +228,34 @@ class DiskArray:
         fd, rb, base = self._fd(), self.row_bytes, self.offset
         mv = memoryview(raw)
         b = len(file_rows)
-        preadv = os.preadv
-        got = 0
         try:
             if b > 1 and file_rows[-1] - file_rows[0] == b - 1 and bool((np.diff(file_rows) == 1).all()):
-                got = preadv(fd, (mv,), base + int(file_rows[0]) * rb)  # one contiguous block
-            else:
-                breaks = np.flatnonzero(file_rows[1:] != file_rows[:-1] + 1) + 1
-                if len(breaks) == b - 1:  # every row on its own (a shuffled batch)
-                    offsets = (file_rows * rb + base).tolist()
-                    for i, off in enumerate(offsets):
-                        got += preadv(fd, (mv[i * rb:(i + 1) * rb],), off)
-                else:
-                    starts = [0, *breaks.tolist()]
-                    ends = [*starts[1:], b]
-                    offsets = (file_rows[starts] * rb + base).tolist()
-                    for s, e, off in zip(starts, ends, offsets):
-                        got += preadv(fd, (mv[s * rb:e * rb],), off)
+                self._read_block(fd, mv, base + int(file_rows[0]) * rb)  # one contiguous block
+                return
+            breaks = np.flatnonzero(file_rows[1:] != file_rows[:-1] + 1) + 1
+            if len(breaks) == b - 1 and rb <= _MAX_READ:  # every row on its own (a shuffled batch)
+                preadv, got = os.preadv, 0
+                for i, off in enumerate((file_rows * rb + base).tolist()):
+                    got += preadv(fd, (mv[i * rb:(i + 1) * rb],), off)
+                if got == len(raw):
+                    return
+            starts = [0, *breaks.tolist()]
+            ends = [*starts[1:], b]
+            for s, e, off in zip(starts, ends, (file_rows[starts] * rb + base).tolist()):
+                self._read_block(fd, mv[s * rb:e * rb], off)
         except OSError as exc:
             raise DataError(f"{self.path}: cannot read ({exc.strerror or exc})") from None
-        if got != len(raw):
-            raise DataError(f"{self.path}: truncated: the file ended while reading {b} rows of {rb} bytes "
-                            f"(was it changed or cut short after it was opened?)")
+
+    def _read_block(self, fd: int, mv: memoryview, off: int) -> None:
+        """All of mv from byte off, in reads of at most _MAX_READ (Linux returns at most ~2 GiB
+        per call); DataError when the file ends first."""
+        done = 0
+        while done < len(mv):
+            n = os.preadv(fd, (mv[done:done + _MAX_READ],), off + done)
+            if n == 0:
+                raise DataError(f"{self.path}: truncated: the file ended {len(mv) - done} bytes short of the rows "
+                                f"read (was it changed or cut short after it was opened?)")
+            done += n
 
 
 # -- opening ------------------------------------------------------------------------------------
