@@ -101,3 +101,14 @@ def test_floor_script_runs(tmp_path):
     res = json.loads(out.read_text())["16"]
     assert set(res["ratios"]) == {"nntrain / gemm", "numpy / gemm", "nntrain / numpy"}
     assert all(len(v) == 2 for v in res["epoch_seconds"].values())
+
+
+def test_residual_block_benchmark_runs(tmp_path):
+    """benchmarks/residual_block.py (issue 15) on a tiny block, nntrain only (torch is optional)."""
+    out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "residual_block.py"), "--systems", "nntrain",
+                          "--batch", "4", "--size", "5", "--channels", "3", "--rounds", "1", "--steps", "2",
+                          "--threads", "1", "--json", str(tmp_path / "r.json")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["input"] == [5, 5, 3] and result["ms_per_step"]["nntrain"] > 0 and "ratio" not in result

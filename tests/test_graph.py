@@ -367,3 +367,15 @@ def test_export_of_a_trained_graph_agrees_with_predict_proba(residual, cli, tmp_
         arch = json.loads(str(f["architecture"]))
     add = arch["layers"][6]
     assert add["type"] == "add" and add["inputs"] == ["stem", "branch"] and add["input_shape"] == [[12], [12]]
+
+
+def test_the_mnist_resnet_config_trains(cli, tmp_path):
+    """configs/mnist_resnet.yaml learns: two short epochs on 800 images reach well above chance."""
+    from conftest import CONFIGS
+
+    r = cli("fit", CONFIGS / "mnist_resnet.yaml", "--set", "data.limit=800", "--set", "train.epochs=2",
+            "--set", "train.batch_size=32", "--run-dir", tmp_path / "run", "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["train"]["loss"] < 1.0 and out["test"]["accuracy"] > 0.75, out
+    assert isinstance(api.load_model(tmp_path / "run"), Graph)
