@@ -68,7 +68,7 @@ def setup(cfg: Config) -> Setup:
                          seed=cfg.seed, dtype=dtype)
     if cfg.model.input_shape is None:  # inferred from the data: saved in the run's config.yaml,
         cfg.model.input_shape = list(splits.train.x.shape[1:])  # so eval/predict/export can build the model
-    model = build_model(cfg.model.layers, cfg.model.input_shape, dtype=dtype, seed=cfg.seed)
+    model = build_model(cfg.model.layers, cfg.model.input_shape, dtype=dtype, seed=cfg.seed, inputs=cfg.model.inputs)
     loss = build_loss(cfg.loss)
 
     def targets(ds, part):

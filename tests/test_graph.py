@@ -379,3 +379,70 @@ def test_the_mnist_resnet_config_trains(cli, tmp_path):
     out = json.loads(r.stdout)
     assert out["train"]["loss"] < 1.0 and out["test"]["accuracy"] > 0.75, out
     assert isinstance(api.load_model(tmp_path / "run"), Graph)
+
+
+# -- several inputs -----------------------------------------------------------------------------
+TWO_INPUTS = """\
+seed: 2
+data: {train: two.npz, test_split: 0.25, standardize: true}
+model:
+  inputs: {num: [4], img: [3, 3, 1]}
+  layers:
+    - {type: dense, units: 8, activation: relu, inputs: [num], name: a}
+    - {type: flatten, inputs: [img]}
+    - {type: dense, units: 8, activation: tanh, name: b}
+    - {type: concatenate, inputs: [a, b]}
+    - {type: dense, units: 3, activation: softmax}
+loss: sparse_categorical_crossentropy
+metrics: [accuracy]
+optimizer: {type: adam, lr: 0.01}
+train: {epochs: 4, batch_size: 32}
+"""
+
+
+@pytest.fixture
+def two_inputs(tmp_path, write):
+    rng = np.random.default_rng(0)
+    num = rng.standard_normal((240, 4)) * 3 + 1
+    img = rng.standard_normal((240, 3, 3, 1))
+    y = (num[:, 0] + 3 * img[:, 1, 1, 0] > 1).astype(np.int64) + (num[:, 1] > 3).astype(np.int64)
+    np.savez(tmp_path / "two.npz", x_num=num, x_img=img, y=y)
+    return write("two.yaml", TWO_INPUTS)
+
+
+def test_two_inputs_train_and_export_agrees_with_predict(two_inputs, cli, tmp_path):
+    r = cli("fit", two_inputs, "--run-dir", tmp_path / "run", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["test"]["accuracy"] > 0.6
+    r = cli("gradcheck", two_inputs, "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["ok"], r.output
+    r = cli("predict", tmp_path / "run", tmp_path / "two.npz", "--proba", "--out", tmp_path / "p.npz")
+    assert r.exit_code == 0, r.output
+    r = cli("export", tmp_path / "run", "--out", tmp_path / "m.onnx")
+    assert r.exit_code == 0, r.output
+    with np.load(tmp_path / "two.npz") as f, np.load(tmp_path / "p.npz") as p:
+        # one ONNX input per model input, standardized inside the graph as fit standardized them
+        got = onnx_outputs((tmp_path / "m.onnx").read_bytes(), {"num": f["x_num"], "img": f["x_img"]})
+        assert np.abs(got - p["proba"]).max() < 1e-4
+    model = api.load_model(tmp_path / "run")
+    assert model.inputs == {"num": (4,), "img": (3, 3, 1)} and model.input_shape == (13,)
+    assert cli("eval", tmp_path / "run").exit_code == 0
+
+
+@pytest.mark.parametrize("changes, key, message", [
+    ([("img: [3, 3, 1]", "image: [3, 3, 1]"), ("[img]", "[image]")], "model.inputs.image",
+     "has no array x_image for this input (arrays: x_num, x_img, y) (did you mean 'img'?)"),
+    ([("inputs: [img]", "inputs: [num]")], "model.inputs.img", "model input 'img' is not used by any layer"),
+    ([("{num: [4], img: [3, 3, 1]}", "{num: [4]}"), ("inputs: [img]", "inputs: [num]")], "model.inputs",
+     "also holds x_img, an input the model does not declare"),
+    ([("img: [3, 3, 1]", "img: [9]")], "model.inputs.img", "holds x_img of shape [3, 3, 1] per sample, not [9]"),
+    ([("train: two.npz", "name: spirals")], "model.inputs", "an array x_<name> per input: give data.train: FILE.npz"),
+])
+def test_several_inputs_bad_config(two_inputs, cli, changes, key, message):
+    text = two_inputs.read_text()
+    for change in changes:
+        text = text.replace(*change)
+    two_inputs.write_text(text)
+    r = cli("check", two_inputs)
+    assert r.exit_code == 2 and r.stderr.count("\n") == 1, r.output
+    assert f": {key}: " in r.stderr and message in r.stderr, r.stderr

@@ -162,7 +162,7 @@ def check(
 
         report = data_report(cfg)
     input_shape = cfg.model.input_shape or report["input_shape"]
-    model = build_model(cfg.model.layers, input_shape, cfg.model.dtype, cfg.seed)
+    model = build_model(cfg.model.layers, input_shape, cfg.model.dtype, cfg.seed, inputs=cfg.model.inputs)
     from .views import print_data_report, print_summary
 
     if report is not None and (csv or report["class_balance"]):

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import ConfigError, NntrainError
+from ..errors import ConfigError, NntrainError, did_you_mean
 from ..nn.registry import LOSSES, METRICS, OPTIMIZERS
 from .schema import Config, number_from, parse_section, type_name
 
@@ -383,9 +383,60 @@ def validate(cfg: Config) -> None:
         if d.train is None or not d.train.lower().endswith((".csv", ".csv.gz")):
             raise ConfigError("describes the columns of a CSV file; give data.train: FILE.csv", "data.columns")
         column_specs(d.columns)
-    check_wiring(cfg.model.layers)  # a graph's names and inputs, before any shape is known
+    check_wiring(cfg.model.layers, cfg.model.inputs)  # a graph's names and inputs, before any shape is known
+    if cfg.model.inputs is not None:
+        _check_inputs(cfg)
     if cfg.model.input_shape is not None:
-        build_model(cfg.model.layers, cfg.model.input_shape, cfg.model.dtype, cfg.seed)
+        build_model(cfg.model.layers, cfg.model.input_shape, cfg.model.dtype, cfg.seed, inputs=cfg.model.inputs)
+
+
+def _check_inputs(cfg: Config) -> None:
+    """Several model inputs: the data is an .npz holding an array x_<name> for each (packed side
+    by side into one x by the reader), and model.input_shape is that packed width."""
+    import math
+    import zipfile
+
+    import numpy as np
+
+    inputs = cfg.model.inputs
+    width = [sum(math.prod(s) for s in inputs.values())]
+    if cfg.model.input_shape is None:
+        cfg.model.input_shape = width
+    elif cfg.model.input_shape != width:
+        raise ConfigError(f"with model.inputs the input is their values side by side, {width}; leave "
+                          f"model.input_shape out", "model.input_shape")
+    d = cfg.data
+    if d.train is None:
+        raise ConfigError("several inputs are read from an .npz file with an array x_<name> per input: "
+                          "give data.train: FILE.npz", "model.inputs")
+    for part in ("train", "test"):
+        path = getattr(d, part)
+        if path is None:
+            continue
+        if not path.lower().endswith(".npz"):
+            raise ConfigError(f"several inputs are read from an .npz file with an array x_<name> per input, "
+                              f"but data.{part} is {path}", "model.inputs")
+        try:
+            with zipfile.ZipFile(path) as z:
+                arrays = [n.removesuffix(".npy") for n in z.namelist()]
+                given = sorted(a[2:] for a in arrays if a.startswith("x_"))
+                for name in inputs:
+                    if name not in given:
+                        raise ConfigError(f"data.{part} {path} has no array x_{name} for this input (arrays: "
+                                          f"{', '.join(arrays)}){did_you_mean(name, given)}", f"model.inputs.{name}")
+                    with z.open(f"x_{name}.npy") as f:  # the .npy header only: its shape
+                        fmt = np.lib.format
+                        read = fmt.read_array_header_1_0 if fmt.read_magic(f) == (1, 0) else fmt.read_array_header_2_0
+                        sample = list(read(f)[0][1:])
+                    if sample != inputs[name]:
+                        raise ConfigError(f"data.{part} {path} holds x_{name} of shape {sample} per sample, "
+                                          f"not {inputs[name]}", f"model.inputs.{name}")
+        except (OSError, ValueError, zipfile.BadZipFile):
+            continue  # the reader says what is wrong with the file
+        extra = [name for name in given if name not in inputs]
+        if extra:
+            raise ConfigError(f"data.{part} {path} also holds x_{extra[0]}, an input the model does not declare",
+                              "model.inputs")
 
 
 def config_to_dict(cfg: Config) -> dict:

@@ -239,11 +239,25 @@ class DataConfig:
     images: ImagesConfig | None = option(None, optional(images), "image folders instead of files (see README, Image folders)")
 
 
+def input_shapes(v, key):
+    """{name: shape} of a model's named inputs."""
+    if not isinstance(v, dict) or not v:
+        raise ConfigError(f"must be a mapping {{name: shape}} like {{pixels: [28, 28, 1], meta: [3]}}, got {v!r}", key)
+    out = {}
+    for name, s in v.items():
+        if not isinstance(name, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
+            raise ConfigError(f"an input name is letters, digits and _, not starting with a digit, got {name!r}", key)
+        out[name] = shape(s, f"{key}.{name}")
+    return out
+
+
 @dataclass
 class ModelConfig:
     layers: list = option(check=spec_list, doc="the layers in order (see `nntrain list layers`)")
     input_shape: list | None = option(None, optional(shape), "shape of one sample, e.g. [784]; default: from the data")
     dtype: str = option("float32", choice("float32", "float64"), "dtype of parameters and activations")
+    inputs: dict | None = option(None, optional(input_shapes), "several named inputs {name: shape}, read from an "
+                                 ".npz's arrays x_<name>; layers list them in inputs: (see README, Graphs)")
 
 
 monitor_mode = choice("auto", "min", "max")

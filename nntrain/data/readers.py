@@ -395,7 +395,8 @@ def read_npz(path, dtype="float32", mmap="auto") -> Dataset:
             raise DataError(f"{path}: a single .npy array, not an .npz archive with arrays x and y")
         with z:
             keys = list(z.keys())
-            missing = [k for k in ("x", "y") if k not in keys]
+            named = sorted(k for k in keys if k.startswith("x_"))  # several model inputs: x_<name> each
+            missing = [k for k in ("x", "y") if k not in keys and not (k == "x" and named)]
             if missing:
                 raise DataError(
                     f"{path}: no array {' or '.join(map(repr, missing))}; "
@@ -403,9 +404,13 @@ def read_npz(path, dtype="float32", mmap="auto") -> Dataset:
                 )
             from ..nn.layers.base import beyond_memory
 
-            disk = open_npz_member(path, "x") if mmap is not False else None
+            disk = open_npz_member(path, "x") if mmap is not False and "x" in keys else None
             if disk is not None and (mmap is True or beyond_memory(disk.nbytes)):
                 x = disk
+            elif "x" not in keys:  # packed side by side as a graph model unpacks them (nn/graph.py)
+                from ..nn.graph import pack_inputs
+
+                x = pack_inputs({k[2:]: npz_array(z, k, path) for k in named})
             else:
                 x = npz_array(z, "x", path)
             y = npz_array(z, "y", path)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import heapq
+import math
 import re
 
 import numpy as np
@@ -141,7 +142,9 @@ class Graph(Model):
     by position in `layers`, the config's order with activation shorthands expanded).
 
     input_shape is one shape (the input is called `input`), or {name: shape} for several
-    inputs, which forward and predict then take as {name: array}."""
+    inputs (model.inputs). Forward and predict then take {name: array}, or the inputs packed
+    side by side as one array (n, total) (`pack_inputs`: what the data readers give), so
+    `input_shape` is (total,) and `inputs` holds the shapes by name."""
 
     def __init__(self, layers: list, sources: list[list[int]], input_shape, dtype="float32", seed: int = 0,
                  config_index: list[int] | None = None, names: list[str] | None = None, training: bool = True):
@@ -150,8 +153,14 @@ class Graph(Model):
         self.sources = [list(s) for s in sources]
         self.config_index = config_index or list(range(len(self.layers)))
         self.names = names or [str(k) for k in range(len(self.layers))]
+        self.inputs = None
+        if isinstance(input_shape, dict):
+            self.inputs = {str(k): tuple(int(d) for d in v) for k, v in input_shape.items()}
+            self.packed = packed_columns(self.inputs)
+            input_shape = (sum(math.prod(s) for s in self.inputs.values()),)
+        self.input_names = list(self.inputs) if self.inputs else [INPUT]
         self._setup(input_shape, dtype, seed, training)
-        self.input_names = list(self.input_shape) if isinstance(self.input_shape, dict) else [INPUT]
+        self._unpacked = Workspace()  # each input's part of a packed batch, contiguous
         self._build()
 
     @classmethod
@@ -202,8 +211,7 @@ class Graph(Model):
                     heapq.heappush(ready, u)
         if len(order) != n or (n and order[-1] != n - 1):  # wire() refuses these in a config
             raise ConfigError("the layers form a cycle, or the last one is not the output", "model.layers")
-        given = self.input_shape
-        shapes: list = (list(given.values()) if isinstance(given, dict) else [given]) + [None] * n
+        shapes: list = (list(self.inputs.values()) if self.inputs else [self.input_shape]) + [None] * n
         total = 0
         for k in order:
             src, layer = self.sources[k], self.layers[k]
@@ -229,11 +237,18 @@ class Graph(Model):
 
     # -- computation --------------------------------------------------------------------
     def _feed(self, values: list, x) -> None:
-        if self._m == 1 and not isinstance(x, dict):
+        if self.inputs is None:
             values[0] = x
-            return
-        for j, name in enumerate(self.input_names):
-            values[j] = x[name]
+        elif isinstance(x, dict):
+            for j, name in enumerate(self.input_names):
+                values[j] = x[name]
+        else:  # packed side by side: each input's columns, copied into a reused buffer
+            n = len(x)
+            for j, name in enumerate(self.input_names):
+                lo, hi = self.packed[name]
+                part = self._unpacked.get(name, (n,) + self.inputs[name], x.dtype)
+                np.copyto(part.reshape(n, hi - lo), x[:, lo:hi])
+                values[j] = part
 
     def forward(self, x, training: bool = False) -> np.ndarray:
         values = self._values
@@ -285,17 +300,11 @@ class Graph(Model):
             self._owned[j] = True
 
     def predict(self, x, batch_size: int = 1024) -> np.ndarray:
-        """Outputs for x (an array, or {input name: array} for several inputs) in inference
+        """Outputs for x (an array; for several inputs also {input name: array}) in inference
         mode, as a new array (n, *output_shape)."""
-        if self._m == 1 and not isinstance(x, dict):
-            return super().predict(x, batch_size)
-        x = {name: np.asarray(x[name]) for name in self.input_names}
-        n = len(x[self.input_names[0]])
-        out = np.empty((n,) + self.output_shape, dtype=self.dtype)
-        for start in range(0, n, batch_size):
-            xb = {k: v[start:start + batch_size].astype(self.dtype, copy=False) for k, v in x.items()}
-            out[start:start + batch_size] = self.forward(xb, training=False)
-        return out
+        if isinstance(x, dict):
+            x = pack_inputs({name: np.asarray(x[name]) for name in self.input_names})
+        return super().predict(x, batch_size)
 
     def outputs(self, x):
         """(index, layer, output) per layer in the order forward runs them, in inference mode."""
@@ -316,6 +325,29 @@ class Graph(Model):
         return [[self._node_name(j) for j in src] for src in self.sources]
 
 
+def packed_columns(inputs: dict) -> dict[str, tuple[int, int]]:
+    """Where each input's flattened values sit in the packed array: {name: (first, end)},
+    the inputs in sorted name order (a data file holds no declaration order)."""
+    out, lo = {}, 0
+    for name in sorted(inputs):
+        size = math.prod(inputs[name])
+        out[name] = (lo, lo + size)
+        lo += size
+    return out
+
+
+def pack_inputs(arrays: dict) -> np.ndarray:
+    """Several inputs {name: (n, *shape)} as one array (n, total): each flattened, side by side
+    in sorted name order, so that the data pipeline (splits, standardization, batches,
+    checkpoints) handles one array and a Graph unpacks its inputs from it."""
+    names = sorted(arrays)
+    n = len(arrays[names[0]])
+    for k in names[1:]:
+        if len(arrays[k]) != n:
+            raise ValueError(f"x_{names[0]} has {n} samples but x_{k} has {len(arrays[k])}")
+    return np.concatenate([np.asarray(arrays[k]).reshape(n, -1) for k in names], axis=1)
+
+
 def check_wiring(specs: list, inputs: dict | None = None) -> None:
     """ConfigError at the key of a graph's bad wiring (see `wire`); nothing for a plain stack.
     inputs: {name: shape} of several model inputs, else the one input is `input`."""
@@ -323,9 +355,13 @@ def check_wiring(specs: list, inputs: dict | None = None) -> None:
         wire(specs, list(inputs) if inputs is not None else [INPUT])
 
 
-def build_model(specs: list, input_shape, dtype="float32", seed: int = 0, training: bool = True) -> Model:
+def build_model(specs: list, input_shape, dtype="float32", seed: int = 0, training: bool = True,
+                inputs: dict | None = None) -> Model:
     """The model of `model.layers`: a Graph when an entry has a name, an inputs list or is a
-    merge layer, or input_shape is {name: shape} for several inputs, else a Sequential (today's
-    configs, trained bit for bit as before)."""
+    merge layer, or there are several named inputs (inputs {name: shape}, which input_shape is
+    then the packed width of, or input_shape itself a dict), else a Sequential (today's configs,
+    trained bit for bit as before)."""
+    if inputs is not None:
+        input_shape = dict(inputs)
     kind = Graph if isinstance(input_shape, dict) or uses_graph(specs) else Sequential
     return kind.from_specs(specs, input_shape, dtype=dtype, seed=seed, training=training)

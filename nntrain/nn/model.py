@@ -70,9 +70,7 @@ class Model:
     config_index: list[int]
 
     def _setup(self, input_shape, dtype, seed: int, training: bool) -> None:
-        as_shape = lambda s: tuple(int(d) for d in s)  # noqa: E731
-        self.input_shape = ({k: as_shape(v) for k, v in input_shape.items()} if isinstance(input_shape, dict)
-                            else as_shape(input_shape))
+        self.input_shape = tuple(int(d) for d in input_shape)
         self.dtype = np.dtype(dtype)
         self.seed = seed
         # the memory check at build counts each parameter 5 times to train, once to predict

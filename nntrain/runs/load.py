@@ -41,7 +41,8 @@ def load_run(run_dir: str | Path) -> LoadedRun:
     arrays = runs.read_npz(path / runs.WEIGHTS)
     if cfg.model.input_shape is None:  # a run from before the inferred shape was saved
         cfg.model.input_shape = data_input_shape(cfg, path)
-    model = build_model(cfg.model.layers, cfg.model.input_shape, cfg.model.dtype, cfg.seed, training=False)
+    model = build_model(cfg.model.layers, cfg.model.input_shape, cfg.model.dtype, cfg.seed, training=False,
+                        inputs=cfg.model.inputs)
     model.load_state_dict(arrays, source=str(path / runs.WEIGHTS))
     prep = classes = None
     if (path / tabular.FILE).is_file():

@@ -69,9 +69,15 @@ def read_inputs(path: str | Path, n_features: int, target=None, dtype="float32")
     if name.endswith(".npz"):
         try:
             with np.load(path, allow_pickle=False) as z:
-                if "x" not in z.files:
+                named = sorted(k for k in z.files if k.startswith("x_"))  # several model inputs: x_<name> each
+                if "x" not in z.files and named:
+                    from ..nn.graph import pack_inputs
+
+                    x = pack_inputs({k[2:]: npz_array(z, k, path) for k in named})
+                elif "x" not in z.files:
                     raise DataError(f"{path}: no array 'x'; arrays present: {', '.join(z.files) or '(none)'}")
-                x = npz_array(z, "x", path)
+                else:
+                    x = npz_array(z, "x", path)
         except ValueError as exc:
             raise DataError(f"{path}: holds pickled (object) data or is damaged; refused ({exc})") from None
         except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:

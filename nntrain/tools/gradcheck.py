@@ -180,7 +180,7 @@ def check_config(cfg, samples: int = 4, max_entries: int | None = 50, seed: int 
     # take the few samples in float64
     splits = load_splits(cfg.data, input_shape=shape, seed=cfg.seed, dtype=cfg.model.dtype)
     x = np.ascontiguousarray(splits.train.x[:samples], dtype=np.float64)
-    model = build_model(cfg.model.layers, shape or x.shape[1:], dtype="float64", seed=cfg.seed)
+    model = build_model(cfg.model.layers, shape or x.shape[1:], dtype="float64", seed=cfg.seed, inputs=cfg.model.inputs)
     if not model.count_params():
         raise ConfigError("the model has no parameters to check", "model.layers")
     # Fresh biases are 0, and on blank inputs (MNIST's border) a pre-activation is then exactly

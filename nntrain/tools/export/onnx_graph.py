@@ -318,15 +318,22 @@ def _concatenate(g: Graph, layer, xs: list[str]) -> str:
 MERGES = {"add": _add, "average": _average, "multiply": _multiply, "concatenate": _concatenate}
 
 
-def _run_graph(g: Graph, model, inputs: list[str]) -> None:
+def _run_graph(g: Graph, model, mean=None, std=None) -> None:
     """A graph model's layers in topological order, each on the tensors of its sources; merges
-    keep channels-first only when all their inputs are (images through a residual block)."""
-    m = len(inputs)
-    held = {j: (name, tuple(shape), False) for j, (name, shape) in
-            enumerate(zip(inputs, model.input_shape.values() if isinstance(model.input_shape, dict)
-                          else [model.input_shape]))}
-    if m == 1:
-        held[0] = (g.x, g.shape, g.nchw)  # after the standardization nodes
+    keep channels-first only when all their inputs are (images through a residual block).
+    Several inputs are standardized each with its part of the packed statistics."""
+    if model.inputs is None:
+        held = {0: (g.x, g.shape, g.nchw)}  # after the standardization nodes
+    else:
+        held = {}
+        for j, (name, shape) in enumerate(model.inputs.items()):
+            x = name
+            if mean is not None:
+                lo, hi = model.packed[name]
+                x = g.node("Sub", x, g.const("data_mean", _f32(mean).reshape(-1)[lo:hi].reshape(shape)), hint="standardize")
+                x = g.node("Div", x, g.const("data_std", _f32(std).reshape(-1)[lo:hi].reshape(shape)), hint="standardize")
+            held[j] = (x, tuple(shape), False)
+    m = len(held)
     for k in model.order:
         layer, src = model.layers[k], model.sources[k]
         if layer.registry_name in MERGES:
@@ -360,15 +367,15 @@ def to_onnx_model(model: Sequential, mean=None, std=None, doc: str = ""):
         if layer.registry_name not in CONVERTERS and layer.registry_name not in MERGES:
             raise NntrainError(f"cannot export layer {i} ({layer.registry_name}) to ONNX: no converter for it; "
                                f"supported: {', '.join(sorted([*CONVERTERS, *MERGES]))}")
-    shapes = dict(model.input_shape) if isinstance(model.input_shape, dict) else {"input": model.input_shape}
-    g = Graph(next(iter(shapes.values())))
-    g.x = next(iter(shapes))
-    if mean is not None:
+    several = getattr(model, "inputs", None)  # a graph's named inputs: one ONNX input each
+    shapes = dict(several) if several else {"input": tuple(model.input_shape)}
+    g = Graph(model.input_shape)
+    if mean is not None and not several:
         shape = model.input_shape
         g.op("Sub", g.const("data_mean", _f32(mean).reshape(shape)), hint="standardize")
         g.op("Div", g.const("data_std", _f32(std).reshape(shape)), hint="standardize")
     if getattr(model, "sources", None) is not None:  # a graph
-        _run_graph(g, model, list(shapes))
+        _run_graph(g, model, mean, std)
     else:
         for i, layer in enumerate(model.layers):
             CONVERTERS[layer.registry_name](g, layer)
