@@ -19,7 +19,7 @@ from . import runs
 from .config.load import dump_config, load_config
 from .config.schema import Config
 from .data import Dataset, Splits, load_splits, read_file, tabular
-from .data.readers import read_table
+from .data.readers import read_table, target_and_weight
 from .data.splits import validation_indices
 from .data.tabular import raw_tables
 from .data.weights import split_weights
@@ -331,9 +331,9 @@ def data_report(cfg: Config) -> dict:
     header = target = None
     if splits.tabular is None and cfg.data.train is not None and cfg.data.train.lower().endswith((".csv", ".csv.gz")):
         table = read_table(cfg.data.train)  # numbers only: every column numeric, nothing missing
-        t = tabular.target_index(table, cfg.data.target)
-        header, target = [h for j, h in enumerate(table.header) if j != t], table.header[t]
-    return tabular.data_report(splits, header, target)
+        t, jw = target_and_weight(cfg.data.target, cfg.data.weight, table.header, table.path)
+        header, target = [h for j, h in enumerate(table.header) if j not in (t, jw)], table.header[t]
+    return tabular.data_report(splits, header, target, cfg.data.weight)
 
 
 def evaluate_run(run_dir: str | Path, data: str | None = None) -> dict:
@@ -347,8 +347,9 @@ def evaluate_run(run_dir: str | Path, data: str | None = None) -> dict:
         if table is None:
             raise RunError(f"{run_dir}: the config has no test split; pass --data FILE")
         path = data or cfg.data.test or cfg.data.train
+        table, w = tabular.take_weights(table, cfg.data.weight, run.tabular.na_values)  # rows may lack it
         ds = Dataset(run.tabular.transform(table, cfg.model.dtype, " the run was trained on"),
-                     run.tabular.targets(table, cfg.model.dtype, " the run was trained on"), run.classes)
+                     run.tabular.targets(table, cfg.model.dtype, " the run was trained on"), run.classes, w)
         x, source = fit_input(ds.x, run, str(path)), (str(data) if data else "test split")
     elif data is None:
         splits = load_splits(cfg.data, input_shape=tuple(cfg.model.input_shape), seed=cfg.seed,
@@ -358,7 +359,8 @@ def evaluate_run(run_dir: str | Path, data: str | None = None) -> dict:
             raise RunError(f"{run_dir}: the config has no test split; pass --data FILE")
         x = ds.x  # load_splits already standardized it with the training statistics
     else:
-        ds, source = read_file(data, target=cfg.data.target, dtype=cfg.model.dtype), str(data)
+        ds = read_file(data, target=cfg.data.target, dtype=cfg.model.dtype, weight=cfg.data.weight)
+        source = str(data)
         x = fit_input(ds.x, run, source)
     y = loss.prepare_target(ds.y, run.model.output_shape, cfg.model.dtype)
     metrics = build_metrics(cfg, loss)

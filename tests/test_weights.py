@@ -275,3 +275,158 @@ def test_gradcheck_checks_the_weighted_gradient_through_the_model(write, tmp_pat
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     assert out["ok"] and out["samples"] == 6 and max(out["errors"].values()) < 1e-6
+
+
+# ---------------------------------------------------------------- a weight column in a CSV
+CSV_MLP = """\
+seed: 3
+data: {{train: {train}, target: label, weight: {weight}{more}}}
+model:
+  dtype: {dtype}
+  layers:
+    - {{type: dense, units: 6, activation: tanh}}
+    - {{type: dense, units: 3, activation: softmax}}
+loss: sparse_categorical_crossentropy
+optimizer: {{type: sgd, lr: 0.1}}
+metrics: [accuracy]
+train: {{epochs: {epochs}, batch_size: {batch}, shuffle: {shuffle}}}
+"""
+
+
+def write_rows(path, header, rows):
+    path.write_text(",".join(header) + "\n" + "".join(",".join(map(str, r)) + "\n" for r in rows))
+    return path
+
+
+def csv_blobs(tmp_path, name, x, y, w=None, colour=None, weight_at=3):
+    """x (n, 3), y and optional weights as a CSV: a, b, c[, colour], the weight column w at
+    position `weight_at` among the columns, and label."""
+    header, rows = ["a", "b", "c"] + (["colour"] if colour is not None else []) + ["label"], []
+    for i in range(len(y)):
+        rows.append([f"{v!r}" for v in x[i].tolist()] + ([colour[i]] if colour is not None else []) + [int(y[i])])
+    if w is not None:
+        header.insert(weight_at, "w")
+        for r, v in zip(rows, w):
+            r.insert(weight_at, v if isinstance(v, str) else repr(float(v)))
+    return write_rows(tmp_path / f"{name}.csv", header, rows)
+
+
+def csv_mlp(write, tmp_path, name, x, y, w=None, weight="w", dtype="float32", epochs=3, batch=8, shuffle="true",
+            more="", **kw):
+    csv_blobs(tmp_path, name, x, y, w, **kw)
+    return write(f"{name}.yaml", CSV_MLP.format(train=f"{name}.csv", weight=weight if w is not None else "null",
+                                                more=more, dtype=dtype, epochs=epochs, batch=batch, shuffle=shuffle))
+
+
+def test_a_csv_weight_column_weighs_the_loss_and_is_no_feature(write, tmp_path, cli):
+    x, y = blobs(n=40)
+    w = np.random.default_rng(2).uniform(0.0, 3.0, 40)
+    weighted = csv_mlp(write, tmp_path, "weighted", x, y, w)
+    plain = csv_mlp(write, tmp_path, "plain", x, y)
+    ra = cli("fit", weighted, "--run-dir", "a", "--json")
+    rb = cli("fit", plain, "--run-dir", "b", "--json")
+    assert ra.exit_code == 0 and rb.exit_code == 0, ra.output + rb.output
+    a, b = json.loads(ra.stdout), json.loads(rb.stdout)
+    assert a["train"]["loss"] != b["train"]["loss"]
+    assert api.load_run(tmp_path / "a").cfg.model.input_shape == [3]  # a, b, c: w is not a feature
+    s = api.setup(load_config(weighted))
+    assert np.allclose(s.w_train, w, rtol=1e-6) and np.array_equal(s.splits.train.x, x.astype(np.float32))
+    # a column of ones is no weighting at all: the very same run as no column
+    ones = csv_mlp(write, tmp_path, "ones", x, y, np.ones(40))
+    assert cli("fit", ones, "--run-dir", "c").exit_code == 0
+    assert same_arrays(runs.read_npz(tmp_path / "b" / runs.WEIGHTS), runs.read_npz(tmp_path / "c" / runs.WEIGHTS))
+    kinds = {c["column"]: c["kind"] for c in api.data_report(load_config(weighted))["columns"]}
+    assert kinds == {"a": "numeric", "b": "numeric", "c": "numeric", "w": "weight"}  # what check shows
+
+
+@pytest.mark.parametrize("typed", [False, True])
+def test_csv_weight_two_trains_like_the_row_listed_twice(write, tmp_path, typed):
+    """The CSV variant of test_weight_two_trains_like_the_sample_listed_twice, through the
+    all-numeric reader and through typed columns (a text column; standardize off, so that the
+    duplicated rows do not move the statistics fitted on the train split)."""
+    x, y = blobs(n=12)
+    colour = [["red", "green"][i % 2] for i in range(12)] if typed else None
+    w = np.ones(12)
+    w[[2, 7]] = 2.0
+    twice = np.r_[np.arange(12), 2, 7]
+    common = dict(dtype="float64", epochs=8, batch="full", shuffle="false", more=", standardize: false")
+    weighted = csv_mlp(write, tmp_path, "weighted", x, y, w, colour=colour, **common)
+    listed = csv_mlp(write, tmp_path, "listed", x[twice], y[twice],
+                     colour=None if colour is None else [colour[i] for i in twice], **common)
+    a = api.fit(load_config(weighted), run_dir=tmp_path / "a")
+    b = api.fit(load_config(listed), run_dir=tmp_path / "b")
+    assert (api.load_run(tmp_path / "a").tabular is not None) is typed
+    wa, wb = runs.read_npz(tmp_path / "a" / runs.WEIGHTS), runs.read_npz(tmp_path / "b" / runs.WEIGHTS)
+    assert sorted(wa) == sorted(wb)
+    for k in wa:
+        assert np.allclose(wa[k], wb[k], rtol=1e-12, atol=1e-14), k
+    assert abs(a["train"]["loss"] - b["train"]["loss"]) < 1e-12
+    plain = csv_mlp(write, tmp_path, "plain", x, y, colour=colour, **common)
+    api.fit(load_config(plain), run_dir=tmp_path / "c")
+    assert not np.allclose(runs.read_npz(tmp_path / "c" / runs.WEIGHTS)["0.W"], wa["0.W"], rtol=1e-6)
+
+
+@pytest.mark.parametrize("typed", [False, True])
+def test_predict_and_eval_take_rows_with_or_without_the_weight_column(write, tmp_path, cli, typed):
+    x, y = blobs(n=40)
+    colour = [["red", "green"][i % 2] for i in range(40)] if typed else None
+    w = np.linspace(0.0, 2.0, 40)
+    # the weight column last and no data.target: the target is the last column but the weights
+    cfg = csv_mlp(write, tmp_path, "train", x, y, w, colour=colour, weight_at=5 if typed else 4)
+    cfg.write_text(cfg.read_text().replace("target: label, ", ""))
+    assert cli("fit", cfg, "--run-dir", "run").exit_code == 0
+    tx, ty = blobs(n=10, seed=5)
+    tcol = colour[:10] if typed else None
+    tw = np.r_[np.zeros(5), np.ones(5)]
+    files = {"both": csv_blobs(tmp_path, "both", tx, ty, tw, colour=tcol),  # target and weights
+             "no_w": csv_blobs(tmp_path, "no_w", tx, ty, colour=tcol)}  # the target only
+    header = ["a", "b", "c"] + (["colour"] if typed else [])
+    rows = [[repr(v) for v in tx[i].tolist()] + ([tcol[i]] if typed else []) for i in range(10)]
+    files["x_w"] = write_rows(tmp_path / "x_w.csv", header + ["w"], [r + [repr(v)] for r, v in zip(rows, tw)])
+    files["x"] = write_rows(tmp_path / "x.csv", header, rows)
+    outs = set()
+    for name, path in files.items():
+        r = cli("predict", "run", path, "--proba")
+        assert r.exit_code == 0, (name, r.output)
+        outs.add(r.stdout)
+    assert len(outs) == 1  # the same predictions whichever columns the rows carry
+    weighted = cli("eval", "run", "--data", files["both"], "--json")
+    plain = cli("eval", "run", "--data", files["no_w"], "--json")
+    assert weighted.exit_code == 0 and plain.exit_code == 0, weighted.output + plain.output
+    a, b = json.loads(weighted.stdout), json.loads(plain.stdout)
+    assert a["accuracy"] == b["accuracy"] and a["loss"] != b["loss"]
+    # the weighted loss is the mean over the rows of weight 1
+    half = cli("eval", "run", "--data", csv_blobs(tmp_path, "half", tx[5:], ty[5:], colour=tcol[5:] if typed else None),
+               "--json")
+    assert np.isclose(json.loads(half.stdout)["loss"], a["loss"], rtol=1e-6)
+
+
+CSV_BAD = [  # (typed, weights, message)
+    (False, ["1", "2", "-1", "1", "1", "1"], "train.csv: the weight of line 4 is -1; sample weights must be finite numbers >= 0"),
+    (False, ["1", "nan", "1", "1", "1", "1"], "train.csv: the weight of line 3 is nan"),
+    (False, ["1", "1", "1", "inf", "1", "1"], "train.csv: the weight of line 5 is inf"),
+    (False, ["1", "1", "", "1", "1", "1"], "train.csv line 4, column 'w': the sample weight is missing ('')"),
+    (False, ["1", "1", "x", "1", "1", "1"], "train.csv line 4, column 'w': 'x' is not a number"),
+    (False, ["0", "0", "0", "0", "0", "0"], "train.csv: every sample weight is 0"),
+    (True, ["1", "2", "-1", "1", "1", "1"], "train.csv: the weight of line 4 is -1; sample weights must be finite numbers >= 0"),
+    (True, ["1", "1", "1", "1", "NA", "1"], "train.csv line 6, column 'w': the sample weight is missing ('NA')"),
+    (True, ["1", "1", "1", "1", "1", "-inf"], "train.csv: the weight of line 7 is -inf"),
+]
+
+
+@pytest.mark.parametrize("typed, weights, message", CSV_BAD)
+def test_a_bad_csv_weight_names_its_line(write, tmp_path, cli, typed, weights, message):
+    x, y = blobs(n=6)
+    cfg = csv_mlp(write, tmp_path, "train", x, y, weights, colour=["red", "blue"] * 3 if typed else None)
+    assert message in refused(cli, tmp_path, cfg)
+
+
+def test_a_weight_column_the_training_file_lacks_is_refused(write, tmp_path, cli):
+    x, y = blobs(n=6)
+    cfg = csv_mlp(write, tmp_path, "train", x, y, np.ones(6), weight="wt")
+    line = refused(cli, tmp_path, cfg)
+    assert "train.csv: no weight column 'wt' (data.weight) (did you mean 'w'?); columns: a, b, c, w, label" in line
+    line = refused(cli, tmp_path, cfg, "data.weight=label")
+    assert "train.csv: column 'label' is both the target and the weight column (data.weight)" in line
+    line = refused(cli, tmp_path, cfg, "data.weight=w", "data.columns={w: numeric}")
+    assert "data.columns.w: 'w' is the weight column (data.weight), not a feature" in line

@@ -271,18 +271,41 @@ def _target_index(target, header: list[str], path: Path) -> int:
     return matches[0]
 
 
-def read_csv(path, target=None, dtype="float32") -> Dataset:
+def target_and_weight(target, weight, header: list[str], path: Path,
+                      weight_required: bool = True) -> tuple[int, int | None]:
+    """(target column, weight column or None) of a CSV header. `weight` (data.weight) names the
+    column of sample weights; the target defaults to the last column other than it. A file
+    without the weight column is an error when `weight_required` (the training file), else its
+    samples are unweighted (a test file, rows to predict)."""
+    jw = None
+    if weight is not None:
+        if weight in header:
+            jw = header.index(weight)
+        elif weight_required:
+            raise DataError(f"{path}: no weight column {weight!r} (data.weight){did_you_mean(str(weight), header)}; "
+                            f"columns: {', '.join(header)}")
+    if target is None and jw is not None and jw == len(header) - 1 and len(header) > 1:
+        t = len(header) - 2
+    else:
+        t = _target_index(target, header, path)
+    if t == jw:
+        raise DataError(f"{path}: column {weight!r} is both the target and the weight column (data.weight)")
+    return t, jw
+
+
+def read_csv(path, target=None, dtype="float32", weight=None, weight_required=False) -> Dataset:
     """A CSV file with a header row: x (n, n_columns - 1) of `dtype`, y (n,) from `target`.
 
-    y is int64 when every target value is integral (class labels), else `dtype`.
+    y is int64 when every target value is integral (class labels), else `dtype`. `weight` names
+    a column of sample weights (data.weight; see target_and_weight), left out of x and given as w.
     """
     path = Path(path)
     _check_file(path)
     dt = float_dtype(dtype)
     header, rows, lines = _read_csv_rows(path)
     _check_header(header, path)
-    t = _target_index(target, header, path)
-    if len(header) < 2:
+    t, jw = target_and_weight(target, weight, header, path, weight_required)
+    if len(header) < 2 + (jw is not None):
         raise DataError(f"{path}: only the target column {header[t]!r}; no feature columns")
     cells = np.array(rows)
     try:
@@ -300,7 +323,7 @@ def read_csv(path, target=None, dtype="float32") -> Dataset:
             f"{path} line {lines[i]}, column {header[j]!r}: {str(cells[i, j])!r} is not a number"
         ) from None
     del cells
-    features = [j for j in range(len(header)) if j != t]
+    features = [j for j in range(len(header)) if j not in (t, jw)]
     x = narrowed(table[:, features], dt, lambda row: f"{path} line {lines[row]}")
     y = table[:, t]
     for what, a in (("features", x), (f"target {header[t]!r}", y)):
@@ -308,7 +331,8 @@ def read_csv(path, target=None, dtype="float32") -> Dataset:
         if row is not None:
             raise DataError(f"{path} line {lines[row]}: {what} contain NaN or inf")
     y = y.astype(np.int64) if np.all(y == np.round(y)) else y.astype(dt)
-    return Dataset(x, y)
+    w = None if jw is None else check_weights(table[:, jw], str(path), lambda i: f"line {lines[i]}")
+    return Dataset(x, y, w=w)
 
 
 class NotNumeric(DataError):
@@ -483,12 +507,12 @@ def read_npy_folder(path, dtype="float32", mmap="auto") -> Dataset:
     return _xy_dataset(x if x is not None else _load_npy(xp), _load_npy(yp), dtype, str(path))
 
 
-def read_file(path, target=None, dtype="float32", mmap="auto") -> Dataset:
+def read_file(path, target=None, dtype="float32", mmap="auto", weight=None, weight_required=False) -> Dataset:
     """A Dataset from a .csv (or .csv.gz), .npz or IDX file (name contains 'idx' or ends .idx/.gz),
     or a folder of x.npy and y.npy (read from disk by batches; see read_npy_folder and `mmap`).
 
     For IDX, `path` names the images; labels come from the same name with 'images-idx3'
-    replaced by 'labels-idx1'.
+    replaced by 'labels-idx1'. `weight` names a CSV's column of sample weights (read_csv).
     """
     path = Path(path)
     name = path.name.lower()
@@ -498,7 +522,7 @@ def read_file(path, target=None, dtype="float32", mmap="auto") -> Dataset:
         raise DataError(f"{path}: one .npy array holds x or y, not both; put x.npy and y.npy in a folder "
                         f"and name the folder (nntrain data convert writes one from a CSV)")
     if name.endswith((".csv", ".csv.gz")):
-        return read_csv(path, target=target, dtype=dtype)
+        return read_csv(path, target=target, dtype=dtype, weight=weight, weight_required=weight_required)
     if name.endswith(".npz"):
         return read_npz(path, dtype=dtype, mmap=mmap)
     if "idx" in name or name.endswith((".idx", ".gz")):

@@ -176,12 +176,15 @@ def apply_standardize(x: np.ndarray, mean: np.ndarray, std: np.ndarray, *, out: 
     return out
 
 
-def _numeric_files(train_path, test_path, target, dt, mmap="auto") -> tuple[Dataset, Dataset | None] | None:
+def _numeric_files(train_path, test_path, target, dt, mmap="auto",
+                   weight=None) -> tuple[Dataset, Dataset | None] | None:
     """(train, test) of files whose every cell is a number, or None when a CSV holds text or
-    missing cells (read then as typed columns)."""
+    missing cells (read then as typed columns). `weight`: data.weight, a CSV column that the
+    training file must have and the test file may."""
     try:
-        train = read_file(train_path, target=target, dtype=dt, mmap=mmap)
-        return train, read_file(test_path, target=target, dtype=dt, mmap=mmap) if test_path is not None else None
+        train = read_file(train_path, target=target, dtype=dt, mmap=mmap, weight=weight, weight_required=True)
+        return train, (read_file(test_path, target=target, dtype=dt, mmap=mmap, weight=weight)
+                       if test_path is not None else None)
     except NotNumeric:
         return None
 
@@ -222,7 +225,7 @@ def load_splits(cfg, *, input_shape=None, seed: int = 0, dtype: str = "float32")
         test_source = str(cfg.images.test)
     elif train_path is not None:
         mmap = getattr(cfg, "mmap", "auto")
-        files = None if tabular.wanted(cfg) else _numeric_files(train_path, test_path, target, dt, mmap)
+        files = None if tabular.wanted(cfg) else _numeric_files(train_path, test_path, target, dt, mmap, getattr(cfg, "weight", None))
         if files is None:  # text or missing cells, or data.columns: typed columns, fitted on the train split
             return _tabular_splits(cfg, input_shape, seed, dt)
         train, test = files

@@ -25,6 +25,7 @@ import numpy as np
 from ..errors import ConfigError, DataError, did_you_mean
 from .dataset import float_dtype
 from .readers import RawTable
+from .weights import check_weights
 
 KINDS = ("numeric", "category", "boolean", "ignore")
 FILLS = ("median", "mean", "most_frequent", "constant")
@@ -502,6 +503,34 @@ def raw_tables(cfg, seed: int, split) -> tuple[RawTable, RawTable | None]:
     return train_t, test_t
 
 
+def take_weights(table: RawTable | None, name: str | None, na_values,
+                 required: bool = False) -> tuple[RawTable | None, np.ndarray | None]:
+    """(table without the weight column `name` (data.weight), its (n,) sample weights or None).
+    A missing cell, a non-number, a negative, NaN or infinite weight is an error naming its line;
+    a table without the column is unweighted, or an error when `required` (the training file)."""
+    if table is None or name is None:
+        return table, None
+    if name not in table.header:
+        if required:
+            raise DataError(f"{table.path}: no weight column {name!r} (data.weight){did_you_mean(name, table.header)}; "
+                            f"columns: {', '.join(table.header)}")
+        return table, None
+    j = table.header.index(name)
+    cells = table.cells[:, j]
+    missing = np.isin(cells, list(na_values))
+    if missing.any():
+        i = int(np.argmax(missing))
+        raise DataError(f"{_cell(table, i, name)}: the sample weight is missing ({str(cells[i])!r}); every row "
+                        f"needs a weight (a number >= 0; 0 leaves the row out)")
+    values, bad = _numbers(cells, missing)
+    if values is None:
+        raise DataError(f"{_cell(table, bad, name)}: {str(cells[bad])!r} is not a number; sample weights are "
+                        f"numbers >= 0")
+    w = check_weights(values, str(table.path), lambda i: f"line {table.lines[i]}")
+    keep = [k for k in range(len(table.header)) if k != j]
+    return RawTable(table.path, [table.header[k] for k in keep], table.cells[:, keep], table.lines), w
+
+
 def load_tabular(cfg, seed: int, dtype, split) -> tuple:
     """(train, val, test, Tabular) of a CSV `data:` section read as typed columns.
 
@@ -517,7 +546,17 @@ def load_tabular(cfg, seed: int, dtype, split) -> tuple:
         if path is not None and not str(path).lower().endswith((".csv", ".csv.gz")):
             raise DataError(f"{path}: typed columns (data.columns) need a .csv file")
     train_t, test_t = raw_tables(cfg, seed, split)
-    name = train_t.header[target_index(train_t, cfg.target)]
+    weight = getattr(cfg, "weight", None)
+    if weight is not None and weight in specs:
+        raise DataError(f"data.columns.{weight}: {weight!r} is the weight column (data.weight), not a feature")
+    from .readers import target_and_weight
+
+    target = cfg.target
+    if weight is not None:  # the target by name, as the file numbers its columns
+        target = train_t.header[target_and_weight(cfg.target, weight, train_t.header, train_t.path)[0]]
+    train_t, w_all = take_weights(train_t, weight, na, required=True)
+    test_t, w_test = take_weights(test_t, weight, na)
+    name = train_t.header[target_index(train_t, target)]
     kinds = infer_kinds(train_t, name, specs, na)
     target = fit_target(train_t, name, kinds[name], na)
     train_idx, val_idx = split(len(train_t), getattr(cfg, "validation_split", 0.0) or 0.0, seed)
@@ -527,15 +566,18 @@ def load_tabular(cfg, seed: int, dtype, split) -> tuple:
                fold_rare=getattr(cfg, "fold_rare", True), scale_target=bool(getattr(cfg, "scale_target", False)))
     classes = prep.target.classes
 
-    def encode(table, where=""):
+    def encode(table, w, where=""):
         if table is None:
             return None
-        return Dataset(prep.transform(table, dt, where), prep.targets(table, dt, where), classes)
+        return Dataset(prep.transform(table, dt, where), prep.targets(table, dt, where), classes, w)
 
-    train = encode(train_t.take(train_idx))
-    val = encode(train_t.take(val_idx)) if val_idx is not None else None
+    def part(w, idx):
+        return None if w is None else w[idx]
+
+    train = encode(train_t.take(train_idx), part(w_all, train_idx))
+    val = encode(train_t.take(val_idx), part(w_all, val_idx)) if val_idx is not None else None
     where = source_note(cfg.train) if cfg.test is not None else ""
-    return train, val, encode(test_t, where), prep
+    return train, val, encode(test_t, w_test, where), prep
 
 
 def preprocessing_json(prep: Tabular | None, classes: list[str] | None) -> dict:
@@ -564,10 +606,12 @@ def read_preprocessing(path) -> tuple[Tabular | None, list[str] | None]:
     return prep, classes
 
 
-def data_report(splits, header: list[str] | None = None, target: str | None = None) -> dict:
+def data_report(splits, header: list[str] | None = None, target: str | None = None,
+                weight: str | None = None) -> dict:
     """What `nntrain check` shows of the data: one row per column (kind, missing cells in the
     training split, categories, fill value), the target's class balance and the input width.
-    `header`: the columns of a CSV read as plain numbers (no typed columns), else None."""
+    `header`: the columns of a CSV read as plain numbers (no typed columns), else None;
+    `weight`: data.weight, shown as a column of kind weight when it gave the samples weights."""
     train, prep = splits.train, splits.tabular
     rows = []
     if prep is not None:
@@ -583,6 +627,9 @@ def data_report(splits, header: list[str] | None = None, target: str | None = No
     elif header is not None:
         rows = [{"column": name, "kind": "numeric", "missing": 0, "categories": None, "fill": None,
                  "features": 1, "scaled": splits.mean is not None} for name in header]
+    if weight is not None and train.w is not None:
+        rows.append({"column": weight, "kind": "weight", "missing": 0, "categories": None, "fill": None,
+                     "features": 0, "scaled": False})
     y = train.y
     balance = None
     if y.dtype.kind in "iu" and y.ndim == 1:

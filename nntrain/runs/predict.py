@@ -35,25 +35,25 @@ class Predictions:
     columns: list[str]  # CSV header
 
 
-def read_inputs(path: str | Path, n_features: int, target=None, dtype="float32") -> np.ndarray:
-    """Features (n, ...) from a CSV (with or without the target column), an NPZ (array x) or an
-    IDX images file."""
+def read_inputs(path: str | Path, n_features: int, target=None, dtype="float32", weight=None) -> np.ndarray:
+    """Features (n, ...) from a CSV (with or without the target column and the weight column
+    `weight`, data.weight), an NPZ (array x) or an IDX images file."""
     from ..data.dataset import first_nonfinite_row, float_dtype
-    from ..data.readers import _check_file, _read_csv_rows, _target_index, npz_array, read_idx, scale_uint8
+    from ..data.readers import _check_file, _read_csv_rows, npz_array, read_idx, scale_uint8, target_and_weight
 
     path = Path(path)
     _check_file(path)
     name, dt = path.name.lower(), float_dtype(dtype)
     if name.endswith((".csv", ".csv.gz")):
         header, rows, lines = _read_csv_rows(path)
-        if len(header) == n_features:
-            keep = list(range(len(header)))
-        elif len(header) == n_features + 1:  # the file still has its target column: drop it
-            t = _target_index(target, header, path)
-            keep = [j for j in range(len(header)) if j != t]
-        else:
+        keep = [j for j, h in enumerate(header) if weight is None or h != weight]  # weights: not features
+        if len(keep) == n_features + 1:  # the file still has its target column: drop it
+            t, _ = target_and_weight(target, weight, header, path, weight_required=False)
+            keep = [j for j in keep if j != t]
+        elif len(keep) != n_features:
+            also = " and the weight column" if weight is not None else ""
             raise DataError(f"{path} has {len(header)} columns but the model takes {n_features} features "
-                            f"(optionally plus the target column)")
+                            f"(optionally plus the target column{also})")
         cells = np.array(rows)[:, keep]
         try:
             x = cells.astype(np.float64).astype(dt)
@@ -155,7 +155,7 @@ def run_inputs(run, source: str | Path) -> np.ndarray:
 
         x = run.tabular.transform(read_table(source), cfg.model.dtype, " the run was trained on")
     else:
-        x = read_inputs(source, int(np.prod(model.input_shape)), cfg.data.target, cfg.model.dtype)
+        x = read_inputs(source, int(np.prod(model.input_shape)), cfg.data.target, cfg.model.dtype, cfg.data.weight)
     return fit_input(x, run, str(source))
 
 
