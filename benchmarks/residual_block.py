@@ -91,7 +91,7 @@ def torch_step(x, y, channels: int, threads: int):
         loss = loss_fn(model(xt), yt)
         loss.backward()
         opt.step()
-        return float(loss)
+        return loss.item()
     return step
 
 
