@@ -21,11 +21,12 @@ from .config.schema import Config
 from .data import Dataset, Splits, load_splits, read_file, tabular
 from .data.readers import read_table, target_and_weight
 from .data.splits import validation_indices
+from .data.target_scale import TargetScale
 from .data.tabular import raw_tables
 from .data.weights import split_weights
 from .errors import DataError, DivergedError, Interrupted, NntrainError, RunError
 from .nn.losses import Loss, build_loss
-from .nn.metrics.base import Metric, build_metric
+from .nn.metrics.base import Metric, Unscaled, build_metric
 from .nn.metrics.classification import ConfusionMatrix
 from .nn.graph import build_model
 from .nn.model import Model
@@ -52,12 +53,16 @@ class Setup:
     w_train: np.ndarray | None = None
     w_val: np.ndarray | None = None
     w_test: np.ndarray | None = None
+    # data.scale_target: the targets above are scaled with it, the metrics see original units
+    target_scale: TargetScale | None = None
 
 
-def build_metrics(cfg: Config, loss: Loss) -> list[Metric]:
+def build_metrics(cfg: Config, loss: Loss, scale: TargetScale | None = None) -> list[Metric]:
     metrics = [build_metric(spec) for spec in cfg.metrics]
     for m in metrics:
         m.from_logits = loss.from_logits
+    if scale is not None:  # the model outputs the scaled target; metrics are in original units
+        metrics = [Unscaled(m, scale.mean, scale.std) for m in metrics]
     return metrics
 
 
@@ -83,13 +88,19 @@ def setup(cfg: Config) -> Setup:
             raise DataError(f"{part} targets of {where}: {exc}") from None
 
     y_train = targets(splits.train, "training")
-    metrics = build_metrics(cfg, loss)
+    # data.scale_target: statistics of the training split only (validate() refused classification)
+    scale = TargetScale.fit(y_train) if cfg.data.scale_target else None
+    if scale is not None:
+        y_train = scale.scale(y_train)
+    metrics = build_metrics(cfg, loss, scale)
     _check_metrics(metrics, cfg, model, y_train)
     y_val, y_test = targets(splits.val, "validation"), targets(splits.test, "test")
+    if scale is not None:
+        y_val, y_test = scale.scale(y_val), scale.scale(y_test)
     weights = split_weights(cfg.train.class_weight, loss, model.output_shape,
                             [(splits.train, y_train), (splits.val, y_val), (splits.test, y_test)],
                             dtype, getattr(cfg, "where", None), cfg.data.weight)
-    return Setup(cfg, splits, model, loss, metrics, y_train, y_val, y_test, *weights)
+    return Setup(cfg, splits, model, loss, metrics, y_train, y_val, y_test, *weights, scale)
 
 
 def _check_metrics(metrics: list[Metric], cfg: Config, model: Model, y: np.ndarray) -> None:
@@ -137,6 +148,8 @@ class RunWriter(Callback):
         self.extra = {}
         if s.splits.mean is not None:
             self.extra = {"data.mean": s.splits.mean, "data.std": s.splits.std}
+        if s.target_scale is not None:  # target.mean, target.std
+            self.extra.update(s.target_scale.arrays())
 
     def on_epoch_end(self, trainer: Trainer, st: TrainState) -> None:
         runs.write_npz(self.run_dir / runs.WEIGHTS, {**self.s.model.state_dict(), **self.extra})
@@ -363,7 +376,9 @@ def evaluate_run(run_dir: str | Path, data: str | None = None) -> dict:
         source = str(data)
         x = fit_input(ds.x, run, source)
     y = loss.prepare_target(ds.y, run.model.output_shape, cfg.model.dtype)
-    metrics = build_metrics(cfg, loss)
+    if run.target_scale is not None:  # the loss of the scaled target, as fit reported it
+        y = run.target_scale.scale(y)
+    metrics = build_metrics(cfg, loss, run.target_scale)
     if loss.classification:  # rows: true class, columns: predicted class
         cm = ConfusionMatrix()
         cm.from_logits = loss.from_logits

@@ -335,6 +335,9 @@ def validate(cfg: Config) -> None:
     cfg.optimizer = _check_optimizer(cfg.optimizer)
     cfg.metrics = [_check_spec(METRICS, m, f"metrics.{i}") for i, m in enumerate(cfg.metrics)]
     _check_monitors(cfg)
+    if cfg.data.scale_target and LOSSES.build(cfg.loss).classification:
+        raise ConfigError(f"standardizes a regression target, but {cfg.loss['type']} is a classification loss "
+                          f"(its targets are classes); leave data.scale_target out", "data.scale_target")
     if cfg.train.class_weight is not None:  # its classes are checked against the data at setup
         from ..data.weights import check_loss
 

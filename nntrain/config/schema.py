@@ -232,6 +232,9 @@ class DataConfig:
                                  "max_categories - 1 and folds the rest into 'other'")
     fold_rare: bool = option(True, boolean, "false: a category column with more than max_categories values is an error")
     limit: int | None = option(None, optional(integer(1)), "use only the first N training (and test) samples")
+    scale_target: bool = option(False, boolean, "standardize a regression target with the training split's mean "
+                                "and std: the model learns the scaled target and the loss is of it; metrics, eval "
+                                "and predict are in the original units (see README, Tabular CSVs)")
     weight: str | None = option(None, optional(string), "CSV column of sample weights (finite, >= 0; the loss is "
                                 "their weighted mean); an .npz gives them as an array w")
     mmap: Any = option("auto", boolean_or("auto"), "read x from disk by batches instead of loading it (data bigger "

@@ -260,8 +260,6 @@ class Target:
     name: str
     kind: str  # category (classes), labels (integer class labels), numeric (regression)
     classes: list[str] | None = None
-    mean: float | None = None  # data.scale_target: the model learns (y - mean) / std
-    std: float | None = None
 
 
 @dataclass
@@ -298,7 +296,7 @@ class Tabular:
         return x.astype(dt)
 
     def targets(self, table: RawTable, dtype="float32", where: str = "") -> np.ndarray:
-        """y (n,) of raw rows: int64 labels (classes or integers) or floats (scaled if fitted so)."""
+        """y (n,) of raw rows: int64 labels (classes or integers) or floats."""
         t = self.target
         if t.name not in table.header:
             raise DataError(f"{table.path}: no target column {t.name!r}; columns: {', '.join(table.header)}")
@@ -330,8 +328,6 @@ class Tabular:
                 raise DataError(f"{_cell(table, i, t.name)}: {str(cells[i])!r} is not an integer, but the target "
                                 f"holds class labels in the training data{where}")
             return values.astype(np.int64)
-        if t.mean is not None:
-            values = (values - t.mean) / t.std
         return values.astype(float_dtype(dtype))
 
     def to_json(self) -> dict:
@@ -341,7 +337,9 @@ class Tabular:
     @classmethod
     def from_json(cls, d: dict, source: str) -> "Tabular":
         try:
-            return cls(Target(**d["target"]), [Column(**c) for c in d["columns"]], list(d["na_values"]),
+            # files of runs before data.scale_target moved to model.npz hold target mean/std: null
+            target = {k: v for k, v in d["target"].items() if k not in ("mean", "std") or v is not None}
+            return cls(Target(**target), [Column(**c) for c in d["columns"]], list(d["na_values"]),
                        list(d.get("ignored", [])))
         except (KeyError, TypeError, AttributeError) as exc:
             raise DataError(f"{source}: not nntrain preprocessing (its 'tabular' entry is damaged: {exc})") from None
@@ -375,8 +373,7 @@ def fit_target(table: RawTable, name: str, kind: str, na_values) -> Target:
 
 
 def fit(table: RawTable, kinds: dict[str, str], target: Target, specs: dict[str, ColumnSpec], na_values,
-        standardize: bool = True, max_categories: int = MAX_CATEGORIES, fold_rare: bool = True,
-        scale_target: bool = False) -> Tabular:
+        standardize: bool = True, max_categories: int = MAX_CATEGORIES, fold_rare: bool = True) -> Tabular:
     """The preprocessing fitted on `table`, the training split: fill values, categories and the
     statistics of standardization (of the filled values, as scikit-learn's imputer + scaler)."""
     na = list(na_values)
@@ -453,15 +450,7 @@ def fit(table: RawTable, kinds: dict[str, str], target: Target, specs: dict[str,
         columns.append(col)
     if not columns:
         raise DataError(f"{table.path}: no feature columns left (all but the target {target.name!r} are ignored)")
-    target = Target(**asdict(target))
-    if scale_target:
-        if target.kind != "numeric":
-            raise DataError(f"data.scale_target standardizes a regression target; {target.name!r} holds "
-                            f"{'classes' if target.kind == 'category' else 'integer class labels'}")
-        y = Tabular(target, columns, na).targets(table, "float64")
-        std = float(y.std())
-        target.mean, target.std = float(y.mean()), std if std > 0 else 1.0
-    return Tabular(target, columns, na, ignored)
+    return Tabular(Target(**asdict(target)), columns, na, ignored)
 
 
 def _constant(value, default, kind, name):
@@ -563,7 +552,7 @@ def load_tabular(cfg, seed: int, dtype, split) -> tuple:
     standardize = getattr(cfg, "standardize", "auto")
     prep = fit(train_t.take(train_idx), kinds, target, specs, na, standardize=standardize in (True, "auto"),
                max_categories=getattr(cfg, "max_categories", MAX_CATEGORIES) or MAX_CATEGORIES,
-               fold_rare=getattr(cfg, "fold_rare", True), scale_target=bool(getattr(cfg, "scale_target", False)))
+               fold_rare=getattr(cfg, "fold_rare", True))
     classes = prep.target.classes
 
     def encode(table, w, where=""):

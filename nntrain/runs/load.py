@@ -15,6 +15,7 @@ from ..config.load import load_config
 from ..config.schema import Config
 from ..data import apply_standardize, load_splits, tabular
 from ..data.tabular import Tabular
+from ..data.target_scale import TargetScale
 from ..errors import DataError, NntrainError, RunError
 from ..nn.graph import build_model
 from ..nn.model import Model
@@ -29,6 +30,7 @@ class LoadedRun:
     std: np.ndarray | None
     tabular: Tabular | None = None  # preprocessing.json: how raw CSV rows become the model's input
     classes: list[str] | None = None  # the name of each class label
+    target_scale: TargetScale | None = None  # data.scale_target: outputs * std + mean are original units
 
 
 def load_run(run_dir: str | Path) -> LoadedRun:
@@ -50,7 +52,8 @@ def load_run(run_dir: str | Path) -> LoadedRun:
             prep, classes = tabular.read_preprocessing(path / tabular.FILE)
         except DataError as exc:
             raise RunError(str(exc)) from None
-    return LoadedRun(cfg, model, arrays.get("data.mean"), arrays.get("data.std"), prep, classes)
+    return LoadedRun(cfg, model, arrays.get("data.mean"), arrays.get("data.std"), prep, classes,
+                     TargetScale.from_arrays(arrays))
 
 
 def data_input_shape(cfg: Config, path: Path) -> list[int]:

@@ -5,7 +5,8 @@ standardization statistics saved with the run), so predictions agree with evalua
 
     classifier     label per sample (argmax, or p > 0.5 for one sigmoid output);
                    --proba: class probabilities p_0 .. p_{C-1} (p_1 for one sigmoid output)
-    regression     the predicted values y (y_0, y_1, ... when there are several)
+    regression     the predicted values y (y_0, y_1, ... when there are several), in the
+                   target's units also when the run scaled it (data.scale_target)
 
 A run that knows its class names (a string target, an image folder) writes the names as labels
 and names the probability columns p_<class>. A run trained on a CSV of typed columns reads raw
@@ -125,6 +126,8 @@ def predict_run(run_dir: str | Path, source: str | Path, proba: bool = False) ->
     cfg, model = run.cfg, run.model
     loss = build_loss(cfg.loss)
     out = model.predict(run_inputs(run, source))
+    if run.target_scale is not None:  # the model learned the scaled target: back to original units
+        out = run.target_scale.unscale(out)
     names = run.classes
     if not loss.classification:
         if proba:

@@ -55,3 +55,26 @@ def build_metric(spec) -> Metric:
 def metric_name(m: Metric) -> str:
     """The metric's column in metrics.csv and summary.json (its registry name, unless it names itself)."""
     return getattr(m, "name", None) or m.registry_name
+
+
+class Unscaled(Metric):
+    """`inner` on predictions and targets mapped back to original units, v * std + mean (in
+    float64), for a model that learns a standardized target (data.scale_target)."""
+
+    def __init__(self, inner: Metric, mean: np.ndarray, std: np.ndarray):
+        self.inner, self.mean, self.std = inner, np.asarray(mean, np.float64), np.asarray(std, np.float64)
+        self.registry_name, self.name = inner.registry_name, metric_name(inner)
+        self.higher_is_better = inner.higher_is_better
+
+    def reset(self) -> None:
+        self.inner.reset()
+
+    def check_outputs(self, shape: tuple[int, ...]) -> None:
+        self.inner.check_outputs(shape)
+
+    def update(self, pred: np.ndarray, target: np.ndarray) -> None:
+        # pred (n, *output_shape); mean and std (output_shape) broadcast over the samples
+        self.inner.update(pred * self.std + self.mean, target.reshape(pred.shape) * self.std + self.mean)
+
+    def result(self) -> float:
+        return self.inner.result()

@@ -3,8 +3,8 @@
     export_run("runs/mnist_mlp/20261126-141500", "model.onnx")            # format from the extension
     export_run(run_dir, "weights.npz", fmt="npz")
 
-- onnx: a standard ONNX graph (opset 13) taking the raw input, standardization included;
-  needs the `onnx` extra.
+- onnx: a standard ONNX graph (opset 13) taking the raw input, standardization included (and
+  a scaled target's un-scaling, so it outputs the target's units); needs the `onnx` extra.
 - npz: every weight as a plain named array plus the architecture as a JSON string.
 
 A run with typed CSV columns or class names also gets `<name>.preprocessing.json` beside the
@@ -36,11 +36,11 @@ def export_run(run_dir: str | Path, out: str | Path, fmt: str | None = None) -> 
     if fmt == "onnx":
         from .onnx_graph import to_onnx_bytes
 
-        data = to_onnx_bytes(run.model, run.mean, run.std, doc=f"exported from {run_dir}")
+        data = to_onnx_bytes(run.model, run.mean, run.std, doc=f"exported from {run_dir}", target_scale=run.target_scale)
     else:
         from .npz import to_npz_bytes
 
-        data = to_npz_bytes(run.model, run.mean, run.std, source=str(run_dir))
+        data = to_npz_bytes(run.model, run.mean, run.std, source=str(run_dir), target_scale=run.target_scale)
     prep = preprocessing_path(out) if run.tabular is not None or run.classes is not None else None
     if prep is not None:  # how raw rows become the graph's input, and the class names of its outputs
         from ...data.tabular import preprocessing_json

@@ -5,7 +5,9 @@
         W0, b0 = f["0.W"], f["0.b"]                     # dense: y = x @ W + b, W (in, out)
 
 Arrays are named "<layer index>.<name>" as in the run's model.npz; "data.mean"/"data.std" hold
-the standardization statistics when the run used them (x -> (x - mean) / std before layer 0).
+the standardization statistics when the run used them (x -> (x - mean) / std before layer 0);
+"target.mean"/"target.std" those of a scaled target (data.scale_target: the last layer's output
+in the target's units is output * std + mean).
 A graph model's layers also carry their "name" and "inputs" (the layers or model inputs they
 read). Layouts are nntrain's (Keras'): channels last, dense kernels (in, out), conv kernels
 (kh, kw, c_in, c_out). Nothing in the file needs pickle.
@@ -36,7 +38,8 @@ def _plain(value):
     return str(value)
 
 
-def architecture(model: Sequential, standardized: bool, source: str | None = None) -> dict:
+def architecture(model: Sequential, standardized: bool, source: str | None = None,
+                 target_scaled: bool = False) -> dict:
     from ... import __version__
 
     layers = []
@@ -63,15 +66,18 @@ def architecture(model: Sequential, standardized: bool, source: str | None = Non
         "input_shape": _plain(model.input_shape),  # {name: shape} for a graph with several inputs
         "output_shape": list(model.output_shape),
         "standardize": {"mean": "data.mean", "std": "data.std"} if standardized else None,
+        "unscale_target": {"mean": "target.mean", "std": "target.std"} if target_scaled else None,
         "layers": layers,
     }
 
 
-def to_npz_bytes(model: Sequential, mean=None, std=None, source: str | None = None) -> bytes:
+def to_npz_bytes(model: Sequential, mean=None, std=None, source: str | None = None, target_scale=None) -> bytes:
     arrays = {k: np.ascontiguousarray(v) for k, v in model.state_dict().items()}
     if mean is not None:
         arrays["data.mean"], arrays["data.std"] = np.asarray(mean), np.asarray(std)
-    arch = architecture(model, mean is not None, source)
+    if target_scale is not None:
+        arrays.update(target_scale.arrays())
+    arch = architecture(model, mean is not None, source, target_scale is not None)
     arrays["architecture"] = np.array(json.dumps(arch, indent=1))  # a unicode scalar: no pickle
     buf = io.BytesIO()
     np.savez(buf, **arrays)

@@ -354,9 +354,10 @@ def _run_graph(g: Graph, model, mean=None, std=None) -> None:
     g.x, g.shape, g.nchw = held[m + len(model.layers) - 1]
 
 
-def to_onnx_model(model: Sequential, mean=None, std=None, doc: str = ""):
+def to_onnx_model(model: Sequential, mean=None, std=None, doc: str = "", target_scale=None):
     """The onnx.ModelProto of a model (float32), with standardization at the input if given. A
-    graph with several inputs takes them under their names."""
+    graph with several inputs takes them under their names. With target_scale (data.scale_target)
+    the output is multiplied by its std and shifted by its mean: the target's units, as predict."""
     try:
         import onnx
         from onnx import TensorProto, helper
@@ -381,6 +382,9 @@ def to_onnx_model(model: Sequential, mean=None, std=None, doc: str = ""):
             CONVERTERS[layer.registry_name](g, layer)
             g.shape = tuple(layer.output_shape)
     g.channels_last()
+    if target_scale is not None:  # output * std + mean: back to the target's units
+        g.op("Mul", g.const("target_std", _f32(target_scale.std).reshape(model.output_shape)), hint="unscale_target")
+        g.op("Add", g.const("target_mean", _f32(target_scale.mean).reshape(model.output_shape)), hint="unscale_target")
     g.nodes.append(helper.make_node("Identity", [g.x], ["output"]))
     inps = [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", *shape]) for name, shape in shapes.items()]
     out = helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", *model.output_shape])
@@ -390,10 +394,11 @@ def to_onnx_model(model: Sequential, mean=None, std=None, doc: str = ""):
     proto = helper.make_model(graph, producer_name="nntrain", producer_version=__version__,
                               opset_imports=[helper.make_opsetid("", OPSET)], doc_string=doc)
     proto.ir_version = IR_VERSION
-    helper.set_model_props(proto, {"layout": "channels_last", "standardized": str(mean is not None).lower()})
+    helper.set_model_props(proto, {"layout": "channels_last", "standardized": str(mean is not None).lower(),
+                                   "target_unscaled": str(target_scale is not None).lower()})
     onnx.checker.check_model(proto)
     return proto
 
 
-def to_onnx_bytes(model: Sequential, mean=None, std=None, doc: str = "") -> bytes:
-    return to_onnx_model(model, mean, std, doc).SerializeToString()
+def to_onnx_bytes(model: Sequential, mean=None, std=None, doc: str = "", target_scale=None) -> bytes:
+    return to_onnx_model(model, mean, std, doc, target_scale).SerializeToString()
