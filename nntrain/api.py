@@ -350,7 +350,8 @@ def data_report(cfg: Config) -> dict:
 
 
 def evaluate_run(run_dir: str | Path, data: str | None = None) -> dict:
-    """Loss and metrics of a run on its test split, or on a data file (`--data`)."""
+    """Loss and metrics of a run on its test split, or on a data file (`--data`): for a run trained
+    on image folders, a folder of class subfolders too."""
     run = load_run(run_dir)
     cfg = run.cfg
     loss = build_loss(cfg.loss)
@@ -371,6 +372,15 @@ def evaluate_run(run_dir: str | Path, data: str | None = None) -> dict:
         if ds is None:
             raise RunError(f"{run_dir}: the config has no test split; pass --data FILE")
         x = ds.x  # load_splits already standardized it with the training statistics
+    elif cfg.data.images is not None and Path(data).is_dir():  # class subfolders, labelled as in training
+        from .data.images import check_model_shape, read_image_folder
+
+        im = cfg.data.images
+        ds = read_image_folder(data, image_size=im.image_size, color_mode=im.color_mode, classes=run.classes,
+                               dtype=cfg.model.dtype)
+        check_model_shape(ds.x, run.model.input_shape, data, im.image_size)
+        source = str(data)
+        x = fit_input(ds.x, run, source)
     else:
         ds = read_file(data, target=cfg.data.target, dtype=cfg.model.dtype, weight=cfg.data.weight)
         source = str(data)

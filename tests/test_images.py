@@ -306,3 +306,106 @@ def test_labels_the_model_cannot_output_name_the_image_folder(cli, write, tmp_pa
     cfg = _config(write, {"images": {"train": str(digits / "train"), "color_mode": "grayscale"}}, model=model)
     line = _one_error_line(cli("fit", cfg, "--run-dir", "run"))
     assert f"training targets of {digits / 'train'}: label 9 is outside the model's 5 outputs" in line
+
+
+
+
+def test_an_image_folder_run_predicts_class_names(cli, write, tmp_path, digits):
+    import shutil
+
+    for digit, name in (("0", "zero"), ("1", "one")):
+        shutil.copytree(digits / "train" / digit, tmp_path / "imgs" / name)
+    cfg = _config(write, {"images": {"train": "imgs", "color_mode": "grayscale"}}, epochs=3,
+                  model={**SMALL, "layers": [{"type": "flatten"}, {"type": "dense", "units": 2, "activation": "softmax"}]})
+    assert cli("fit", cfg, "--run-dir", "run").exit_code == 0
+    ds = read_image_folder(tmp_path / "imgs", color_mode="grayscale")  # classes: one, zero
+    np.savez(tmp_path / "x.npz", x=ds.x, y=ds.y)
+    r = cli("predict", "run", "x.npz")
+    assert r.exit_code == 0, r.output
+    labels = r.stdout.split()
+    assert labels[0] == "label" and set(labels[1:]) <= {"one", "zero"}
+    import nntrain
+
+    want = np.array(ds.classes)[nntrain.load_model(tmp_path / "run").predict(ds.x).argmax(axis=1)]
+    assert labels[1:] == list(want)
+    r = cli("predict", "run", "x.npz", "--proba")
+    assert r.stdout.splitlines()[0] == "p_one,p_zero"
+    # the folder itself, with its class subfolders or flat: a `file` column names each image
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for rel in sorted(p.relative_to(tmp_path / "imgs") for p in (tmp_path / "imgs").rglob("*.png")):
+        shutil.copy(tmp_path / "imgs" / rel, flat / f"{rel.parent.name}-{rel.name}")
+    for folder, names in (("imgs", lambda f: f), ("flat", lambda f: f.replace("/", "-"))):
+        r = cli("predict", "run", folder)
+        assert r.exit_code == 0, r.output
+        rows = [line.split(",") for line in r.stdout.splitlines()]
+        assert rows[0] == ["file", "label"] and [label for _, label in rows[1:]] == list(want)
+        assert [f for f, _ in rows[1:]] == [names(f) for f in sorted(f"{p.parent.name}/{p.name}" for p in
+                                                                     (tmp_path / "imgs").rglob("*.png"))]
+    r = cli("predict", "run", "imgs", "--proba")
+    assert r.stdout.splitlines()[0] == "file,p_one,p_zero"
+    assert cli("predict", "run", "flat", "--out", "p.npz").exit_code == 0
+    with np.load(tmp_path / "p.npz") as z:
+        assert list(z["label"]) == list(want) and z["files"][0] == "one-" + sorted(
+            p.name for p in (tmp_path / "imgs" / "one").iterdir())[0]
+
+
+def test_eval_and_predict_take_image_folders_with_the_runs_options(cli, write, tmp_path, digits):
+    cfg = _config(write, {"images": {"train": str(digits / "train"), "test": str(digits / "test"),
+                                     "color_mode": "grayscale"}}, epochs=2, model=SMALL)
+    assert cli("fit", cfg, "--run-dir", "run").exit_code == 0
+    split = json.loads(cli("eval", "run", "--json").stdout)
+    r = cli("eval", "run", "--data", digits / "test", "--json")
+    assert r.exit_code == 0, r.output
+    folder = json.loads(r.stdout)
+    assert folder["samples"] == 30 and folder["loss"] == split["loss"] and folder["accuracy"] == split["accuracy"]
+    assert folder["classes"] == [str(k) for k in range(10)]
+    # a folder with some of the classes keeps their training labels
+    import shutil
+
+    shutil.copytree(digits / "test" / "7", tmp_path / "some" / "7")
+    r = cli("eval", "run", "--data", "some", "--json")
+    assert r.exit_code == 0, r.output
+    cm = json.loads(r.stdout)["confusion_matrix"]
+    assert [sum(row) for row in cm] == [0] * 7 + [3] + [0] * 2  # its 3 sevens are label 7
+    # the predictions of the folder are those of its images one by one
+    r = cli("predict", "run", digits / "test")
+    assert r.exit_code == 0, r.output
+    rows = r.stdout.splitlines()[1:]
+    assert len(rows) == 30 and rows[0].startswith("0/") and rows[-1].startswith("9/")
+
+
+@pytest.mark.parametrize("case, message", [
+    ("unknown class", "class 'cat' is not a training class; valid: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9"),
+    ("flat for eval", "no class subfolders"),
+    ("other size", "the images are 4x6x1 (height x width x channels) but the model takes 28x28x1 (the run has no "
+                   "data.images.image_size, so images must have the training size)"),
+    ("no images", "no image file (.bmp .gif .jpeg .jpg .png) in the folder or its subfolders"),
+    ("not an image run", "is a folder, not a data file"),
+])
+def test_a_bad_folder_for_eval_or_predict_is_one_error_line(cli, write, tmp_path, digits, case, message):
+    cfg = _config(write, {"images": {"train": str(digits / "train"), "color_mode": "grayscale"}}, model=SMALL)
+    assert cli("fit", cfg, "--run-dir", "run").exit_code == 0
+    (tmp_path / "bad").mkdir()
+    command = ("predict", "run", "bad")
+    if case == "unknown class":
+        _png(tmp_path / "bad" / "cat" / "a.png", size=(28, 28), mode="L")
+        command = ("eval", "run", "--data", "bad")
+    elif case == "flat for eval":
+        _png(tmp_path / "bad" / "a.png", size=(28, 28), mode="L")
+        command = ("eval", "run", "--data", "bad")
+    elif case == "other size":
+        _png(tmp_path / "bad" / "a.png", size=(4, 6), mode="L")
+    elif case == "no images":
+        (tmp_path / "bad" / "notes.txt").write_text("x")
+    else:
+        np.savez(tmp_path / "d.npz", x=np.zeros((4, 2)), y=np.arange(4) % 2)
+        cfg = write("n.yaml", "data: {train: d.npz}\nmodel: {layers: [{type: dense, units: 2, activation: softmax}]}\n"
+                              "loss: sparse_categorical_crossentropy\ntrain: {epochs: 1}\n")
+        assert cli("fit", cfg, "--run-dir", "plain").exit_code == 0
+        _png(tmp_path / "bad" / "a.png", size=(28, 28), mode="L")
+        command = ("predict", "plain", "bad")
+    r = cli(*command, "--out", "p.csv") if command[0] == "predict" else cli(*command)
+    line = _one_error_line(r)
+    assert message in line, line
+    assert not (tmp_path / "p.csv").exists()

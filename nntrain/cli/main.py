@@ -91,8 +91,9 @@ def fit(
 def eval_(
     run_dir: Path = typer.Argument(..., help="A run folder written by `nntrain fit`, e.g. runs/mnist_mlp/20261126-141500.",
                                    show_default=False),
-    data: Optional[Path] = typer.Option(None, "--data", help="Score this CSV/NPZ/IDX file instead of the test split. "
-                                                             "e.g. --data data/holdout.csv"),
+    data: Optional[Path] = typer.Option(None, "--data", help="Score this CSV/NPZ/IDX file instead of the test split "
+                                                             "(a run trained on image folders: a folder of class "
+                                                             "subfolders too). e.g. --data data/holdout.csv"),
     as_json: bool = JsonOpt,
 ):
     """Loss and metrics of a trained run on its test split (or on --data).
@@ -115,7 +116,8 @@ def eval_(
 def predict(
     run_dir: Path = typer.Argument(..., help="A run folder written by `nntrain fit`. e.g. runs/mnist_mlp/20261126-141500", show_default=False),
     input_: Path = typer.Argument(..., metavar="INPUT", help="Features: a CSV (the target column may be "
-                                  "present), an NPZ with array x, or an IDX images file. e.g. new.csv", show_default=False),
+                                  "present), an NPZ with array x, or an IDX images file; a run trained on image "
+                                  "folders also takes a folder of images. e.g. new.csv", show_default=False),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write here (NPZ when it ends in .npz, "
                                        "else CSV) instead of CSV on stdout. e.g. --out predictions.npz"),
     proba: bool = typer.Option(False, "--proba", help="Class probabilities instead of labels (classifiers). e.g. --proba --out p.csv"),

@@ -286,6 +286,40 @@ def read_image_folder(root, *, image_size=None, color_mode: str = "rgb", classes
     return _read([Path(root)], classes, image_size, color_mode, dtype)[0]
 
 
+def list_images(root) -> list[str]:
+    """Every image under `root`, at any depth: a flat folder of images, or class subfolders
+    (whose names are not used); paths relative to root, in path order (folder by folder, so
+    class subfolders come in class order). What `nntrain predict RUN folder/` reads."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{root} is not a folder of images" if root.exists() else f"folder not found: {root}")
+    found = []
+    for here, dirs, names in os.walk(root, onerror=_raise):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        rel = Path(here).relative_to(root)
+        found += [(rel / name).as_posix() for name in names if _is_image(name)]
+    if not found:
+        raise DataError(f"{root}: no image file ({_EXTENSIONS_TEXT}) in the folder or its subfolders")
+    return sorted(found, key=lambda f: f.split("/"))
+
+
+def read_image_files(root, *, image_size=None, color_mode: str = "rgb", dtype="float32") -> tuple[np.ndarray, list[str]]:
+    """(x (n, h, w, c) in [0, 1], their paths relative to root) of every image under `root`
+    (list_images), decoded as a training folder's images are; not cached: predict reads them once."""
+    files = list_images(root)
+    raw = decode(Listing(Path(root), [], files, np.zeros(len(files), np.int64)), image_size, color_mode)
+    return scale_uint8(raw, dtype), files
+
+
+def check_model_shape(x: np.ndarray, shape: tuple, root, image_size) -> None:
+    """DataError unless images x (n, h, w, c) of `root` are exactly the model's input `shape`
+    (no reshape: 14x56 images are not 28x28 ones), for predict and eval on a folder."""
+    if tuple(x.shape[1:]) != tuple(shape):
+        fix = "" if image_size is not None else " (the run has no data.images.image_size, so images must have the training size)"
+        raise DataError(f"{root}: the images are {'x'.join(map(str, x.shape[1:]))} (height x width x channels) but the "
+                        f"model takes {'x'.join(map(str, shape))}{fix}")
+
+
 def read_image_folders(cfg, dtype="float32") -> tuple[Dataset, Dataset | None]:
     """(train, test) of a `data.images` section (train, test, image_size, color_mode)."""
     roots = [Path(cfg.train)] + ([Path(cfg.test)] if cfg.test is not None else [])

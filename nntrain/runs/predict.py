@@ -10,7 +10,9 @@ standardization statistics saved with the run), so predictions agree with evalua
 
 A run that knows its class names (a string target, an image folder) writes the names as labels
 and names the probability columns p_<class>. A run trained on a CSV of typed columns reads raw
-rows: its preprocessing.json fills, encodes and scales them as in training.
+rows: its preprocessing.json fills, encodes and scales them as in training. A run trained on
+image folders reads a folder of images (flat, or in subfolders) with its image options, and
+names each row's image in a first `file` column.
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ class Predictions:
     name: str  # "label", "proba" or "y": the NPZ key
     values: np.ndarray  # (n,) labels, (n, C) probabilities, (n, *output_shape) values
     columns: list[str]  # CSV header
+    files: list[str] | None = None  # an image folder's images, one per row (relative paths)
 
 
 def read_inputs(path: str | Path, n_features: int, target=None, dtype="float32", weight=None) -> np.ndarray:
@@ -125,7 +128,12 @@ def predict_run(run_dir: str | Path, source: str | Path, proba: bool = False) ->
     run = load_run(run_dir)
     cfg, model = run.cfg, run.model
     loss = build_loss(cfg.loss)
-    out = model.predict(run_inputs(run, source))
+    files = None
+    if _is_image_folder(run, source):
+        x, files = image_inputs(run, source)
+    else:
+        x = run_inputs(run, source)
+    out = model.predict(x)
     if run.target_scale is not None:  # the model learned the scaled target: back to original units
         out = run.target_scale.unscale(out)
     names = run.classes
@@ -135,24 +143,26 @@ def predict_run(run_dir: str | Path, source: str | Path, proba: bool = False) ->
                                f"predicts values")
         flat = out.reshape(len(out), -1)
         cols = ["y"] if flat.shape[1] == 1 else [f"y_{j}" for j in range(flat.shape[1])]
-        return Predictions("y", out, cols)
+        return Predictions("y", out, cols, files)
     if proba:
         p = _probabilities(out, loss.from_logits).reshape(len(out), -1)
         if names is not None and len(names) == max(p.shape[1], 2):  # p_<class name>
             cols = [f"p_{names[1]}"] if p.shape[1] == 1 else [f"p_{c}" for c in names]
         else:
             cols = ["p_1"] if p.shape[1] == 1 else [f"p_{j}" for j in range(p.shape[1])]
-        return Predictions("proba", p, cols)
+        return Predictions("proba", p, cols, files)
     labels = predicted_labels(out, loss.from_logits).astype(np.int64)
     if names is not None and len(names) >= max(int(labels.max(initial=0)) + 1, 1):
-        return Predictions("label", np.array(names, dtype=str)[labels], ["label"])
-    return Predictions("label", labels, ["label"])
+        return Predictions("label", np.array(names, dtype=str)[labels], ["label"], files)
+    return Predictions("label", labels, ["label"], files)
 
 
 def run_inputs(run, source: str | Path) -> np.ndarray:
     """The model's input for the rows of a file: a raw CSV goes through the run's saved
     preprocessing (typed columns) when it has one; otherwise as read_inputs + fit_input."""
     cfg, model = run.cfg, run.model
+    if _is_image_folder(run, source):
+        return image_inputs(run, source)[0]
     if run.tabular is not None and str(source).lower().endswith((".csv", ".csv.gz")):
         from ..data.readers import read_table
 
@@ -162,8 +172,26 @@ def run_inputs(run, source: str | Path) -> np.ndarray:
     return fit_input(x, run, str(source))
 
 
+def _is_image_folder(run, source) -> bool:
+    return run.cfg.data.images is not None and Path(source).is_dir()
+
+
+def image_inputs(run, folder: str | Path) -> tuple[np.ndarray, list[str]]:
+    """(model input, image paths relative to folder) of every image under `folder`, a flat folder
+    or class subfolders (data/images.list_images), decoded with the run's data.images options."""
+    from ..data.images import check_model_shape, read_image_files
+
+    im = run.cfg.data.images
+    x, files = read_image_files(folder, image_size=im.image_size, color_mode=im.color_mode, dtype=run.cfg.model.dtype)
+    check_model_shape(x, run.model.input_shape, folder, im.image_size)
+    return fit_input(x, run, str(folder)), files
+
+
 def to_csv(pred: Predictions) -> str:
-    """CSV text; floats with enough digits to read back the exact same value."""
+    """CSV text; floats with enough digits to read back the exact same value. Image folder
+    predictions start with the `file` column."""
+    if pred.files is not None:
+        return _csv_with_files(pred)
     if pred.values.dtype.kind == "U":  # class names: quoted where they hold a comma or a quote
         import csv
 
@@ -179,10 +207,25 @@ def to_csv(pred: Predictions) -> str:
     return buf.getvalue()
 
 
+def _csv_with_files(pred: Predictions) -> str:
+    import csv
+
+    values = pred.values.reshape(len(pred.values), -1)
+    fmt = "%s" if values.dtype.kind == "U" else "%d" if values.dtype.kind in "iu" else (
+        "%.9g" if values.dtype.itemsize <= 4 else "%.17g")
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["file", *pred.columns])
+    writer.writerows([f, *(fmt % v for v in row)] for f, row in zip(pred.files, values.tolist()))
+    return buf.getvalue()
+
+
 def write_predictions(pred: Predictions, out: str | Path) -> None:
-    """To `out`, atomically: NPZ (one array named label, proba or y) when it ends in .npz, else CSV."""
+    """To `out`, atomically: NPZ (one array named label, proba or y, and files for an image
+    folder's) when it ends in .npz, else CSV."""
     out = check_out_file(Path(out), "predictions.csv")
     if out.name.lower().endswith(".npz"):
-        runs.write_npz(out, {pred.name: pred.values})
+        files = {} if pred.files is None else {"files": np.array(pred.files, dtype=str)}  # np.savez takes file=
+        runs.write_npz(out, {pred.name: pred.values, **files})
     else:
         runs.write_text(out, to_csv(pred))
