@@ -15,7 +15,7 @@ from conftest import CONFIGS
 
 DOCUMENTED = ["NntrainError", "build_layer", "build_loss", "build_optimizer", "evaluate_run", "fit", "load_config",
               "load_model", "resume"]
-COMMANDS = ["check", "eval", "export", "fit", "gradcheck", "list", "plot", "predict", "runs", "sweep", "time"]
+COMMANDS = ["check", "data", "eval", "export", "fit", "gradcheck", "list", "plot", "predict", "runs", "sweep", "time"]
 
 
 def test_import_nntrain_gives_the_documented_names():
