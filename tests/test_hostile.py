@@ -29,13 +29,15 @@ def idx(path: Path, magic: bytes, dims: tuple, body: bytes) -> None:
     path.write_bytes(magic + struct.pack(f">{len(dims)}I", *dims) + body)
 
 
-def declares_too_much(path: Path) -> None:
-    """A 500-byte .npz whose x.npy header declares shape (10**6, 10**6) float64 and holds no data."""
+def declares_too_much(path: Path, compression: int = zipfile.ZIP_DEFLATED) -> None:
+    """A 500-byte .npz whose x.npy header declares shape (10**6, 10**6) float64 and holds no data.
+    Deflated (np.savez_compressed), only the header tells the size; stored, the member's size
+    shows it truncated."""
     header = io.BytesIO()
     np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (10**6, 10**6)})
     labels = io.BytesIO()
     np.save(labels, np.array([0, 1]))
-    with zipfile.ZipFile(path, "w") as z:
+    with zipfile.ZipFile(path, "w", compression=compression) as z:
         z.writestr("x.npy", header.getvalue())
         z.writestr("y.npy", labels.getvalue())
 
@@ -58,6 +60,7 @@ def make_files(tmp: Path) -> None:
     (tmp / "text.npz").write_text("x,y\n1,0\n")
     np.savez(tmp / "no-features.npz", x=np.zeros((4, 0)), y=np.array([0, 1, 0, 1]))
     declares_too_much(tmp / "declares-1e12.npz")
+    declares_too_much(tmp / "stored-1e12.npz", zipfile.ZIP_STORED)
     (tmp / "huge.csv").write_text("a,b,y\n1,2,0\n1e308,3,1\n")
     np.savez(tmp / "huge.npz", x=np.array([[1.0, 2.0], [3.0, -1e300]]), y=np.array([0, 1]))
     np.savez(tmp / "centred-overflow.npz", x=np.array([[3.3e38, 1], [-3.3e38, 2], [-3.3e38, 3], [-3.3e38, 4]], np.float32),
@@ -123,6 +126,9 @@ CASES = [
      [], "dataset 'xor': repeat=100000000000 makes 400,000,000,000 samples, about 13,411.0 GiB, more than"),
     ("npz-declares-more-than-memory", csv_config("declares-1e12.npz"), [],
      "declares-1e12.npz: array x declares shape (1000000, 1000000) of float64, 7,450.6 GiB, more than this machine's"),
+    ("npz-stored-member-truncated", csv_config("stored-1e12.npz"), [],
+     "stored-1e12.npz (array x): truncated: shape (1000000, 1000000) of float64 needs 8000000000000 bytes of data, "
+     "the file holds 0"),
     ("npz-without-features", csv_config("no-features.npz"), [], "no-features.npz: x has no features: its shape is (4, 0)"),
     ("activation-names-a-layer", BASE.replace("activation: softmax", "activation: {type: dense, units: 3}"), [],
      "model.layers.0.activation: 'dense' is not an activation; valid: elu,"),
