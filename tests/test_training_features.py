@@ -217,6 +217,61 @@ loss: sparse_categorical_crossentropy
     assert r.exit_code == 1 and "FAIL" in r.stdout and "0 conv2d" in r.stderr
 
 
+@pytest.mark.parametrize("first, shape", [({"type": "dense", "units": 4}, (5,)),
+                                          ({"type": "conv2d", "filters": 3, "kernel_size": 3}, (6, 6, 2))])
+def test_gradcheck_passes_a_bias_before_batchnorm_whose_gradient_is_zero(first, shape, monkeypatch):
+    """batchnorm subtracts the batch mean, so the bias before it has dL/db = 0 exactly; the
+    analytic gradient is rounding and the numeric one noise, and only the absolute floor of
+    the error measure lets them agree. A wrong bias gradient still fails."""
+    from nntrain.nn.losses import build_loss
+    from nntrain.nn.model import Sequential
+    from nntrain.tools.gradcheck import TOLERANCE, check_model, rel_error
+
+    tail = [] if len(shape) == 1 else ["global_avgpool2d"]
+    specs = [first, "batchnorm", *tail, {"type": "dense", "units": 3, "activation": "softmax"}]
+    model = Sequential.from_specs(specs, shape, "float64", seed=0)
+    rng = np.random.default_rng(1)
+    model.flat_params += rng.normal(0.0, 0.01, model.flat_params.shape)
+    x, y = rng.standard_normal((6, *shape)), rng.integers(0, 3, 6)
+    loss = build_loss("sparse_categorical_crossentropy")
+    errors = check_model(model, loss, x, y, max_entries=None)
+    assert max(errors.values()) < TOLERANCE, errors
+    assert np.linalg.norm(model.layers[0].grads["b"]) < 1e-12  # really zero by construction
+    # the old purely relative measure called this 1.0
+    assert rel_error(np.array([1e-17]), np.array([3e-11]), floor=0.0) == pytest.approx(1.0)
+
+    layer_type = type(model.layers[0])
+    right = layer_type.backward
+
+    def wrong(self, grad_y):
+        gx = right(self, grad_y)
+        self.grads["b"] += 1e-6  # a small but real error in a zero gradient
+        return gx
+
+    monkeypatch.setattr(layer_type, "backward", wrong)
+    errors = check_model(model, loss, x, y, max_entries=None)
+    assert errors[f"0 {first['type']}"] > TOLERANCE
+
+
+def test_gradcheck_command_passes_dense_bias_batchnorm(cli, write):
+    rng = np.random.default_rng(0)
+    np.savez(write("d.npz", "").parent / "d.npz", x=rng.random((8, 5)), y=rng.integers(0, 3, 8))
+    path = write("c.yaml", """
+data: {train: d.npz}
+model:
+  input_shape: [5]
+  layers:
+    - {type: dense, units: 4}
+    - {type: batchnorm}
+    - {type: relu}
+    - {type: dense, units: 3, activation: softmax}
+loss: sparse_categorical_crossentropy
+""")
+    r = cli("gradcheck", path, "--json")
+    assert r.exit_code == 0, r.stdout + r.stderr
+    assert json.loads(r.stdout)["ok"]
+
+
 def test_list_shows_every_new_entry(cli):
     out = cli("list").stdout
     for name in ("conv2d", "maxpool2d", "avgpool2d", "global_avgpool2d", "batchnorm", "layernorm", "gelu", "elu",

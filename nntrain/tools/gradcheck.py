@@ -2,8 +2,15 @@
 
 For a layer with output y = f(x; params) and a random upstream gradient g, the scalar
 L = sum(y * g) has dL/dx = backward(g); each partial derivative is compared with
-(L(x + eps e_i) - L(x - eps e_i)) / (2 eps). The error is the relative norm
-||analytic - numeric|| / (||analytic|| + ||numeric||), near 1e-9 when both agree.
+(L(x + eps e_i) - L(x - eps e_i)) / (2 eps). The error is the relative norm with an absolute
+floor, ||analytic - numeric|| / max(||analytic|| + ||numeric||, FLOOR), near 1e-9 when both agree.
+
+The floor is for gradients that are zero by construction (a dense or conv bias followed by
+batchnorm: the normalization subtracts any shift, so dL/db = 0). There the analytic gradient is
+rounding (~1e-16) and the numeric one finite-difference noise (~1e-16 |L| / eps = 1e-10 per
+entry), and a purely relative error is ~1.0 for two correct answers. Below the floor the
+error is absolute: such a gradient passes when ||analytic - numeric|| < TOLERANCE * FLOOR =
+1e-8, which a real backward bug of any useful size exceeds.
 """
 from __future__ import annotations
 
@@ -12,11 +19,14 @@ from typing import Callable
 import numpy as np
 
 TOLERANCE = 1e-6
+FLOOR = 1e-2
 
 
-def rel_error(a: np.ndarray, b: np.ndarray) -> float:
+def rel_error(a: np.ndarray, b: np.ndarray, floor: float = FLOOR) -> float:
+    """||a - b|| / max(||a|| + ||b||, floor): relative for gradients larger than the floor,
+    absolute (scaled by 1/floor) below it, so a true gradient of zero can pass."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    denom = np.linalg.norm(a) + np.linalg.norm(b)
+    denom = max(np.linalg.norm(a) + np.linalg.norm(b), floor)
     return 0.0 if denom == 0 else float(np.linalg.norm(a - b) / denom)
 
 
