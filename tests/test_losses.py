@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from nntrain import build_layer, build_loss
-from nntrain.errors import DataError
+from nntrain.errors import ConfigError, DataError
 from nntrain.nn.losses import LOSSES  # the module registers every loss
 from nntrain.tools.gradcheck import TOLERANCE, check_fused, check_loss
 
@@ -33,11 +33,22 @@ CASES = {
                             lambda: RNG.integers(0, 2, (6, 2)).astype(float)),
     "mse": ("mse", lambda: RNG.standard_normal((6, 3)), lambda: RNG.standard_normal((6, 3))),
     "mae": ("mae", lambda: RNG.standard_normal((6, 3)), lambda: RNG.standard_normal((6, 3))),
+    # delta 0.5 on normal residuals: both the quadratic and the linear branch are hit
+    "huber": ({"type": "huber", "delta": 0.5}, lambda: RNG.standard_normal((6, 3)),
+              lambda: RNG.standard_normal((6, 3))),
+    "hinge": ("hinge", lambda: RNG.standard_normal((6, 2)) * 2, lambda: RNG.choice([-1.0, 1.0], (6, 2))),
+    "squared_hinge": ("squared_hinge", lambda: RNG.standard_normal((6, 2)) * 2,
+                      lambda: RNG.integers(0, 2, (6, 2)).astype(float)),  # 0/1 labels, mapped to -1/1
+    "kl_divergence": ("kl_divergence", lambda: probs(6, 4), lambda: probs(6, 4)),
+    "poisson": ("poisson", lambda: RNG.uniform(0.3, 3.0, (6, 2)), lambda: RNG.integers(0, 5, (6, 2)).astype(float)),
 }
+# losses fused with an output activation (and taking from_logits)
+FUSED = ["binary_crossentropy", "categorical_crossentropy", "kl_divergence", "sparse_categorical_crossentropy"]
 
 
 def test_every_loss_has_a_case():
     assert sorted(CASES) == LOSSES.names()
+    assert FUSED == sorted(n for n in LOSSES.names() if LOSSES.get(n).fuses_with)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -49,7 +60,7 @@ def test_grad_matches_finite_differences(name):
     assert check_loss(loss, p, y) < TOLERANCE
 
 
-@pytest.mark.parametrize("name", [n for n in sorted(CASES) if "crossentropy" in n])
+@pytest.mark.parametrize("name", FUSED)
 def test_from_logits_grad_matches_finite_differences(name):
     spec, _, target = CASES[name]
     loss = build_loss({"type": spec, "from_logits": True})
@@ -58,7 +69,7 @@ def test_from_logits_grad_matches_finite_differences(name):
     assert check_loss(loss, z, y) < TOLERANCE
 
 
-@pytest.mark.parametrize("name", [n for n in sorted(CASES) if "crossentropy" in n])
+@pytest.mark.parametrize("name", FUSED)
 def test_fused_gradient_matches_finite_differences_through_the_activation(name):
     spec, _, target = CASES[name]
     loss = build_loss(spec)
@@ -69,7 +80,7 @@ def test_fused_gradient_matches_finite_differences_through_the_activation(name):
     assert check_fused(loss, act, z, y) < TOLERANCE
 
 
-@pytest.mark.parametrize("name", [n for n in sorted(CASES) if "crossentropy" in n])
+@pytest.mark.parametrize("name", FUSED)
 def test_from_logits_equals_activation_then_loss(name):
     spec, _, target = CASES[name]
     c = 4 if name != "binary_crossentropy" else 2
@@ -137,7 +148,7 @@ def test_weighted_grad_matches_finite_differences(name):
     assert check_loss(loss, p, y, w=weights(len(p))) < TOLERANCE
 
 
-@pytest.mark.parametrize("name", [n for n in sorted(CASES) if "crossentropy" in n])
+@pytest.mark.parametrize("name", FUSED)
 def test_weighted_from_logits_grad_matches_finite_differences(name):
     spec, _, target = CASES[name]
     loss = build_loss({"type": spec, "from_logits": True})
@@ -146,7 +157,7 @@ def test_weighted_from_logits_grad_matches_finite_differences(name):
     assert check_loss(loss, z, y, w=weights(6)) < TOLERANCE
 
 
-@pytest.mark.parametrize("name", [n for n in sorted(CASES) if "crossentropy" in n])
+@pytest.mark.parametrize("name", FUSED)
 def test_weighted_fused_gradient_matches_finite_differences(name):
     spec, _, target = CASES[name]
     loss = build_loss(spec)
@@ -223,3 +234,93 @@ def test_all_zero_weights_give_zero_loss_and_gradient(name):
     y = loss.prepare_target(target(), p.shape[1:], "float64")
     assert loss.value(p.copy(), y, np.zeros(len(p))) == 0.0
     assert not loss.grad(p, y, np.zeros(len(p))).any()
+
+
+# ---------------------------------------------------------------- huber, hinge, kl, poisson, smoothing
+def test_hand_computed_new_losses():
+    pred, y = np.array([[0.2, 3.0], [-1.0, 1.0]]), np.array([[0.0, 1.0], [1.0, 1.0]])
+    # residuals 0.2, 2, -2, 0 with delta 1: 0.5 * 0.04, 1 * (2 - 0.5), 1.5, 0
+    huber = build_loss("huber")
+    assert math.isclose(huber.value(pred, y), (0.02 + 1.5 + 1.5 + 0.0) / 4, rel_tol=1e-12)
+    assert np.allclose(huber.grad(pred, y), np.array([[0.2, 1.0], [-1.0, 0.0]]) / 4)
+    # delta 3: every residual is inside, so huber = mse / 2
+    assert math.isclose(build_loss({"type": "huber", "delta": 3}).value(pred, y),
+                        build_loss("mse").value(pred, y) / 2, rel_tol=1e-12)
+    # hinge: margins y p = 0.2, -3 (y = -1 from label 0), 0.5, -1: max(0, 1 - m) = 0.8, 4, 0.5, 2
+    hinge = build_loss("hinge")
+    t = hinge.prepare_target(np.array([[1, 0], [1, 0]]), (2,), "float64")
+    assert np.array_equal(t, [[1.0, -1.0], [1.0, -1.0]])
+    p = np.array([[0.2, 3.0], [0.5, 1.0]])
+    assert math.isclose(hinge.value(p, t), (0.8 + 4 + 0.5 + 2) / 4, rel_tol=1e-12)
+    assert np.allclose(hinge.grad(p, t), np.array([[-1.0, 1.0], [-1.0, 1.0]]) / 4)
+    assert hinge.value(np.array([[2.0, -1.5]]), np.array([[1.0, -1.0]])) == 0.0  # both beyond the margin
+    assert math.isclose(build_loss("squared_hinge").value(p, t), (0.64 + 16 + 0.25 + 4) / 4, rel_tol=1e-12)
+    assert np.allclose(build_loss("squared_hinge").grad(p, t), np.array([[-1.6, 8.0], [-1.0, 4.0]]) / 4)
+    # poisson: mean(p - y log p) (+1e-7 inside the log)
+    pp, yy = np.array([[2.0], [0.5]]), np.array([[3.0], [0.0]])
+    assert math.isclose(build_loss("poisson").value(pp, yy), (2 - 3 * math.log(2 + 1e-7) + 0.5) / 2, rel_tol=1e-12)
+    assert np.allclose(build_loss("poisson").grad(pp, yy), [[(1 - 3 / (2 + 1e-7)) / 2], [0.5]])
+    # kl: sum y log(y / p), with 0 log 0 = 0
+    q, r = np.array([[0.5, 0.25, 0.25], [0.2, 0.3, 0.5]]), np.array([[1.0, 0, 0], [0.5, 0.5, 0]])
+    expected = (math.log(1 / 0.5) + 0.5 * math.log(0.5 / 0.2) + 0.5 * math.log(0.5 / 0.3)) / 2
+    assert math.isclose(build_loss("kl_divergence").value(q, r), expected, rel_tol=1e-9)
+    assert build_loss("kl_divergence").value(q, q) == pytest.approx(0.0, abs=1e-12)
+    # label smoothing 0.3 over C = 3: the target [0, 1, 0] becomes [0.1, 0.8, 0.1]
+    p = np.array([[0.2, 0.7, 0.1]])
+    soft = -(0.1 * math.log(0.2) + 0.8 * math.log(0.7) + 0.1 * math.log(0.1))
+    for spec, target in [("sparse_categorical_crossentropy", np.array([1])),
+                         ("categorical_crossentropy", np.array([[0.0, 1.0, 0.0]]))]:
+        loss = build_loss({"type": spec, "label_smoothing": 0.3})
+        assert math.isclose(loss.value(p.copy(), target), soft, rel_tol=1e-12)
+        assert np.allclose(loss.grad_logits(p, target), [[0.1, -0.1, 0.0]])  # p - smoothed target
+
+
+def test_new_losses_check_their_arguments_and_targets():
+    with pytest.raises(ConfigError, match="loss 'huber': delta must be a number > 0"):
+        build_loss({"type": "huber", "delta": 0})
+    with pytest.raises(ConfigError, match=r"label_smoothing must be a number in \[0, 1\)"):
+        build_loss({"type": "categorical_crossentropy", "label_smoothing": 1.0})
+    with pytest.raises(DataError, match="hinge wants targets -1/1 or 0/1"):
+        build_loss("hinge").prepare_target(np.array([0.0, 2.0]), (1,))
+    with pytest.raises(DataError, match="poisson wants counts >= 0"):
+        build_loss("poisson").prepare_target(np.array([1.0, -1.0]), (1,))
+    with pytest.raises(DataError, match="kl_divergence wants target distributions"):
+        build_loss("kl_divergence").prepare_target(np.array([[1.0, -0.5]]), (2,))
+
+
+SMOOTHED = ["categorical_crossentropy", "sparse_categorical_crossentropy"]
+
+
+@pytest.mark.parametrize("name", SMOOTHED)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_label_smoothing_gradients_match_finite_differences(name, weighted):
+    """Every path with label_smoothing 0.2: on probabilities, from logits, and fused through softmax."""
+    _, pred, target = CASES[name]
+    w = weights(6) if weighted else None
+    loss = build_loss({"type": name, "label_smoothing": 0.2})
+    p = pred()
+    y = loss.prepare_target(target(), (4,), "float64")
+    assert check_loss(loss, p, y, w=w) < TOLERANCE
+    logits = build_loss({"type": name, "label_smoothing": 0.2, "from_logits": True})
+    z = RNG.standard_normal((6, 4)) * 3
+    assert check_loss(logits, z, y, w=w) < TOLERANCE
+    act = build_layer("softmax", input_shape=(4,), dtype="float64")
+    assert check_fused(loss, act, RNG.standard_normal((6, 4)), y, w=w) < TOLERANCE
+    # the sparse and the one-hot form of the same labels agree
+    onehot = build_loss({"type": "categorical_crossentropy", "label_smoothing": 0.2})
+    sparse = build_loss({"type": "sparse_categorical_crossentropy", "label_smoothing": 0.2})
+    lab = labels(6, 4)
+    assert math.isclose(onehot.value(p.copy(), np.eye(4)[lab], w), sparse.value(p.copy(), lab, w), rel_tol=1e-12)
+
+
+def test_label_smoothing_trains_from_a_config(cli, write):
+    rng = np.random.default_rng(0)
+    np.savez(write("d.npz", "").parent / "d.npz", x=rng.random((40, 3)), y=rng.integers(0, 3, 40))
+    cfg = write("c.yaml", """
+data: {train: d.npz, test_split: 0.25}
+model: {input_shape: [3], layers: [{type: dense, units: 3, activation: softmax}]}
+loss: {type: sparse_categorical_crossentropy, label_smoothing: 0.1}
+train: {epochs: 2, batch_size: 8}
+""")
+    r = cli("fit", cfg, "--json")
+    assert r.exit_code == 0, r.stdout + r.stderr

@@ -102,16 +102,48 @@ def _log_softmax_parts(ws: Workspace, z: np.ndarray) -> tuple[np.ndarray, np.nda
     return p, lse
 
 
+def _check_smoothing(label_smoothing) -> float:
+    if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, (int, float)) \
+            or not 0.0 <= label_smoothing < 1.0:
+        raise ValueError(f"label_smoothing must be a number in [0, 1), got {label_smoothing!r}")
+    return float(label_smoothing)
+
+
+def smooth(onehot: np.ndarray, label_smoothing: float) -> np.ndarray:
+    """Soft targets y (1 - s) + s / C (Szegedy et al. 2016, https://arxiv.org/abs/1512.00567),
+    as Keras' and PyTorch's label_smoothing: each wrong class gets s / C, the right one
+    1 - s + s / C."""
+    return onehot * (1.0 - label_smoothing) + label_smoothing / onehot.shape[-1]
+
+
 @LOSSES.register("sparse_categorical_crossentropy")
 class SparseCategoricalCrossentropy(Loss):
     """-mean(log p[i, y_i]) for integer labels y (n,) and class probabilities p (n, C).
 
+    With label smoothing s the target is the soft row (1 - s) onehot(y) + s / C, and the loss
+    and gradients are categorical_crossentropy's on it: L = -mean_i sum_c t_ic log p_ic,
+    dL/dz = (p - t) / n.
+
     Args:
         from_logits: the model outputs logits z (no softmax layer); p = softmax(z).
+        label_smoothing: s in [0, 1): the weight moved from the true class to all C classes evenly.
     """
 
     fuses_with = "softmax"
     classification = True
+
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0):
+        super().__init__(from_logits)
+        self.label_smoothing = _check_smoothing(label_smoothing)
+
+    def get_config(self):
+        return {"from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
+
+    def _soft(self, pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """The smoothed one-hot rows (n, C) of integer labels, in pred's dtype."""
+        onehot = np.zeros(pred.shape, dtype=pred.dtype)
+        onehot[self._ws.arange(len(target)), target] = 1.0
+        return smooth(onehot, self.label_smoothing).astype(pred.dtype, copy=False)
 
     def prepare_target(self, y, output_shape, dtype="float32"):
         y = np.asarray(y)
@@ -132,6 +164,8 @@ class SparseCategoricalCrossentropy(Loss):
         return y
 
     def value(self, pred, target, w=None):
+        if self.label_smoothing:
+            return CategoricalCrossentropy._value(self, pred, self._soft(pred, target), w)
         if self.from_logits:
             _, lse = _log_softmax_parts(self._ws, pred)
             per_sample = lse[:, 0] - pred[self._ws.arange(len(target)), target]  # -log softmax(z)[y]
@@ -147,6 +181,8 @@ class SparseCategoricalCrossentropy(Loss):
         return -float(np.add.reduce(picked)) / len(picked)
 
     def grad(self, pred, target, w=None):
+        if self.label_smoothing:
+            return CategoricalCrossentropy._grad(self, pred, self._soft(pred, target), w)
         if self.from_logits:
             return self.grad_logits(_log_softmax_parts(self._ws, pred)[0], target, w)
         n = len(target)
@@ -162,6 +198,8 @@ class SparseCategoricalCrossentropy(Loss):
         return g
 
     def grad_logits(self, probs, target, w=None):
+        if self.label_smoothing:
+            return CategoricalCrossentropy._grad_logits(self, probs, self._soft(probs, target), w)
         g = self._out("gz", probs)
         picks = self._picks(probs, target)
         if w is not None:  # (p - onehot(y)) * w_i / sum w
@@ -185,12 +223,22 @@ class SparseCategoricalCrossentropy(Loss):
 class CategoricalCrossentropy(Loss):
     """-mean(sum_c y_c log p_c) for one-hot (or soft) targets y (n, C); integer labels are one-hot encoded.
 
+    With label smoothing s, y is replaced by y (1 - s) + s / C before the loss.
+
     Args:
         from_logits: the model outputs logits z (no softmax layer); p = softmax(z).
+        label_smoothing: s in [0, 1): the weight moved from the targets to all C classes evenly.
     """
 
     fuses_with = "softmax"
     classification = True
+
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0):
+        super().__init__(from_logits)
+        self.label_smoothing = _check_smoothing(label_smoothing)
+
+    def get_config(self):
+        return {"from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
 
     def prepare_target(self, y, output_shape, dtype="float32"):
         y = np.asarray(y)
@@ -202,7 +250,20 @@ class CategoricalCrossentropy(Loss):
             return onehot
         return super().prepare_target(y, output_shape, dtype)
 
+    def _soft(self, target: np.ndarray) -> np.ndarray:
+        return smooth(target, self.label_smoothing) if self.label_smoothing else target
+
     def value(self, pred, target, w=None):
+        return self._value(pred, self._soft(target), w)
+
+    def grad(self, pred, target, w=None):
+        return self._grad(pred, self._soft(target), w)
+
+    def grad_logits(self, probs, target, w=None):
+        return self._grad_logits(probs, self._soft(target), w)
+
+    # the math on the (already smoothed) target, shared with sparse_categorical_crossentropy
+    def _value(self, pred, target, w=None):
         if self.from_logits:
             _, lse = _log_softmax_parts(self._ws, pred)
             # -sum y (z - lse) = lse * sum(y) - sum(y z)
@@ -211,9 +272,9 @@ class CategoricalCrossentropy(Loss):
             per_sample = -np.sum(target * np.log(np.clip(pred, EPS, 1.0 - EPS)), axis=-1)
         return float(np.mean(per_sample)) if w is None else float(np.dot(self._share(w, pred), per_sample))
 
-    def grad(self, pred, target, w=None):
+    def _grad(self, pred, target, w=None):
         if self.from_logits:
-            return self.grad_logits(_log_softmax_parts(self._ws, pred)[0], target, w)
+            return CategoricalCrossentropy._grad_logits(self, _log_softmax_parts(self._ws, pred)[0], target, w)
         n = len(target)
         inside = (pred > EPS) & (pred < 1.0 - EPS)
         g = self._out("g", pred)
@@ -225,7 +286,7 @@ class CategoricalCrossentropy(Loss):
         g *= inside
         return g
 
-    def grad_logits(self, probs, target, w=None):
+    def _grad_logits(self, probs, target, w=None):
         # dL/dz = (p * sum_c y_c - y) / n, which is (p - y) / n for targets summing to 1;
         # weighted, the 1/n of sample i is w_i / sum w
         n = len(target)
@@ -354,6 +415,173 @@ class MeanAbsoluteError(Loss):
             g *= self._column(self._share(w, pred), g)
             g *= len(pred) / pred.size
         return g
+
+
+class _Elementwise(Loss):
+    """A loss that is the mean of e(pred, y) over every output, e given by `_each` and its
+    derivative de/dpred by `_deach`: L = mean(e), dL/dpred = de / size; weighted, sample i's
+    l_i is the mean over its k outputs and dL/dpred_i = (w_i / sum w) de_i / k."""
+
+    def __init__(self):
+        super().__init__(from_logits=False)
+
+    def get_config(self):
+        return {}
+
+    def _each(self, pred, target) -> np.ndarray:
+        raise NotImplementedError
+
+    def _deach(self, pred, target) -> np.ndarray:
+        raise NotImplementedError
+
+    def value(self, pred, target, w=None):
+        each = self._each(pred, target)
+        if w is None:
+            return float(np.mean(each))
+        return float(np.dot(self._share(w, pred), self._row_sums(each))) * len(pred) / pred.size
+
+    def grad(self, pred, target, w=None):
+        g = self._out("g", pred)
+        np.copyto(g, self._deach(pred, target))
+        if w is None:
+            g *= 1.0 / pred.size
+        else:
+            g *= self._column(self._share(w, pred), g)
+            g *= len(pred) / pred.size
+        return g
+
+
+@LOSSES.register("huber")
+class Huber(_Elementwise):
+    """mean of 0.5 d^2 where |d| <= delta, delta (|d| - 0.5 delta) beyond, d = pred - y.
+
+    Quadratic near the target, linear (as mae, so outliers pull with a bounded force) beyond
+    delta; de/dpred = clip(d, -delta, delta). Keras' Huber and PyTorch's HuberLoss.
+
+    Args:
+        delta: where the loss turns from quadratic to linear (> 0).
+    """
+
+    def __init__(self, delta: float = 1.0):
+        if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not delta > 0:
+            raise ValueError(f"delta must be a number > 0, got {delta!r}")
+        super().__init__()
+        self.delta = float(delta)
+
+    def get_config(self):
+        return {"delta": self.delta}
+
+    def _each(self, pred, target):
+        a = np.abs(pred - target)
+        q = np.minimum(a, self.delta)  # 0.5 q^2 + delta (a - q) is both branches at once
+        return 0.5 * q * q + self.delta * (a - q)
+
+    def _deach(self, pred, target):
+        return np.clip(pred - target, -self.delta, self.delta)
+
+
+class _Margin(_Elementwise):
+    """Targets -1/+1 (0/1 labels are mapped to -1/+1, as Keras does); the margin is m = y pred."""
+
+    def prepare_target(self, y, output_shape, dtype="float32"):
+        y = super().prepare_target(y, output_shape, dtype)
+        values = np.unique(y)
+        name = self.registry_name
+        if not (np.isin(values, (-1.0, 1.0)).all() or np.isin(values, (0.0, 1.0)).all()):
+            raise DataError(f"{name} wants targets -1/1 or 0/1, got values from {y.min():g} to {y.max():g}")
+        if np.isin(values, (0.0, 1.0)).all():
+            y = 2.0 * y - 1.0
+        return y.astype(dtype, copy=False)
+
+
+@LOSSES.register("hinge")
+class Hinge(_Margin):
+    """mean(max(0, 1 - y pred)) for targets y in -1/+1 (or 0/1) and raw scores pred (no sigmoid).
+
+    de/dpred = -y where the margin y pred < 1, else 0 (the subgradient 0 at the kink)."""
+
+    def _each(self, pred, target):
+        return np.maximum(1.0 - target * pred, 0.0)
+
+    def _deach(self, pred, target):
+        return np.where(target * pred < 1.0, -target, 0.0)
+
+
+@LOSSES.register("squared_hinge")
+class SquaredHinge(_Margin):
+    """mean(max(0, 1 - y pred)^2) for targets y in -1/+1 (or 0/1) and raw scores pred.
+
+    de/dpred = -2 y max(0, 1 - y pred): smooth, unlike hinge."""
+
+    def _each(self, pred, target):
+        h = np.maximum(1.0 - target * pred, 0.0)
+        return h * h
+
+    def _deach(self, pred, target):
+        return -2.0 * target * np.maximum(1.0 - target * pred, 0.0)
+
+
+@LOSSES.register("poisson")
+class Poisson(_Elementwise):
+    """mean(pred - y log(pred + 1e-7)) for counts y >= 0 and a positive predicted rate.
+
+    End the model with softplus (or another positive output). It is the Poisson negative
+    log-likelihood without its log(y!) constant, as Keras' poisson; de/dpred = 1 - y / (pred + 1e-7)."""
+
+    def prepare_target(self, y, output_shape, dtype="float32"):
+        y = super().prepare_target(y, output_shape, dtype)
+        if y.size and y.min() < 0:
+            raise DataError(f"poisson wants counts >= 0 as targets, got a minimum of {y.min():g}")
+        return y
+
+    def _each(self, pred, target):
+        return pred - target * np.log(pred + EPS)
+
+    def _deach(self, pred, target):
+        return 1.0 - target / (pred + EPS)
+
+
+@LOSSES.register("kl_divergence")
+class KLDivergence(Loss):
+    """mean_i sum_c y_ic log(y_ic / p_ic), target distributions y and predicted p (n, C).
+
+    Terms with y_ic = 0 are 0 (0 log 0 = 0); p is clipped to [1e-7, 1 - 1e-7] as in the cross-entropies.
+    KL(y || p) = cross-entropy(y, p) - entropy(y), and the entropy does not depend on p, so the
+    gradients are categorical_crossentropy's: dL/dp = -y / (n p), and after a softmax
+    dL/dz = (p sum_c y_c - y) / n (fused). Integer labels are one-hot encoded (then it equals
+    the cross-entropy).
+
+    Args:
+        from_logits: the model outputs logits z (no softmax layer); p = softmax(z).
+    """
+
+    fuses_with = "softmax"
+    classification = True
+
+    def prepare_target(self, y, output_shape, dtype="float32"):
+        if np.ndim(y) == 1:  # labels -> one-hot
+            labels = SparseCategoricalCrossentropy.prepare_target(self, y, output_shape)
+            return np.eye(int(output_shape[-1]), dtype=dtype)[labels]
+        y = super().prepare_target(y, output_shape, dtype)
+        if y.size and y.min() < 0:
+            raise DataError(f"kl_divergence wants target distributions (values >= 0), got {y.min():g}")
+        return y
+
+    def _entropy(self, target):
+        """-sum_c y_c log y_c per sample, with 0 log 0 = 0."""
+        logs = np.log(np.where(target > 0, target, 1.0))
+        return -np.sum(target * logs, axis=-1)
+
+    def value(self, pred, target, w=None):
+        ce = CategoricalCrossentropy._value(self, pred, target, None if w is None else w)
+        h = self._entropy(target)
+        return ce - (float(np.mean(h)) if w is None else float(np.dot(self._share(w, pred), h)))
+
+    def grad(self, pred, target, w=None):
+        return CategoricalCrossentropy._grad(self, pred, target, w)
+
+    def grad_logits(self, probs, target, w=None):
+        return CategoricalCrossentropy._grad_logits(self, probs, target, w)
 
 
 def build_loss(spec) -> Loss:
