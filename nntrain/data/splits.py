@@ -178,19 +178,18 @@ def apply_standardize(x: np.ndarray, mean: np.ndarray, std: np.ndarray, *, out: 
 
 def _numeric_files(train_path, test_path, target, dt, mmap="auto",
                    weight=None) -> tuple[Dataset, Dataset | None] | None:
-    """(train, test) of files whose every cell is a number, or None when a CSV holds text or
-    missing cells (read then as typed columns). `weight`: data.weight, a CSV column that the
-    training file must have and the test file may."""
-    try:
-        train = read_file(train_path, target=target, dtype=dt, mmap=mmap, weight=weight, weight_required=True)
-        return train, (read_file(test_path, target=target, dtype=dt, mmap=mmap, weight=weight)
-                       if test_path is not None else None)
-    except NotNumeric:
-        return None
+    """(train, test) of files whose every cell is a number; NotNumeric when a CSV holds text or
+    missing cells (read then as typed columns, from the NotNumeric's table). `weight`:
+    data.weight, a CSV column that the training file must have and the test file may."""
+    train = read_file(train_path, target=target, dtype=dt, mmap=mmap, weight=weight, weight_required=True)
+    return train, (read_file(test_path, target=target, dtype=dt, mmap=mmap, weight=weight)
+                   if test_path is not None else None)
 
 
-def _tabular_splits(cfg, input_shape, seed: int, dt) -> Splits:
-    train, val, test, prep = tabular.load_tabular(cfg, seed, dt, validation_indices)
+def _tabular_splits(cfg, input_shape, seed: int, dt, table=None) -> Splits:
+    """Splits of a CSV read as typed columns; `table`: the RawTable of data.train or data.test
+    when read_csv already read its cells."""
+    train, val, test, prep = tabular.load_tabular(cfg, seed, dt, validation_indices, table)
     if input_shape is not None and tuple(input_shape) != (prep.width,):
         raise DataError(f"the encoded CSV has {prep.width} features ({', '.join(prep.features[:6])}"
                         f"{', ...' if prep.width > 6 else ''}) but model.input_shape is {list(input_shape)}")
@@ -225,8 +224,12 @@ def load_splits(cfg, *, input_shape=None, seed: int = 0, dtype: str = "float32")
         test_source = str(cfg.images.test)
     elif train_path is not None:
         mmap = getattr(cfg, "mmap", "auto")
-        files = None if tabular.wanted(cfg) else _numeric_files(train_path, test_path, target, dt, mmap, getattr(cfg, "weight", None))
-        if files is None:  # text or missing cells, or data.columns: typed columns, fitted on the train split
+        try:
+            files = None if tabular.wanted(cfg) else _numeric_files(train_path, test_path, target, dt, mmap,
+                                                                     getattr(cfg, "weight", None))
+        except NotNumeric as exc:  # text or missing cells: typed columns, from the cells already read
+            return _tabular_splits(cfg, input_shape, seed, dt, exc.table)
+        if files is None:  # data.columns: typed columns, fitted on the train split
             return _tabular_splits(cfg, input_shape, seed, dt)
         train, test = files
         test_source = str(test_path)

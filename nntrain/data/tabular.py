@@ -101,22 +101,49 @@ def _column(table: RawTable, name: str) -> int:
     return matches[0]
 
 
-def _numbers(cells: np.ndarray, missing: np.ndarray) -> tuple[np.ndarray | None, int | None]:
-    """(float64 values with NaN where missing, None) or (None, index of the first non-number)."""
-    filled = np.where(missing, "nan", cells)
-    try:
-        return filled.astype(np.float64), None
-    except ValueError:
-        for i, c in enumerate(filled):
-            try:
-                float(c)
-            except ValueError:
-                return None, i
-    return None, None  # pragma: no cover - astype failed, so some cell is not a number
+def _numbers(table: RawTable, j: int, na_values) -> tuple[np.ndarray | None, int | None]:
+    """(float64 values of column j with NaN where missing, read-only; None) or (None, index of
+    the first cell that is neither missing nor a number). Parsed once per table (RawTable.numbers)."""
+    values = table.numbers(j, na_values)
+    if values is not None:
+        return values, None
+    missing = table.missing(j, na_values)
+    return None, next(i for i, c in enumerate(table.cells[:, j].tolist()) if not missing[i] and not _parses(c))
+
+
+def _lower(cells: np.ndarray) -> np.ndarray:
+    """cells in lower case: str.lower once per distinct value when there are few (a boolean
+    column), else np.char.lower on every cell."""
+    distinct = set(cells.tolist())
+    if len(distinct) > 16:
+        return np.char.lower(cells)
+    low = {c: c.lower() for c in distinct}
+    out = np.empty(len(cells), f"U{max(map(len, low.values()), default=1)}")
+    for c, lc in low.items():
+        out[cells == c] = lc
+    return out
 
 
 def _is_boolean(values: np.ndarray) -> bool:
-    return len(values) > 0 and bool(np.isin(np.char.lower(values), TRUE_WORDS + FALSE_WORDS).all())
+    return len(values) > 0 and all(c.lower() in TRUE_WORDS + FALSE_WORDS for c in set(values.tolist()))
+
+
+def _counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """np.unique(values, return_counts=True) of text, by hashing instead of sorting every cell."""
+    from collections import Counter
+
+    counted = sorted(Counter(values.tolist()).items())
+    return np.array([v for v, _ in counted], dtype=values.dtype), np.array([k for _, k in counted], np.int64)
+
+
+def _positions(values: np.ndarray, names: list[str]) -> np.ndarray:
+    """int64 (n,): the index of each value in `names`, or -1 for a value not in it."""
+    if not names:
+        return np.full(len(values), -1, np.int64)
+    order = np.argsort(np.array(names))
+    ranked = np.array(names)[order]
+    at = np.minimum(np.searchsorted(ranked, values), len(names) - 1)
+    return np.where(ranked[at] == values, order[at], -1)
 
 
 def _cell(table: RawTable, i: int, name: str) -> str:
@@ -151,7 +178,7 @@ def infer_kinds(table: RawTable, target: str, specs: dict[str, ColumnSpec], na_v
     for j, name in enumerate(table.header):
         spec = specs.get(name, ColumnSpec())
         cells = table.cells[:, j]
-        missing = np.isin(cells, list(na_values))
+        missing = table.missing(j, na_values)
         if spec.kind is not None:
             kinds[name] = spec.kind
             continue
@@ -162,7 +189,7 @@ def infer_kinds(table: RawTable, target: str, specs: dict[str, ColumnSpec], na_v
                                 f"cells are missing ({_na_text(na_values)})")
             raise DataError(f"{table.path}: column {name!r} has no values (all {len(cells)} cells are missing); "
                             f"leave it out with data.columns: {{{name}: ignore}}")
-        values, bad = _numbers(cells, missing)
+        values, bad = _numbers(table, j, na_values)
         if values is not None:
             kinds[name] = "numeric"
             nonfinite = np.flatnonzero(~np.isfinite(values) & ~missing)
@@ -172,7 +199,7 @@ def infer_kinds(table: RawTable, target: str, specs: dict[str, ColumnSpec], na_v
                                 f"value, add it to data.na_values")
         elif _is_boolean(present):
             kinds[name] = "boolean"
-        elif name != target and any(_parses(c) for c in present):
+        elif name != target and any(_parses(c) for c in set(present.tolist())):
             raise DataError(f"{_cell(table, bad, name)}: {str(cells[bad])!r} is not a number, though the column "
                             f"holds numbers; if {str(cells[bad])!r} marks a missing value add it to "
                             f"data.na_values, if the column is a category declare it: "
@@ -219,12 +246,13 @@ class Column:
             names = [self.name]
         return names + ([f"{self.name}_missing"] if self.indicator else [])
 
-    def encode(self, table: RawTable, j: int, missing: np.ndarray, out: np.ndarray, where: str) -> None:
+    def encode(self, table: RawTable, j: int, na_values, out: np.ndarray, where: str) -> None:
         """Write this column's features for every row of table (column j) into out (n, width)."""
         cells = table.cells[:, j]
+        missing = table.missing(j, na_values)
         k = len(self.features()) - (1 if self.indicator else 0)
         if self.kind == "numeric":
-            values, bad = _numbers(cells, missing)
+            values, bad = _numbers(table, j, na_values)
             if values is None:
                 raise DataError(f"{_cell(table, bad, self.name)}: {str(cells[bad])!r} is not a number, but the column is "
                                 f"numeric in the training data{where}")
@@ -232,25 +260,23 @@ class Column:
             if len(odd):
                 raise DataError(f"{_cell(table, odd[0], self.name)}: {str(cells[odd[0]])!r} is NaN or inf; if it marks "
                                 f"a missing value, add it to data.na_values")
-            values[missing] = self.fill_value
+            values = np.where(missing, self.fill_value, values)
             if self.mean is not None:
                 values = (values - self.mean) / self.std
             out[:, 0] = values
         elif self.kind == "boolean":
-            low = np.char.lower(cells)
+            low = _lower(cells)
             bad = np.flatnonzero(~missing & ~np.isin(low, TRUE_WORDS + FALSE_WORDS))
             if len(bad):
                 raise DataError(f"{_cell(table, bad[0], self.name)}: {str(cells[bad[0]])!r} is not true/false or yes/no, "
                                 f"but the column is boolean in the training data{where}")
             out[:, 0] = np.where(missing, float(self.fill_value), np.isin(low, TRUE_WORDS))
         else:
-            values = np.where(missing, self.fill_value, cells)
-            index = {c: i for i, c in enumerate(self.categories)}
-            other = len(self.categories) if self.other else -1
-            for row, v in enumerate(values):
-                col = index.get(str(v), other)
-                if col >= 0:
-                    out[row, col] = 1.0
+            col = _positions(np.where(missing, self.fill_value, cells), self.categories)
+            if self.other:
+                col[col < 0] = len(self.categories)
+            rows = np.flatnonzero(col >= 0)
+            out[rows, col[rows]] = 1.0
         if self.indicator:
             out[:, k] = missing
 
@@ -291,7 +317,7 @@ class Tabular:
         for c in self.columns:
             j = table.header.index(c.name)
             w = len(c.features())
-            c.encode(table, j, np.isin(table.cells[:, j], self.na_values), x[:, at:at + w], where)
+            c.encode(table, j, self.na_values, x[:, at:at + w], where)
             at += w
         return x.astype(dt)
 
@@ -302,20 +328,19 @@ class Tabular:
             raise DataError(f"{table.path}: no target column {t.name!r}; columns: {', '.join(table.header)}")
         j = table.header.index(t.name)
         cells = table.cells[:, j]
-        missing = np.isin(cells, self.na_values)
+        missing = table.missing(j, self.na_values)
         if missing.any():
             i = int(np.argmax(missing))
             raise DataError(f"{_cell(table, i, t.name)}: the target is missing ({str(cells[i])!r}); every row "
                             f"needs a target: remove the row or give its value")
         if t.kind == "category":
-            index = {c: i for i, c in enumerate(t.classes)}
-            y = np.array([index.get(str(c), -1) for c in cells], np.int64)
+            y = _positions(cells, t.classes)
             if (y < 0).any():
                 i = int(np.argmax(y < 0))
                 raise DataError(f"{_cell(table, i, t.name)}: class {str(cells[i])!r} never occurs in the training data"
                                 f"{where}; its classes: {', '.join(t.classes)}")
             return y
-        values, bad = _numbers(cells, missing)
+        values, bad = _numbers(table, j, self.na_values)
         if values is None:
             raise DataError(f"{_cell(table, bad, t.name)}: {str(cells[bad])!r} is not a number, but the target is "
                             f"numeric in the training data{where}")
@@ -351,7 +376,7 @@ def fit_target(table: RawTable, name: str, kind: str, na_values) -> Target:
     validation part is still a class)."""
     j = table.header.index(name)
     cells = table.cells[:, j]
-    missing = np.isin(cells, list(na_values))
+    missing = table.missing(j, na_values)
     if missing.all():
         raise DataError(f"{table.path}: the target column {name!r} has no values: all {len(cells)} cells are missing "
                         f"({_na_text(na_values)})")
@@ -360,13 +385,13 @@ def fit_target(table: RawTable, name: str, kind: str, na_values) -> Target:
         raise DataError(f"{_cell(table, i, name)}: the target is missing ({str(cells[i])!r}); every row needs a "
                         f"target: remove the row or give its value")
     if kind in ("category", "boolean"):
-        values, _ = _numbers(cells, missing)
+        values, _ = _numbers(table, j, na_values)
         if values is not None:  # integers declared a category: order the names as numbers
             classes = [str(c) for c in sorted(set(cells.tolist()), key=lambda c: (float(c), c))]
         else:
             classes = sorted(set(cells.tolist()))
         return Target(name, "category", classes)
-    values, _ = _numbers(cells, missing)
+    values, _ = _numbers(table, j, na_values)
     if np.all(values == np.round(values)):
         return Target(name, "labels")
     return Target(name, "numeric")
@@ -387,12 +412,12 @@ def fit(table: RawTable, kinds: dict[str, str], target: Target, specs: dict[str,
             continue
         spec = specs.get(name, ColumnSpec())
         cells = table.cells[:, j]
-        missing = np.isin(cells, na)
+        missing = table.missing(j, na)
         present = cells[~missing]
         fill = spec.fill or ("median" if kind == "numeric" else "most_frequent")
         col = Column(name, kind, fill, None, spec.indicator, missing=int(missing.sum()))
         if kind == "numeric":
-            values, bad = _numbers(cells, missing)
+            values, bad = _numbers(table, j, na)
             if values is None:
                 raise DataError(f"{_cell(table, bad, name)}: {str(cells[bad])!r} is not a number, but data.columns "
                                 f"declares {name!r} numeric")
@@ -414,7 +439,7 @@ def fit(table: RawTable, kinds: dict[str, str], target: Target, specs: dict[str,
                 mean, std = float(filled.mean()), float(filled.std())
                 col.mean, col.std = mean, (std if std > 10 * np.finfo(np.float32).eps * max(abs(mean), 1e-30) else 1.0)
         elif kind == "boolean":
-            low = np.char.lower(present)
+            low = _lower(present)
             if not np.isin(low, TRUE_WORDS + FALSE_WORDS).all():
                 i = int(np.flatnonzero(~missing)[np.argmax(~np.isin(low, TRUE_WORDS + FALSE_WORDS))])
                 raise DataError(f"{_cell(table, i, name)}: {str(cells[i])!r} is not true/false or yes/no, but data.columns "
@@ -432,10 +457,10 @@ def fit(table: RawTable, kinds: dict[str, str], target: Target, specs: dict[str,
                 if len(present) == 0:
                     raise DataError(f"{table.path}: column {name!r} has no values in the training split; give "
                                     f"data.columns: {{{name}: {{fill: constant, value: missing}}}} or ignore it")
-                vals, counts = np.unique(present, return_counts=True)
+                vals, counts = _counts(present)
                 col.fill_value = str(vals[np.argmax(counts)])  # the most frequent; ties: the first by name
                 values = np.where(missing, col.fill_value, cells)
-            vals, counts = np.unique(values, return_counts=True)
+            vals, counts = _counts(values)
             limit = spec.max_categories or max_categories
             fold = fold_rare if spec.fold_rare is None else spec.fold_rare
             if len(vals) > limit:
@@ -476,13 +501,16 @@ def wanted(cfg) -> bool:
     return bool(getattr(cfg, "columns", None))
 
 
-def raw_tables(cfg, seed: int, split) -> tuple[RawTable, RawTable | None]:
+def raw_tables(cfg, seed: int, split, table: RawTable | None = None) -> tuple[RawTable, RawTable | None]:
     """(train rows, test rows or None) of a `data:` section as text cells: data.test, or the
-    data.test_split part of data.train; after data.limit."""
+    data.test_split part of data.train; after data.limit. `table`: one of the files, already read."""
     from .readers import read_table
 
-    train_t = read_table(cfg.train)
-    test_t = read_table(cfg.test) if cfg.test is not None else None
+    def read(path):
+        return table if table is not None and table.path == Path(path) else read_table(path)
+
+    train_t = read(cfg.train)
+    test_t = read(cfg.test) if cfg.test is not None else None
     if cfg.limit is not None:
         train_t = train_t.take(slice(0, cfg.limit))
         test_t = test_t.take(slice(0, cfg.limit)) if test_t is not None else None
@@ -506,26 +534,27 @@ def take_weights(table: RawTable | None, name: str | None, na_values,
         return table, None
     j = table.header.index(name)
     cells = table.cells[:, j]
-    missing = np.isin(cells, list(na_values))
+    missing = table.missing(j, na_values)
     if missing.any():
         i = int(np.argmax(missing))
         raise DataError(f"{_cell(table, i, name)}: the sample weight is missing ({str(cells[i])!r}); every row "
                         f"needs a weight (a number >= 0; 0 leaves the row out)")
-    values, bad = _numbers(cells, missing)
+    values, bad = _numbers(table, j, na_values)
     if values is None:
         raise DataError(f"{_cell(table, bad, name)}: {str(cells[bad])!r} is not a number; sample weights are "
                         f"numbers >= 0")
-    w = check_weights(values, str(table.path), lambda i: f"line {table.lines[i]}")
+    w = check_weights(np.array(values), str(table.path), lambda i: f"line {table.lines[i]}")
     keep = [k for k in range(len(table.header)) if k != j]
     return RawTable(table.path, [table.header[k] for k in keep], table.cells[:, keep], table.lines), w
 
 
-def load_tabular(cfg, seed: int, dtype, split) -> tuple:
+def load_tabular(cfg, seed: int, dtype, split, table: RawTable | None = None) -> tuple:
     """(train, val, test, Tabular) of a CSV `data:` section read as typed columns.
 
     Order, as for numeric files: read -> limit -> validation split (the same seeded shuffle) ->
     fit on the train part -> encode train, val and test with what it learned. `split(n, fraction,
-    seed)` gives the (train, validation or None) row indices (splits.validation_indices)."""
+    seed)` gives the (train, validation or None) row indices (splits.validation_indices);
+    `table`: data.train or data.test already read (raw_tables)."""
     from .dataset import Dataset
 
     dt = float_dtype(dtype)
@@ -534,7 +563,7 @@ def load_tabular(cfg, seed: int, dtype, split) -> tuple:
     for path in (cfg.train, cfg.test):
         if path is not None and not str(path).lower().endswith((".csv", ".csv.gz")):
             raise DataError(f"{path}: typed columns (data.columns) need a .csv file")
-    train_t, test_t = raw_tables(cfg, seed, split)
+    train_t, test_t = raw_tables(cfg, seed, split, table)
     weight = getattr(cfg, "weight", None)
     if weight is not None and weight in specs:
         raise DataError(f"data.columns.{weight}: {weight!r} is the weight column (data.weight), not a feature")
