@@ -108,3 +108,22 @@ def test_take_of_every_row_is_the_table_and_keeps_parsed_columns(tmp_path):
     with pytest.raises(ValueError):
         table.numbers(0, [""])[0] = 5.0  # read-only: shared by every split
 
+
+def test_the_benchmark_runs(tmp_path):
+    """benchmarks/csv_read.py writes its two files and times the readers (pandas, the reference,
+    is left out: it is in the bench extra, not the test one)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "csv_read.py"
+    out = subprocess.run([sys.executable, str(script), "--rows", "300", "--repeat", "1", "--dir", str(tmp_path),
+                          "--systems", "nntrain", "nntrain-read", "float-floor", "--json", str(tmp_path / "r.json")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    import json
+
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["files"]["numeric"]["nntrain"]["shape"] == [300, 19]
+    assert result["files"]["mixed"]["nntrain"]["shape"][0] == 300
+    assert result["files"]["mixed"]["nntrain-read"]["shape"] == [300, 20]
