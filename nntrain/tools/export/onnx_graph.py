@@ -11,7 +11,7 @@ NCHW->NHWC back before anything that depends on the element order (flatten, resh
 so flattened features come out in nntrain's order and dense weights need no permutation.
 Conv kernels (kh, kw, c_in, c_out) become (c_out, c_in, kh, kw); 'same' padding becomes the
 explicit pads Keras uses (the odd pixel at the end); batch norm is the inference form with the
-moving statistics. A graph model runs its layers in topological order, each on the tensors
+moving statistics. The sequence layers' converters are in onnx_sequence.py. A graph model runs its layers in topological order, each on the tensors
 of its sources; merge layers become Sum (add), Mean (average), Mul (multiply) and Concat.
 """
 from __future__ import annotations
@@ -22,6 +22,7 @@ import numpy as np
 
 from ...errors import NntrainError
 from ...nn.model import Sequential
+from . import onnx_sequence
 
 OPSET = 13
 IR_VERSION = 8  # onnxruntime >= 1.10 reads it
@@ -289,6 +290,9 @@ CONVERTERS = {
     "global_avgpool2d": _global_avgpool,
     "batchnorm": _batchnorm,
 }
+# the sequence layers (embedding, conv1d, 1-D and global pools, recurrent, attention): see onnx_sequence
+CONVERTERS.update({name: (lambda f: lambda g, layer: f(g, layer, CONVERTERS))(f)
+                   for name, f in onnx_sequence.CONVERTERS.items()})
 
 
 def _add(g: Graph, layer, xs: list[str]) -> str:
