@@ -16,7 +16,7 @@ from nntrain.nn.layers import Activation
 from nntrain.nn.model import Sequential
 
 from conftest import CONFIGS
-from test_layers import EXAMPLES
+from test_layers import EXAMPLES, example_input
 
 TOL = 1e-5
 
@@ -54,7 +54,7 @@ def test_every_registered_layer_exports_and_matches(name):
     if isinstance(shape, dict):
         x = {k: rng.standard_normal((7,) + s).astype(np.float32) for k, s in shape.items()}
     else:
-        x = rng.standard_normal((7,) + tuple(shape)).astype(np.float32)
+        x = example_input(tuple(shape), 7, rng, np.float32, name=name)
     got = onnx_run(to_onnx(model), x)
     ref = model.predict(x)
     assert got.shape == ref.shape

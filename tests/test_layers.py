@@ -38,13 +38,37 @@ EXAMPLES = {
     "average": ({"type": "average"}, [(5,), (5,)]),
     "multiply": ({"type": "multiply"}, [(2, 3), (2, 3), (2, 3)]),
     "concatenate": ({"type": "concatenate", "axis": 0}, [(2, 3), (1, 3), (4, 3)]),
+    # sequences: (steps, features); embedding takes integer ids (see IDS)
+    "embedding": ({"type": "embedding", "input_dim": 7, "output_dim": 3, "mask_zero": True}, (5,)),
+    "positional_embedding": ({"type": "positional_embedding", "sequence_length": 6}, (4, 3)),
+    "conv1d": ({"type": "conv1d", "filters": 3, "kernel_size": 3, "padding": "causal", "dilation_rate": 2}, (7, 2)),
+    "maxpool1d": ({"type": "maxpool1d", "pool_size": 3, "strides": 2, "padding": "same"}, (7, 2)),
+    "avgpool1d": ({"type": "avgpool1d", "pool_size": 3, "strides": 2, "padding": "same"}, (7, 2)),
+    "global_avgpool1d": ({"type": "global_avgpool1d"}, (5, 3)),
+    "global_maxpool1d": ({"type": "global_maxpool1d"}, (5, 3)),
+    "global_maxpool2d": ({"type": "global_maxpool2d"}, (3, 4, 2)),
+    "simple_rnn": ({"type": "simple_rnn", "units": 3, "return_sequences": True}, (4, 2)),
+    "lstm": ({"type": "lstm", "units": 3, "return_sequences": True}, (4, 2)),
+    "gru": ({"type": "gru", "units": 3, "go_backwards": True}, (4, 2)),
+    "bidirectional": ({"type": "bidirectional", "layer": {"type": "gru", "units": 2, "return_sequences": True}},
+                      (4, 3)),
+    "multi_head_attention": ({"type": "multi_head_attention", "num_heads": 2, "key_dim": 3, "value_dim": 2,
+                              "causal": True}, (4, 5)),
 }
 
+# layers whose input is integer ids below this bound (a float array of whole numbers, as the
+# data pipeline hands them over): the finite-difference test checks only their parameters
+IDS = {"embedding": 7}
 
-def example_input(shape, batch: int, rng=None, dtype=np.float64):
-    """A batch for an example's shape: one array, or a list of them for a merge layer."""
+
+def example_input(shape, batch: int, rng=None, dtype=np.float64, name: str | None = None):
+    """A batch for an example's shape: one array, or a list of them for a merge layer; ids in
+    0 .. IDS[name] - 1 (every one of them, 0 the padding id included) for a layer that takes ids."""
     if isinstance(shape, list):
         return [example_input(s, batch, rng, dtype) for s in shape]
+    if name in IDS:
+        size = batch * int(np.prod(shape))
+        return (np.arange(size) % IDS[name]).reshape((batch,) + shape).astype(dtype)
     if rng is None:
         return np.ones((batch,) + shape, dtype=dtype)
     return rng.standard_normal((batch,) + shape).astype(dtype)
@@ -59,7 +83,7 @@ def test_every_layer_has_an_example():
 def test_gradients_match_finite_differences(name, training):
     spec, shape = EXAMPLES[name]
     layer = build_layer(spec, input_shape=shape, dtype="float64", seed=1)
-    x = example_input(shape, 4, np.random.default_rng(2))
+    x = example_input(shape, 4, np.random.default_rng(2), name=name)
     errors = check_layer(layer, x, training=training)
     assert errors, "nothing was checked"
     worst = max(errors.values())
@@ -78,7 +102,7 @@ def test_dense_activation_shorthand_gradients():
 def test_output_shape_matches_build(name, batch):
     spec, shape = EXAMPLES[name]
     layer = build_layer(spec, input_shape=shape, dtype="float32")
-    y = layer.forward(example_input(shape, batch, dtype=np.float32), training=False)
+    y = layer.forward(example_input(shape, batch, dtype=np.float32, name=name), training=False)
     assert y.shape == (batch,) + layer.output_shape
     assert y.dtype == np.float32
 

@@ -86,6 +86,28 @@ class Ones(Initializer):
         return np.ones(shape, dtype=dtype)
 
 
+@INITIALIZERS.register("uniform")
+class Uniform(Initializer):
+    """U(-0.05, 0.05), Keras' RandomUniform default and its embedding initializer."""
+
+    def __call__(self, shape, rng, dtype="float32"):
+        return _uniform(0.05, shape, rng, dtype)
+
+
+@INITIALIZERS.register("orthogonal")
+class Orthogonal(Initializer):
+    """A (semi-)orthogonal matrix from the QR decomposition of a Gaussian one (Saxe et al. 2014),
+    Keras' recurrent kernel default; shapes of more than two axes are treated as (prod(shape[:-1]), shape[-1])."""
+
+    def __call__(self, shape, rng, dtype="float32"):
+        rows, cols = math.prod(shape[:-1]) if len(shape) > 1 else 1, shape[-1]
+        a = rng.standard_normal((max(rows, cols), min(rows, cols)))
+        q, r = np.linalg.qr(a)
+        q *= np.sign(np.diag(r))  # a uniformly distributed orthogonal matrix
+        q = q if rows >= cols else q.T
+        return q.reshape(shape).astype(dtype, copy=False)
+
+
 def get_initializer(spec) -> Initializer:
     """An initializer from a name, a {'type': name} dict, or an instance."""
     return INITIALIZERS.build(spec)

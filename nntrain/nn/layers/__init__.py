@@ -9,7 +9,12 @@ from .conv import Conv2D
 from .core import Dense, Dropout, Flatten, Reshape
 from .merge import Add, Average, Concatenate, Merge, Multiply
 from .norm import BatchNorm, LayerNorm
-from .pool import AvgPool2D, GlobalAvgPool2D, MaxPool2D
+from .pool import (AvgPool1D, AvgPool2D, GlobalAvgPool1D, GlobalAvgPool2D, GlobalMaxPool1D, GlobalMaxPool2D,
+                   MaxPool1D, MaxPool2D)
+from .attention import MultiHeadAttention
+from .conv1d import Conv1D
+from .embedding import Embedding, PositionalEmbedding
+from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
 from .smooth import ELU, GELU, SELU, SiLU, Softplus, Swish
 
 
@@ -25,4 +30,6 @@ def build_layer(spec, input_shape=None, dtype="float32", seed: int = 0) -> Layer
 
 __all__ = ["Layer", "LAYERS", "build_layer", "Activation", "Add", "Average", "Concatenate", "Merge", "Multiply", "AvgPool2D", "BatchNorm", "Conv2D", "Dense", "ELU", "GELU", "Dropout", "Flatten",
            "GlobalAvgPool2D", "LayerNorm", "LeakyReLU", "Linear", "MaxPool2D", "SELU", "SiLU",
-           "Softplus", "Swish", "ReLU", "Reshape", "Sigmoid", "Softmax", "Tanh"]
+           "Softplus", "Swish", "ReLU", "Reshape", "Sigmoid", "Softmax", "Tanh",
+           "AvgPool1D", "GlobalAvgPool1D", "GlobalMaxPool1D", "GlobalMaxPool2D", "MaxPool1D", "MultiHeadAttention",
+           "Conv1D", "Embedding", "PositionalEmbedding", "GRU", "LSTM", "Bidirectional", "SimpleRNN"]

@@ -153,3 +153,144 @@ class GlobalAvgPool2D(Layer):
         gx = self._buf("gx", (n, h, w, c))
         np.multiply(grad_y[:, None, None, :], 1.0 / (h * w), out=gx)
         return gx
+
+
+class GlobalMaxPool(Layer):
+    """Maximum over every axis between the batch and the channels; the gradient goes to the first
+    position (row-major) that attains each maximum."""
+
+    rank: int
+
+    def __init__(self):
+        super().__init__()
+
+    def _build(self, input_shape, rng):
+        if len(input_shape) != self.rank:
+            what = "(height, width, channels)" if self.rank == 3 else "(steps, features)"
+            raise ValueError(f"{self.registry_name} expects {what} input, got {list(input_shape)}")
+        return (input_shape[-1],)
+
+    def forward(self, x, training=False):
+        n, c = x.shape[0], x.shape[-1]
+        flat = x.reshape(n, -1, c)  # (n, positions, C)
+        arg = np.argmax(flat, axis=1)  # first position of each maximum, (n, C)
+        self._cache = (arg, x.shape)
+        y = self._buf("y", (n, c))
+        return np.max(flat, axis=1, out=y)
+
+    def backward(self, grad_y):
+        arg, shape = self._cached()
+        n, c = shape[0], shape[-1]
+        gx = self._buf("gx", (n, int(np.prod(shape[1:-1])), c))
+        gx.fill(0.0)
+        np.put_along_axis(gx, arg[:, None, :], grad_y[:, None, :], axis=1)
+        return gx.reshape(shape)
+
+
+@LAYERS.register("global_maxpool2d")
+class GlobalMaxPool2D(GlobalMaxPool):
+    """Maximum over height and width: (n, H, W, C) -> (n, C); the gradient goes to the first
+    pixel (row-major) that attains each maximum."""
+
+    rank = 3
+
+
+@LAYERS.register("global_maxpool1d")
+class GlobalMaxPool1D(GlobalMaxPool):
+    """Maximum over the steps: (n, steps, C) -> (n, C); the gradient goes to the first step that
+    attains each maximum."""
+
+    rank = 2
+
+
+@LAYERS.register("global_avgpool1d")
+class GlobalAvgPool1D(Layer):
+    """Mean over the steps: (n, steps, C) -> (n, C); dL/dx = g / steps at every step (padded
+    steps count too: no mask is propagated, see README, Sequences)."""
+
+    def __init__(self):
+        super().__init__()
+
+    def _build(self, input_shape, rng):
+        if len(input_shape) != 2:
+            raise ValueError(f"global_avgpool1d expects (steps, features) input, got {list(input_shape)}")
+        return (input_shape[1],)
+
+    def forward(self, x, training=False):
+        self._cache = x.shape
+        y = self._buf("y", (x.shape[0], x.shape[2]))
+        np.mean(x, axis=1, out=y)
+        return y
+
+    def backward(self, grad_y):
+        n, steps, c = self._cached()
+        gx = self._buf("gx", (n, steps, c))
+        np.multiply(grad_y[:, None, :], 1.0 / steps, out=gx)
+        return gx
+
+
+class Pool1D(Layer):
+    """A 1-D pool as the 2-D one on (n, steps, 1, C) with a (pool_size, 1) window: the same
+    arithmetic, no second implementation."""
+
+    pool2d: type
+
+    def __init__(self, pool_size: int = 2, strides: int | None = None, padding: str = "valid"):
+        super().__init__()
+        self.pool_size = _positive("pool_size", pool_size)
+        self.strides = self.pool_size if strides is None else _positive("strides", strides)
+        self.padding = check_padding(padding)
+        self.inner = self.pool2d(pool_size=[self.pool_size, 1], strides=[self.strides, 1], padding=padding)
+
+    def get_config(self):
+        return {"pool_size": self.pool_size, "strides": self.strides, "padding": self.padding}
+
+    def _build(self, input_shape, rng):
+        if len(input_shape) != 2:
+            raise ValueError(f"{self.registry_name} expects (steps, features) input, got {list(input_shape)}")
+        steps, c = input_shape
+        oh, _, _ = self.inner.build((steps, 1, c), rng, self.dtype)
+        return oh, c
+
+    def forward(self, x, training=False):
+        n, steps, c = x.shape
+        self._cache = x.shape
+        y = self.inner.forward(x.reshape(n, steps, 1, c), training)
+        return y.reshape(n, y.shape[1], c)
+
+    def backward(self, grad_y):
+        shape = self._cached()
+        n, out, c = grad_y.shape
+        return self.inner.backward(grad_y.reshape(n, out, 1, c)).reshape(shape)
+
+
+def _positive(name, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+@LAYERS.register("maxpool1d")
+class MaxPool1D(Pool1D):
+    """Maximum over each window of pool_size steps: (n, steps, C) -> (n, steps', C).
+
+    Args:
+        pool_size: window length in steps.
+        strides: step between windows (default: pool_size).
+        padding: valid (drop the remainder) or same (steps' = ceil(steps / strides)).
+    """
+
+    pool2d = MaxPool2D
+
+
+@LAYERS.register("avgpool1d")
+class AvgPool1D(Pool1D):
+    """Mean over each window of pool_size steps: (n, steps, C) -> (n, steps', C).
+
+    Args:
+        pool_size: window length in steps.
+        strides: step between windows (default: pool_size).
+        padding: valid (drop the remainder) or same (border windows average only the real steps).
+    """
+
+    pool2d = AvgPool2D

@@ -1,0 +1,136 @@
+"""Embedding (integer ids -> vectors) and learned positional embeddings.
+
+embedding: for ids x (n, steps) and a table E (input_dim, output_dim),
+
+    y[b, t] = E[x[b, t]]                      (n, steps, output_dim)
+    dL/dE[v] = sum of g[b, t] over every (b, t) with x[b, t] == v
+
+The sum is one np.bincount over flat indices id * output_dim + column (measured on 1,600 ids
+of 64 columns: 0.33 ms against 1.5 ms for np.add.at and 0.7 ms for a sort-based segment sum;
+about even with np.add.at at a 20,000-word vocabulary). Ids are not differentiable: backward
+returns None (an embedding reads the model input).
+
+mask_zero: id 0 is padding. Its vector is pinned to zero (output 0, no gradient into E[0]),
+so padded steps add nothing to a sum and feed zeros to a recurrent layer. nntrain does not
+propagate a mask to later layers as Keras does: see README, Sequences, for what that means.
+
+positional_embedding: y = x + P[:steps] with a learned P (sequence_length, features), as
+Keras-NLP's TokenAndPositionEmbedding adds its PositionEmbedding; dL/dP = sum over the batch of g.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..registry import LAYERS
+from .base import Layer
+from .core import _check_initializer, _check_positive_int
+
+
+def sequence_shape(layer: Layer, input_shape) -> tuple[int, int]:
+    """(steps, features) of a sequence layer's input, or a ValueError saying what it got."""
+    if len(input_shape) != 2:
+        hint = (" (a recurrent layer with return_sequences: false, or a global pool, has no steps axis left)"
+                if len(input_shape) == 1 else "")
+        raise ValueError(f"{layer.registry_name} expects (steps, features) input, got {list(input_shape)}{hint}")
+    return int(input_shape[0]), int(input_shape[1])
+
+
+@LAYERS.register("embedding")
+class Embedding(Layer):
+    """Integer ids to learned vectors: (n, steps) -> (n, steps, output_dim).
+
+    Args:
+        input_dim: vocabulary size; ids run from 0 to input_dim - 1.
+        output_dim: length of each vector.
+        mask_zero: id 0 is padding: its vector is zero and never trained (no mask is passed on).
+        embeddings_initializer: initializer of the table (input_dim, output_dim).
+    """
+
+    def __init__(self, input_dim: int, output_dim: int, mask_zero: bool = False,
+                 embeddings_initializer: str = "uniform"):
+        super().__init__()
+        self.input_dim = _check_positive_int("input_dim", input_dim)
+        self.output_dim = _check_positive_int("output_dim", output_dim)
+        if not isinstance(mask_zero, bool):
+            raise ValueError(f"mask_zero must be true or false, got {mask_zero!r}")
+        self.mask_zero = mask_zero
+        _check_initializer("embeddings_initializer", embeddings_initializer)
+        self.embeddings_initializer = embeddings_initializer
+
+    def _build(self, input_shape, rng):
+        if len(input_shape) != 1:
+            raise ValueError(f"embedding expects (steps,) integer ids, got input shape {list(input_shape)}")
+        table = self.add_param("embeddings", (self.input_dim, self.output_dim), self.embeddings_initializer, rng)
+        if self.mask_zero:
+            table[0] = 0.0
+        return (input_shape[0], self.output_dim)
+
+    def ids(self, x: np.ndarray) -> np.ndarray:
+        """x as intp ids, or a ValueError naming the first id that is not one of 0 .. input_dim - 1."""
+        ids = x.astype(np.intp) if x.dtype != np.intp else x
+        if ids.size:
+            lo, hi = int(ids.min()), int(ids.max())
+            if lo < 0 or hi >= self.input_dim:
+                bad = lo if lo < 0 else hi
+                raise ValueError(f"embedding: id {bad} is outside 0 .. {self.input_dim - 1} (input_dim {self.input_dim})")
+        return ids
+
+    def forward(self, x, training=False):
+        ids = self.ids(x)
+        y = self._buf("y", ids.shape + (self.output_dim,))
+        np.take(self.params["embeddings"], ids, axis=0, out=y)
+        if self.mask_zero:
+            y[ids == 0] = 0.0
+        self._cache = ids
+        return y
+
+    def backward(self, grad_y):
+        ids = self._cached()
+        d = self.output_dim
+        # dL/dE[v, j] = sum of g[b, t, j] where ids[b, t] == v: one bincount over v * d + j
+        flat = self._buf("flat", (ids.size, d), np.intp)
+        np.multiply(ids.reshape(-1, 1), d, out=flat)
+        flat += self._work.arange(d)
+        sums = np.bincount(flat.reshape(-1), weights=grad_y.reshape(-1), minlength=self.input_dim * d)
+        dE = self.grads["embeddings"]
+        np.copyto(dE.reshape(-1), sums)
+        if self.mask_zero:
+            dE[0] = 0.0
+        return None
+
+
+@LAYERS.register("positional_embedding")
+class PositionalEmbedding(Layer):
+    """Adds a learned vector per position: (n, steps, features) -> same shape, y = x + P[:steps].
+
+    Args:
+        sequence_length: positions P holds (default: the input's steps); at least the input's steps.
+        initializer: initializer of P (sequence_length, features).
+    """
+
+    def __init__(self, sequence_length: int | None = None, initializer: str = "glorot_uniform"):
+        super().__init__()
+        self.sequence_length = None if sequence_length is None else _check_positive_int("sequence_length", sequence_length)
+        _check_initializer("initializer", initializer)
+        self.initializer = initializer
+
+    def _build(self, input_shape, rng):
+        steps, features = sequence_shape(self, input_shape)
+        length = steps if self.sequence_length is None else self.sequence_length
+        if length < steps:
+            raise ValueError(f"sequence_length {length} is shorter than the input's {steps} steps")
+        self.add_param("embeddings", (length, features), self.initializer, rng)
+        return input_shape
+
+    def forward(self, x, training=False):
+        steps = x.shape[1]
+        self._cache = x.shape
+        y = self._buf("y", x.shape)
+        return np.add(x, self.params["embeddings"][:steps], out=y)
+
+    def backward(self, grad_y):
+        shape = self._cached()
+        dP = self.grads["embeddings"]
+        dP.fill(0.0)
+        np.sum(grad_y, axis=0, out=dP[:shape[1]])  # dL/dP[t] = sum over the batch of g[:, t]
+        return grad_y

@@ -1,0 +1,431 @@
+"""Recurrent layers over (n, steps, features): simple_rnn, lstm, gru, and the bidirectional wrapper.
+
+Weights follow Keras' layout, so weights move between the two by name and shape:
+
+    kernel            (features, k*units)   the input's part of every gate, gates side by side
+    recurrent_kernel  (units, k*units)      the previous hidden state's part
+    bias              (k*units,)            gru: (2, 3*units), input bias and recurrent bias
+
+with k = 1 (simple_rnn), 4 (lstm: gates i, f, c, o) or 3 (gru: gates z, r, h). The input's
+part of all steps is one product, X W + b over (n*steps, features); only h U runs step by step.
+
+    simple_rnn  h_t = tanh(x_t W + h_{t-1} U + b)
+    lstm        [i f c~ o] = [sig sig tanh sig](x_t W + h_{t-1} U + b)
+                c_t = f * c_{t-1} + i * c~          h_t = o * tanh(c_t)
+    gru         (Keras' reset_after=True, PyTorch's GRU; two biases b_x = bias[0], b_h = bias[1])
+                xz = x_t W + b_x      hz = h_{t-1} U + b_h
+                z = sig(xz_z + hz_z)  r = sig(xz_r + hz_r)  h~ = tanh(xz_h + r * hz_h)
+                h_t = z * h_{t-1} + (1 - z) * h~
+
+Backpropagation through time walks the steps in reverse with dh (and dc for lstm) carried from
+step t to t-1; each step yields the gradient of its gate pre-activations dZ_t, and then
+
+    dL/dW = X^T dZ    dL/db = sum dZ    dL/dX = dZ W^T    dL/dU = H_prev^T dZ_h
+
+are four products over all steps at once (dZ_h = dZ except gru's candidate part, r * dZ_h~).
+The initial state is zero. sig(z) is computed as (1 + tanh(z / 2)) / 2: no overflow for any z.
+
+return_sequences gives every step's h (n, steps, units), else the last one (n, units);
+go_backwards reads the steps last to first and returns the outputs in that order (Keras).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..registry import LAYERS
+from .base import Layer
+from .core import _check_initializer, _check_positive_int
+from .embedding import sequence_shape
+
+
+def sigmoid(z: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out = 1 / (1 + exp(-z)) = (1 + tanh(z / 2)) / 2, never overflowing."""
+    np.multiply(z, 0.5, out=out)
+    np.tanh(out, out=out)
+    out += 1.0
+    out *= 0.5
+    return out
+
+
+def _check_bool(name, value) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be true or false, got {value!r}")
+    return value
+
+
+class Recurrent(Layer):
+    """What simple_rnn, lstm and gru share: options, weights, the input product, the output."""
+
+    gates = 1
+
+    def __init__(self, units: int, return_sequences: bool = False, go_backwards: bool = False,
+                 kernel_initializer: str = "glorot_uniform", recurrent_initializer: str = "orthogonal",
+                 bias_initializer: str = "zeros"):
+        super().__init__()
+        self.units = _check_positive_int("units", units)
+        self.return_sequences = _check_bool("return_sequences", return_sequences)
+        self.go_backwards = _check_bool("go_backwards", go_backwards)
+        for name, value in (("kernel_initializer", kernel_initializer),
+                            ("recurrent_initializer", recurrent_initializer), ("bias_initializer", bias_initializer)):
+            _check_initializer(name, value)
+        self.kernel_initializer = kernel_initializer
+        self.recurrent_initializer = recurrent_initializer
+        self.bias_initializer = bias_initializer
+
+    def _bias_shape(self):
+        return (self.gates * self.units,)
+
+    def _build(self, input_shape, rng):
+        steps, features = sequence_shape(self, input_shape)
+        ku = self.gates * self.units
+        self.add_param("kernel", (features, ku), self.kernel_initializer, rng)
+        self.add_param("recurrent_kernel", (self.units, ku), self.recurrent_initializer, rng)
+        self.add_param("bias", self._bias_shape(), self.bias_initializer, rng)
+        return (steps, self.units) if self.return_sequences else (self.units,)
+
+    def _input_product(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(x in processing order, X W + b as (n, steps, k*units))."""
+        if self.go_backwards:
+            x = x[:, ::-1]
+        n, steps, f = x.shape
+        x = np.ascontiguousarray(x, dtype=self.dtype)
+        xw = self._buf("xw", (n, steps, self.gates * self.units))
+        np.matmul(x.reshape(n * steps, f), self.params["kernel"], out=xw.reshape(n * steps, -1))
+        bias = self.params["bias"]
+        xw += bias[0] if bias.ndim == 2 else bias
+        return x, xw
+
+    def _output(self, h: np.ndarray) -> np.ndarray:
+        """h: (n, steps + 1, units) with h[:, 0] the initial state."""
+        return h[:, 1:] if self.return_sequences else h[:, -1]
+
+    def _grad_h(self, grad_y, shape) -> np.ndarray:
+        """dL/dh_t for every step from the output's gradient (zero but at the last step without
+        return_sequences)."""
+        n, steps = shape[:2]
+        if self.return_sequences:
+            return grad_y
+        dh = self._buf("dh_out", (n, steps, self.units))
+        dh.fill(0.0)
+        dh[:, -1] = grad_y
+        return dh
+
+    def _weight_grads(self, x, h, dz, dz_h) -> np.ndarray | None:
+        """Fill dW = X^T dZ, dU = H_prev^T dZ_h, db; return dL/dx in the input's step order."""
+        n, steps, f = x.shape
+        ku = dz.shape[-1]
+        dz2 = dz.reshape(n * steps, ku)
+        np.matmul(x.reshape(n * steps, f).T, dz2, out=self.grads["kernel"])
+        hprev = np.ascontiguousarray(h[:, :-1]).reshape(n * steps, self.units)
+        np.matmul(hprev.T, dz_h.reshape(n * steps, ku), out=self.grads["recurrent_kernel"])
+        db = self.grads["bias"]
+        if db.ndim == 2:  # gru: input bias, recurrent bias
+            np.sum(dz2, axis=0, out=db[0])
+            np.sum(dz_h.reshape(n * steps, ku), axis=0, out=db[1])
+        else:
+            np.sum(dz2, axis=0, out=db)
+        if not self.need_input_grad:
+            return None
+        dx = self._buf("dx", (n, steps, f))
+        np.matmul(dz2, self.params["kernel"].T, out=dx.reshape(n * steps, f))
+        return dx[:, ::-1] if self.go_backwards else dx
+
+
+@LAYERS.register("simple_rnn")
+class SimpleRNN(Recurrent):
+    """Fully connected recurrence h_t = tanh(x_t W + h_{t-1} U + b): (n, steps, features) ->
+    (n, units), or (n, steps, units) with return_sequences.
+
+    Args:
+        units: size of the hidden state.
+        return_sequences: output every step's state (n, steps, units), not only the last.
+        go_backwards: read the steps last to first (outputs come in that order too).
+        kernel_initializer: initializer of kernel (features, units).
+        recurrent_initializer: initializer of recurrent_kernel (units, units).
+        bias_initializer: initializer of bias (units,).
+    """
+
+    gates = 1
+
+    def forward(self, x, training=False):
+        x, xw = self._input_product(x)
+        n, steps = x.shape[:2]
+        h = self._buf("h", (n, steps + 1, self.units))
+        h[:, 0] = 0.0
+        u = self.params["recurrent_kernel"]
+        for t in range(steps):
+            z = h[:, t + 1]
+            np.matmul(h[:, t], u, out=z)
+            z += xw[:, t]
+            np.tanh(z, out=z)
+        self._cache = (x, h)
+        return self._output(h)
+
+    def backward(self, grad_y):
+        x, h = self._cached()
+        n, steps = x.shape[:2]
+        gh = self._grad_h(grad_y, x.shape)
+        dz = self._buf("dz", (n, steps, self.units))
+        dh = self._buf("dh", (n, self.units))
+        dh.fill(0.0)
+        u_t = self.params["recurrent_kernel"].T
+        for t in range(steps - 1, -1, -1):
+            dh += gh[:, t]
+            ht = h[:, t + 1]
+            np.multiply(ht, ht, out=dz[:, t])
+            np.subtract(1.0, dz[:, t], out=dz[:, t])
+            dz[:, t] *= dh  # dL/da_t = dh_t (1 - h_t^2)
+            np.matmul(dz[:, t], u_t, out=dh)  # carried to h_{t-1}
+        return self._weight_grads(x, h, dz, dz)
+
+
+@LAYERS.register("lstm")
+class LSTM(Recurrent):
+    """Long short-term memory (Hochreiter & Schmidhuber 1997), Keras' gate order i, f, c, o:
+    (n, steps, features) -> (n, units), or (n, steps, units) with return_sequences.
+
+    Args:
+        units: size of the hidden and cell states.
+        return_sequences: output every step's h (n, steps, units), not only the last.
+        go_backwards: read the steps last to first (outputs come in that order too).
+        kernel_initializer: initializer of kernel (features, 4*units).
+        recurrent_initializer: initializer of recurrent_kernel (units, 4*units).
+        bias_initializer: initializer of bias (4*units,).
+        unit_forget_bias: start the forget gate's bias at 1 (Keras' default; Jozefowicz et al. 2015).
+    """
+
+    gates = 4
+
+    def __init__(self, units: int, return_sequences: bool = False, go_backwards: bool = False,
+                 kernel_initializer: str = "glorot_uniform", recurrent_initializer: str = "orthogonal",
+                 bias_initializer: str = "zeros", unit_forget_bias: bool = True):
+        super().__init__(units, return_sequences, go_backwards, kernel_initializer, recurrent_initializer,
+                         bias_initializer)
+        self.unit_forget_bias = _check_bool("unit_forget_bias", unit_forget_bias)
+
+    def _build(self, input_shape, rng):
+        out = super()._build(input_shape, rng)
+        if self.unit_forget_bias:
+            self.params["bias"][self.units:2 * self.units] = 1.0
+        return out
+
+    def forward(self, x, training=False):
+        x, xw = self._input_product(x)
+        n, steps = x.shape[:2]
+        u = self.units
+        h = self._buf("h", (n, steps + 1, u))
+        c = self._buf("c", (n, steps + 1, u))
+        a = self._buf("a", (n, steps, 4 * u))   # activated gates i, f, c~, o
+        tc = self._buf("tc", (n, steps, u))     # tanh(c_t)
+        h[:, 0] = 0.0
+        c[:, 0] = 0.0
+        rk = self.params["recurrent_kernel"]
+        for t in range(steps):
+            at = a[:, t]
+            np.matmul(h[:, t], rk, out=at)
+            at += xw[:, t]
+            sigmoid(at[:, :2 * u], at[:, :2 * u])
+            np.tanh(at[:, 2 * u:3 * u], out=at[:, 2 * u:3 * u])
+            sigmoid(at[:, 3 * u:], at[:, 3 * u:])
+            i, f, g, o = at[:, :u], at[:, u:2 * u], at[:, 2 * u:3 * u], at[:, 3 * u:]
+            ct = c[:, t + 1]
+            np.multiply(f, c[:, t], out=ct)
+            ct += i * g
+            np.tanh(ct, out=tc[:, t])
+            np.multiply(o, tc[:, t], out=h[:, t + 1])
+        self._cache = (x, h, c, a, tc)
+        return self._output(h)
+
+    def backward(self, grad_y):
+        x, h, c, a, tc = self._cached()
+        n, steps = x.shape[:2]
+        u = self.units
+        gh = self._grad_h(grad_y, x.shape)
+        dz = self._buf("dz", (n, steps, 4 * u))
+        dh = self._buf("dh", (n, u))
+        dc = self._buf("dc", (n, u))
+        dh.fill(0.0)
+        dc.fill(0.0)
+        rk_t = self.params["recurrent_kernel"].T
+        for t in range(steps - 1, -1, -1):
+            dh += gh[:, t]
+            at, dzt, tct = a[:, t], dz[:, t], tc[:, t]
+            i, f, g, o = at[:, :u], at[:, u:2 * u], at[:, 2 * u:3 * u], at[:, 3 * u:]
+            # dc_t += dh_t o (1 - tanh(c_t)^2); do = dh_t tanh(c_t)
+            dc += dh * o * (1.0 - tct * tct)
+            np.multiply(dh * tct, o * (1.0 - o), out=dzt[:, 3 * u:])            # do * sig'
+            np.multiply(dc * g, i * (1.0 - i), out=dzt[:, :u])                   # di * sig'
+            np.multiply(dc * c[:, t], f * (1.0 - f), out=dzt[:, u:2 * u])        # df * sig'
+            np.multiply(dc * i, 1.0 - g * g, out=dzt[:, 2 * u:3 * u])            # dc~ * tanh'
+            dc *= f                                                              # to c_{t-1}
+            np.matmul(dzt, rk_t, out=dh)                                         # to h_{t-1}
+        return self._weight_grads(x, h, dz, dz)
+
+
+@LAYERS.register("gru")
+class GRU(Recurrent):
+    """Gated recurrent unit (Cho et al. 2014) in Keras' reset_after=True form (PyTorch's GRU), gate
+    order z, r, h and two biases, bias[0] on the input and bias[1] on the recurrent product:
+    (n, steps, features) -> (n, units), or (n, steps, units) with return_sequences.
+
+    Args:
+        units: size of the hidden state.
+        return_sequences: output every step's h (n, steps, units), not only the last.
+        go_backwards: read the steps last to first (outputs come in that order too).
+        kernel_initializer: initializer of kernel (features, 3*units).
+        recurrent_initializer: initializer of recurrent_kernel (units, 3*units).
+        bias_initializer: initializer of bias (2, 3*units).
+        reset_after: only true (Keras' default since 2.x): the reset gate multiplies h U + b_h.
+    """
+
+    gates = 3
+
+    def __init__(self, units: int, return_sequences: bool = False, go_backwards: bool = False,
+                 kernel_initializer: str = "glorot_uniform", recurrent_initializer: str = "orthogonal",
+                 bias_initializer: str = "zeros", reset_after: bool = True):
+        super().__init__(units, return_sequences, go_backwards, kernel_initializer, recurrent_initializer,
+                         bias_initializer)
+        if reset_after is not True:
+            raise ValueError(f"reset_after must be true (Keras' default; the reset_after=False GRU is not "
+                             f"implemented), got {reset_after!r}")
+        self.reset_after = True
+
+    def _bias_shape(self):
+        return (2, 3 * self.units)
+
+    def forward(self, x, training=False):
+        x, xw = self._input_product(x)
+        n, steps = x.shape[:2]
+        u = self.units
+        h = self._buf("h", (n, steps + 1, u))
+        a = self._buf("a", (n, steps, 3 * u))    # z, r, h~
+        hz = self._buf("hz", (n, steps, 3 * u))  # h_{t-1} U + b_h
+        h[:, 0] = 0.0
+        rk, bh = self.params["recurrent_kernel"], self.params["bias"][1]
+        for t in range(steps):
+            at, hzt, xwt = a[:, t], hz[:, t], xw[:, t]
+            np.matmul(h[:, t], rk, out=hzt)
+            hzt += bh
+            np.add(xwt[:, :2 * u], hzt[:, :2 * u], out=at[:, :2 * u])
+            sigmoid(at[:, :2 * u], at[:, :2 * u])
+            z, r, hh = at[:, :u], at[:, u:2 * u], at[:, 2 * u:]
+            np.multiply(r, hzt[:, 2 * u:], out=hh)
+            hh += xwt[:, 2 * u:]
+            np.tanh(hh, out=hh)
+            # h_t = z h_{t-1} + (1 - z) h~ = h~ + z (h_{t-1} - h~)
+            ht = h[:, t + 1]
+            np.subtract(h[:, t], hh, out=ht)
+            ht *= z
+            ht += hh
+        self._cache = (x, h, a, hz)
+        return self._output(h)
+
+    def backward(self, grad_y):
+        x, h, a, hz = self._cached()
+        n, steps = x.shape[:2]
+        u = self.units
+        gh = self._grad_h(grad_y, x.shape)
+        dz = self._buf("dz", (n, steps, 3 * u))     # d(xz): the input pre-activations
+        dzh = self._buf("dzh", (n, steps, 3 * u))   # d(hz): the recurrent pre-activations
+        dh = self._buf("dh", (n, u))
+        dh.fill(0.0)
+        rk_t = self.params["recurrent_kernel"].T
+        for t in range(steps - 1, -1, -1):
+            dh += gh[:, t]
+            at, dzt, dzht = a[:, t], dz[:, t], dzh[:, t]
+            z, r, hh = at[:, :u], at[:, u:2 * u], at[:, 2 * u:]
+            da_h = dh * (1.0 - z) * (1.0 - hh * hh)                       # through h~ = tanh(a_h)
+            np.multiply(dh * (h[:, t] - hh), z * (1.0 - z), out=dzt[:, :u])    # z
+            np.multiply(da_h * hz[:, t, 2 * u:], r * (1.0 - r), out=dzt[:, u:2 * u])  # r
+            dzt[:, 2 * u:] = da_h
+            dzht[:, :2 * u] = dzt[:, :2 * u]
+            np.multiply(da_h, r, out=dzht[:, 2 * u:])                          # a_h = xz_h + r hz_h
+            dh *= z                                                             # direct path to h_{t-1}
+            dh += dzht @ rk_t                                                   # through hz
+        return self._weight_grads(x, h, dz, dzh)
+
+
+@LAYERS.register("bidirectional")
+class Bidirectional(Layer):
+    """Runs a recurrent layer forwards and a copy of it backwards and joins their outputs, as
+    Keras' Bidirectional: the backward copy's sequence output is put back in input order, so
+    step t sees the whole sequence. Its weights are the two layers' with forward_ and backward_
+    in front (forward_kernel, backward_recurrent_kernel, ...).
+
+    Args:
+        layer: the recurrent layer, e.g. {type: lstm, units: 16, return_sequences: true}.
+        merge_mode: concat (units doubled), sum or ave.
+    """
+
+    MODES = ("concat", "sum", "ave")
+
+    def __init__(self, layer: dict, merge_mode: str = "concat"):
+        super().__init__()
+        if merge_mode not in self.MODES:
+            raise ValueError(f"merge_mode must be one of {', '.join(self.MODES)}, got {merge_mode!r}")
+        if not isinstance(layer, dict) or "type" not in layer:
+            raise ValueError(f"layer must be a recurrent layer spec like {{type: lstm, units: 16}}, got {layer!r}")
+        kind = LAYERS.get(layer["type"])
+        if not (isinstance(kind, type) and issubclass(kind, Recurrent)):
+            raise ValueError(f"layer must be simple_rnn, lstm or gru, got {layer['type']!r}")
+        self.layer, self.merge_mode = dict(layer), merge_mode
+        self.forward_layer = LAYERS.build(dict(layer))
+        self.backward_layer = LAYERS.build({**layer, "go_backwards": not self.forward_layer.go_backwards})
+
+    def get_config(self):
+        return {"layer": dict(self.layer), "merge_mode": self.merge_mode}
+
+    def _parts(self):
+        return (("forward_", self.forward_layer), ("backward_", self.backward_layer))
+
+    def _build(self, input_shape, rng):
+        for prefix, inner in self._parts():
+            out = inner.build(input_shape, rng, self.dtype)
+            for key in inner.params:
+                self.params[prefix + key], self.grads[prefix + key] = inner.params[key], inner.grads[key]
+        units = out[-1] * (2 if self.merge_mode == "concat" else 1)
+        return out[:-1] + (units,)
+
+    def directions(self) -> tuple[Recurrent, Recurrent]:
+        """The forward and backward layers, pointed at this layer's arrays first (a model replaces
+        them with views into its one parameter vector after building)."""
+        for prefix, inner in self._parts():
+            for key in inner.params:
+                inner.params[key], inner.grads[key] = self.params[prefix + key], self.grads[prefix + key]
+            inner.need_input_grad = self.need_input_grad
+        return self.forward_layer, self.backward_layer
+
+    def forward(self, x, training=False):
+        fwd, bwd = self.directions()
+        yf = fwd.forward(x, training)
+        yb = bwd.forward(x, training)
+        seq = yf.ndim == 3
+        if seq:
+            yb = yb[:, ::-1]  # back to input order
+        self._cache = seq
+        if self.merge_mode == "concat":
+            y = self._buf("y", yf.shape[:-1] + (2 * yf.shape[-1],))
+            u = yf.shape[-1]
+            y[..., :u], y[..., u:] = yf, yb
+            return y
+        y = self._buf("y", yf.shape)
+        np.add(yf, yb, out=y)
+        if self.merge_mode == "ave":
+            y *= 0.5
+        return y
+
+    def backward(self, grad_y):
+        seq = self._cached()
+        if self.merge_mode == "concat":
+            u = grad_y.shape[-1] // 2
+            gf, gb = grad_y[..., :u], grad_y[..., u:]
+        else:
+            gf = gb = grad_y * 0.5 if self.merge_mode == "ave" else grad_y
+        if seq:
+            gb = gb[:, ::-1]
+        dxf = self.forward_layer.backward(np.ascontiguousarray(gf))
+        dxb = self.backward_layer.backward(np.ascontiguousarray(gb))
+        if dxf is None:
+            return None
+        dx = self._buf("dx", dxf.shape)
+        return np.add(dxf, dxb, out=dx)
