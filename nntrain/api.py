@@ -18,7 +18,7 @@ import numpy as np
 from . import runs
 from .config.load import dump_config, load_config
 from .config.schema import Config
-from .data import Dataset, Splits, load_splits, read_file, tabular
+from .data import Dataset, Splits, load_splits, read_file, sequences, tabular
 from .data.readers import read_table, target_and_weight
 from .data.splits import validation_indices
 from .data.target_scale import TargetScale
@@ -248,6 +248,8 @@ def _train(s: Setup, path: Path, progress: Progress, state: dict | None = None) 
         runs.write_text(path / runs.CONFIG, dump_config(cfg))
         if s.splits.tabular is not None or s.splits.train.classes is not None:  # how raw rows become inputs
             runs.write_json(path / tabular.FILE, tabular.preprocessing_json(s.splits.tabular, s.splits.train.classes))
+        if s.splits.sequence is not None:  # the vocabulary or the windows: how raw rows become inputs
+            runs.write_json(path / sequences.FILE, s.splits.sequence.to_json())
         runs.keep_metrics_rows(path / runs.METRICS, trainer.state.epoch)
         progress.note(f"run folder: {path}")
         # a signal is honoured until the run is recorded done: after the last epoch's checkpoint
@@ -342,7 +344,8 @@ def data_report(cfg: Config) -> dict:
     splits = load_splits(cfg.data, input_shape=cfg.model.input_shape and tuple(cfg.model.input_shape),
                          seed=cfg.seed, dtype=cfg.model.dtype)
     header = target = None
-    if splits.tabular is None and cfg.data.train is not None and cfg.data.train.lower().endswith((".csv", ".csv.gz")):
+    if (splits.tabular is None and splits.sequence is None and cfg.data.train is not None
+            and cfg.data.train.lower().endswith((".csv", ".csv.gz"))):
         table = read_table(cfg.data.train)  # numbers only: every column numeric, nothing missing
         t, jw = target_and_weight(cfg.data.target, cfg.data.weight, table.header, table.path)
         header, target = [h for j, h in enumerate(table.header) if j not in (t, jw)], table.header[t]
@@ -365,6 +368,11 @@ def evaluate_run(run_dir: str | Path, data: str | None = None) -> dict:
         ds = Dataset(run.tabular.transform(table, cfg.model.dtype, " the run was trained on"),
                      run.tabular.targets(table, cfg.model.dtype, " the run was trained on"), run.classes, w)
         x, source = fit_input(ds.x, run, str(path)), (str(data) if data else "test split")
+    elif run.sequence is not None and data is not None and data.lower().endswith((".csv", ".csv.gz")):
+        # raw rows through the run's vocabulary or windows (data.text, data.window)
+        ds = run.sequence.dataset(read_table(data), cfg.model.dtype, run.classes)
+        source = str(data)
+        x = fit_input(ds.x, run, source)
     elif data is None:
         splits = load_splits(cfg.data, input_shape=tuple(cfg.model.input_shape), seed=cfg.seed,
                              dtype=cfg.model.dtype)

@@ -386,6 +386,9 @@ def validate(cfg: Config) -> None:
         if d.train is None or not d.train.lower().endswith((".csv", ".csv.gz")):
             raise ConfigError("describes the columns of a CSV file; give data.train: FILE.csv", "data.columns")
         column_specs(d.columns)
+    from ..data.sequences import check_config as check_sequences
+
+    check_sequences(cfg)  # data.text, data.window
     check_wiring(cfg.model.layers, cfg.model.inputs)  # a graph's names and inputs, before any shape is known
     if cfg.model.inputs is not None:
         _check_inputs(cfg)

@@ -210,6 +210,15 @@ def images(v, key):
 
 
 @dataclass
+class WindowConfig:
+    length: int = option(check=integer(1), doc="rows of the series in one window: x is (length, features)")
+    horizon: int = option(1, integer(1), "y is the target this many rows after the window's last row")
+    target: Any = option(None, None, "the target column: name or index (default: the last column)")
+    features: list | None = option(None, optional(string_list), "the columns read into each window "
+                                   "(default: every column; the target is one unless left out here)")
+
+
+@dataclass
 class DataConfig:
     name: str | None = option(None, optional(string), "a built-in dataset (see `nntrain list datasets`)")
     options: dict = option(check=mapping, factory=dict, doc="keyword arguments of the built-in dataset")
@@ -240,6 +249,16 @@ class DataConfig:
     mmap: Any = option("auto", boolean_or("auto"), "read x from disk by batches instead of loading it (data bigger "
                        "than memory): auto = a folder of .npy files yes, an uncompressed .npz only when it does not fit")
     images: ImagesConfig | None = option(None, optional(images), "image folders instead of files (see README, Image folders)")
+    text: str | None = option(None, optional(string), "CSV column of text, read as token ids of a vocabulary fitted "
+                              "on the training split (see README, Sequence data)")
+    tokens: str = option("words", choice("words", "chars"), "how data.text splits into tokens: lower-case words "
+                         "(runs of letters and digits) or lower-case characters")
+    max_tokens: int | None = option(None, optional(integer(3)), "vocabulary size, padding (id 0) and out-of-vocabulary "
+                                    "(id 1) included; default: every token of the training split")
+    sequence_length: int | None = option(None, optional(integer(1)), "ids per text, truncated or padded with 0 at the "
+                                         "end; default: the longest training text")
+    window: WindowConfig | None = option(None, optional(section(WindowConfig)), "sliding windows over a time series "
+                                         "{length, horizon, target, features}, split by time (see README, Sequence data)")
 
 
 def input_shapes(v, key):

@@ -62,6 +62,16 @@ def narrowed(a: np.ndarray, dtype, where) -> np.ndarray:
     become inf, and then be reported as "NaN or inf", which the file does not hold). `where(row)`
     names the sample for the message."""
     dtype = np.dtype(dtype)
+    if a.dtype.kind in "iu" and dtype.kind == "f" and a.size:
+        # integer ids (an embedding's input) travel as floats, exact up to 2^24 in float32
+        exact = 2 ** (np.finfo(dtype).nmant + 1)
+        big = np.abs(a.reshape(len(a), -1).astype(np.float64)).max(axis=1) > exact
+        if big.any():
+            row = int(np.argmax(big))
+            value = a[row].flat[np.argmax(np.abs(a[row].astype(np.float64)))]
+            raise DataError(f"{where(row)}: the integer {value} is beyond {exact:,}, the largest that {dtype.name} "
+                            f"holds exactly (integer ids reach the model as {dtype.name}); set model.dtype: float64 "
+                            f"or use smaller ids")
     with np.errstate(over="ignore"):  # reported below, with the value, instead of a RuntimeWarning
         out = a.astype(dtype, copy=False)
     if a.dtype.kind == "f" and dtype.kind == "f" and a.dtype.itemsize > dtype.itemsize:

@@ -10,7 +10,7 @@ from ..errors import DataError
 from .builtin import DATASETS
 from .dataset import Dataset, float_dtype
 from .ondisk import is_disk_array
-from . import tabular
+from . import sequences, tabular
 from .readers import NotNumeric, read_file
 from .tabular import Tabular
 
@@ -32,6 +32,7 @@ class Splits:
     mean: np.ndarray | None
     std: np.ndarray | None
     tabular: Tabular | None = None  # a CSV read as typed columns: its fitted preprocessing
+    sequence: sequences.Sequence | None = None  # data.text or data.window: the fitted vocabulary or windows
 
 
 def _shape_text(shape: tuple[int, ...]) -> str:
@@ -196,6 +197,14 @@ def _tabular_splits(cfg, input_shape, seed: int, dt, table=None) -> Splits:
     return Splits(train, val, test, None, None, prep)
 
 
+def _sequence_splits(cfg, input_shape, seed: int, dt) -> Splits:
+    train, val, test, seq, mean, std = sequences.load(cfg, seed, dt, validation_indices)
+    if input_shape is not None and tuple(input_shape) != train.x.shape[1:]:
+        raise DataError(f"data.{seq.kind} gives samples of shape {list(train.x.shape[1:])} but model.input_shape is "
+                        f"{list(input_shape)}; leave model.input_shape out")
+    return Splits(train, val, test, mean, std, sequence=seq)
+
+
 def load_splits(cfg, *, input_shape=None, seed: int = 0, dtype: str = "float32") -> Splits:
     """train / val / test Datasets of the `data:` config section, shaped for the model.
 
@@ -222,6 +231,8 @@ def load_splits(cfg, *, input_shape=None, seed: int = 0, dtype: str = "float32")
 
         train, test = read_image_folders(cfg.images, dtype=dt)
         test_source = str(cfg.images.test)
+    elif train_path is not None and sequences.wanted(cfg):  # a text column, or windows over a series
+        return _sequence_splits(cfg, input_shape, seed, dt)
     elif train_path is not None:
         mmap = getattr(cfg, "mmap", "auto")
         try:

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..config.load import load_config
 from ..config.schema import Config
-from ..data import apply_standardize, load_splits, tabular
+from ..data import apply_standardize, load_splits, sequences, tabular
 from ..data.tabular import Tabular
 from ..data.target_scale import TargetScale
 from ..errors import DataError, NntrainError, RunError
@@ -31,6 +31,7 @@ class LoadedRun:
     tabular: Tabular | None = None  # preprocessing.json: how raw CSV rows become the model's input
     classes: list[str] | None = None  # the name of each class label
     target_scale: TargetScale | None = None  # data.scale_target: outputs * std + mean are original units
+    sequence: sequences.Sequence | None = None  # sequence.json: a text column's vocabulary, or windows
 
 
 def load_run(run_dir: str | Path) -> LoadedRun:
@@ -52,8 +53,14 @@ def load_run(run_dir: str | Path) -> LoadedRun:
             prep, classes = tabular.read_preprocessing(path / tabular.FILE)
         except DataError as exc:
             raise RunError(str(exc)) from None
+    seq = None
+    if (path / sequences.FILE).is_file():
+        try:
+            seq = sequences.read(path / sequences.FILE)
+        except DataError as exc:
+            raise RunError(str(exc)) from None
     return LoadedRun(cfg, model, arrays.get("data.mean"), arrays.get("data.std"), prep, classes,
-                     TargetScale.from_arrays(arrays))
+                     TargetScale.from_arrays(arrays), seq)
 
 
 def data_input_shape(cfg: Config, path: Path) -> list[int]:

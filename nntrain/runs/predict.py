@@ -163,7 +163,11 @@ def run_inputs(run, source: str | Path) -> np.ndarray:
     cfg, model = run.cfg, run.model
     if _is_image_folder(run, source):
         return image_inputs(run, source)[0]
-    if run.tabular is not None and str(source).lower().endswith((".csv", ".csv.gz")):
+    if run.sequence is not None and str(source).lower().endswith((".csv", ".csv.gz")):
+        from ..data.readers import read_table  # a text column's ids, or every window of the rows
+
+        x = run.sequence.inputs(read_table(source), cfg.model.dtype)
+    elif run.tabular is not None and str(source).lower().endswith((".csv", ".csv.gz")):
         from ..data.readers import read_table
 
         x = run.tabular.transform(read_table(source), cfg.model.dtype, " the run was trained on")
