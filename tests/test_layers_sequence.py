@@ -37,12 +37,14 @@ def test_embedding_hand_computed_with_padding_and_repeated_ids():
     assert np.array_equal(plain.grads["embeddings"], [[1, 1], [2, 2], [1, 1]])
 
 
-def test_embedding_rejects_ids_outside_the_vocabulary():
+def test_embedding_rejects_what_is_not_an_id_of_its_vocabulary():
     layer = build_layer({"type": "embedding", "input_dim": 3, "output_dim": 2}, (2,))
     with pytest.raises(ValueError, match=r"id 3 is outside 0 \.\. 2"):
         layer.forward(np.array([[1.0, 3.0]], np.float32))
     with pytest.raises(ValueError, match=r"id -1"):
         layer.forward(np.array([[-1.0, 0.0]], np.float32))
+    with pytest.raises(ValueError, match=r"embedding takes integer ids, got .*0\.5"):
+        layer.forward(np.array([[1.0, 0.5]], np.float32))  # features, not ids: not silently truncated
 
 
 def test_positional_embedding_adds_a_vector_per_step():

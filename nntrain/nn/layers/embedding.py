@@ -66,8 +66,13 @@ class Embedding(Layer):
         return (input_shape[0], self.output_dim)
 
     def ids(self, x: np.ndarray) -> np.ndarray:
-        """x as intp ids, or a ValueError naming the first id that is not one of 0 .. input_dim - 1."""
+        """x as intp ids, or a ValueError naming the first value that is not one of the integers
+        0 .. input_dim - 1 (ids arrive as floats of the model's dtype: whole numbers are exact)."""
         ids = x.astype(np.intp) if x.dtype != np.intp else x
+        if x.dtype.kind == "f" and not np.array_equal(ids, x):
+            bad = x.reshape(-1)[np.flatnonzero(ids.reshape(-1) != x.reshape(-1))[0]]
+            raise ValueError(f"embedding takes integer ids, got {bad!r}: its input must be token ids "
+                             f"(whole numbers 0 .. {self.input_dim - 1}), not features")
         if ids.size:
             lo, hi = int(ids.min()), int(ids.max())
             if lo < 0 or hi >= self.input_dim:
