@@ -315,6 +315,13 @@ def _final_reports(callbacks: list[Callback], path: Path, s: Setup, writer: RunW
                 runs.write_npz(path / runs.WEIGHTS, {**s.model.state_dict(), **writer.extra})
         elif isinstance(cb, BestCheckpoint):
             reports["checkpoint"] = cb.report()
+    # which epoch was best, by the checkpoint's monitor (else early stopping's), and where its weights are
+    watched = reports.get("checkpoint") or reports.get("early_stopping")
+    if watched and watched["best_epoch"]:
+        file = runs.BEST if "checkpoint" in reports else (
+            runs.WEIGHTS if reports["early_stopping"]["restored_best"] else None)
+        reports["best"] = {"epoch": watched["best_epoch"], "monitor": watched["monitor"], "value": watched["best"],
+                           "weights": file}
     return reports
 
 
@@ -352,10 +359,10 @@ def data_report(cfg: Config) -> dict:
     return tabular.data_report(splits, header, target, cfg.data.weight)
 
 
-def evaluate_run(run_dir: str | Path, data: str | None = None) -> dict:
+def evaluate_run(run_dir: str | Path, data: str | None = None, weights: str = "last") -> dict:
     """Loss and metrics of a run on its test split, or on a data file (`--data`): for a run trained
     on image folders, a folder of class subfolders too."""
-    run = load_run(run_dir)
+    run = load_run(run_dir, weights)
     cfg = run.cfg
     loss = build_loss(cfg.loss)
     if run.tabular is not None and (data is None or data.lower().endswith((".csv", ".csv.gz"))):
@@ -402,7 +409,7 @@ def evaluate_run(run_dir: str | Path, data: str | None = None) -> dict:
         cm.from_logits = loss.from_logits
         metrics.append(cm)
     result = evaluate(run.model, loss, metrics, x, y, _eval_weights(cfg, loss, run.model, ds, y))
-    out = {"run_dir": str(run_dir), "data": source, "samples": len(x), **result}
+    out = {"run_dir": str(run_dir), "data": source, "samples": len(x), "weights": weights, **result}
     if run.classes is not None and "confusion_matrix" in out:
         out["classes"] = list(run.classes)  # the names of the confusion matrix's rows and columns
     return out

@@ -16,6 +16,7 @@ from .options import (
     AppGroup,
     JsonOpt,
     SetOpt,
+    WeightsOpt,
     emit_json,
     error_line,
     format_metrics,
@@ -83,6 +84,15 @@ def fit(
         for split in ("train", "val", "test"):
             if result.get(split):
                 print(f"{split:<6}{format_metrics(result[split])}")
+        from ..train.progress import format_value
+
+        stop, best = result.get("early_stopping") or {}, result.get("best")
+        if stop.get("stopped_epoch"):
+            print(f"stop  early, after epoch {stop['stopped_epoch']}: {stop['monitor']} "
+                  f"{format_value(stop['stopped_value'])} did not improve")
+        if best:
+            where = f"  (weights in {best['weights']})" if best.get("weights") else ""
+            print(f"best  epoch {best['epoch']}: {best['monitor']} {format_value(best['value'])}{where}")
         print(f"run   {result['run_dir']}  ({result['epochs']} epochs, {result['seconds']:.1f}s)")
 
 
@@ -94,6 +104,7 @@ def eval_(
     data: Optional[Path] = typer.Option(None, "--data", help="Score this CSV/NPZ/IDX file instead of the test split "
                                                              "(a run trained on image folders: a folder of class "
                                                              "subfolders too). e.g. --data data/holdout.csv"),
+    weights: str = WeightsOpt,
     as_json: bool = JsonOpt,
 ):
     """Loss and metrics of a trained run on its test split (or on --data).
@@ -102,7 +113,7 @@ def eval_(
     """
     from ..api import evaluate_run
 
-    result = evaluate_run(run_dir, str(data) if data else None)
+    result = evaluate_run(run_dir, str(data) if data else None, weights)
     if as_json:
         emit_json(result)
         return
@@ -121,6 +132,7 @@ def predict(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write here (NPZ when it ends in .npz, "
                                        "else CSV) instead of CSV on stdout. e.g. --out predictions.npz"),
     proba: bool = typer.Option(False, "--proba", help="Class probabilities instead of labels (classifiers). e.g. --proba --out p.csv"),
+    weights: str = WeightsOpt,
 ):
     """Predictions of a trained run: class labels (or --proba) or regression values.
 
@@ -130,7 +142,7 @@ def predict(
     """
     from ..runs.predict import predict_run, to_csv, write_predictions
 
-    result = predict_run(run_dir, input_, proba=proba)
+    result = predict_run(run_dir, input_, proba=proba, weights=weights)
     if out is None:
         sys.stdout.write(to_csv(result))
     else:
@@ -280,6 +292,7 @@ def export(
     fmt: Optional[str] = typer.Option(None, "--format", "-f", metavar="onnx|npz",
                                       help="onnx (needs the `onnx` extra) or npz (named arrays + JSON "
                                            "architecture); default: from the --out extension. e.g. --format npz"),
+    weights: str = WeightsOpt,
 ):
     """The trained network as an ONNX graph or as plain named arrays.
 
@@ -287,7 +300,7 @@ def export(
     """
     from ..tools.export import export_run
 
-    print(f"wrote {export_run(run_dir, out, fmt)}", file=sys.stderr)
+    print(f"wrote {export_run(run_dir, out, fmt, weights)}", file=sys.stderr)
 
 @app.command("time")
 @guarded

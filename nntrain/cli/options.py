@@ -16,6 +16,9 @@ EXIT_DIVERGED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
 SetOpt = typer.Option(None, "--set", "-s", metavar="KEY=VALUE",
                       help="Override a config key; VALUE is YAML. Repeatable. e.g. --set train.epochs=3 "
                            "--set model.layers.0.units=256")
+WeightsOpt = typer.Option("last", "--weights", metavar="best|last",
+                          help="The last epoch's weights (model.npz) or the best epoch's (best.npz, kept by "
+                               "train.checkpoint). e.g. --weights best")
 JsonOpt = typer.Option(False, "--json", help="Print exactly one JSON object on stdout at the end. "
                                               "e.g. --json | jq .test.accuracy")
 

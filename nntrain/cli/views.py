@@ -78,12 +78,13 @@ def chart_text(lines: list[list[tuple[str, int | None]]]) -> Text:
 def print_eval(result: dict) -> None:
     """`nntrain eval`: the metrics table, and the confusion matrix for classifiers."""
     out = console()
-    out.print(f"{result['run_dir']} on {result['data']} ({result['samples']} samples)", markup=False)
+    best = ", best weights" if result.get("weights") == "best" else ""
+    out.print(f"{result['run_dir']} on {result['data']} ({result['samples']} samples{best})", markup=False)
     table = Table()
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key in result:
-        if key not in ("run_dir", "data", "samples", "confusion_matrix", "classes"):
+        if key not in ("run_dir", "data", "samples", "weights", "confusion_matrix", "classes"):
             table.add_row(key, f"{result[key]:.4f}")
     out.print(table)
     if result.get("confusion_matrix"):

@@ -34,19 +34,37 @@ class LoadedRun:
     sequence: sequences.Sequence | None = None  # sequence.json: a text column's vocabulary, or windows
 
 
-def load_run(run_dir: str | Path) -> LoadedRun:
-    """The config and trained model of a run folder (weights checked against the config)."""
+WEIGHTS = ("last", "best")  # which weights of a run: model.npz (the last epoch's) or best.npz
+
+
+def weights_file(path: Path, weights: str = "last") -> Path:
+    """The weights file of a run folder: model.npz for "last", best.npz (the best epoch of
+    train.checkpoint) for "best"."""
+    if weights not in WEIGHTS:
+        raise NntrainError(f"weights must be best or last, got {weights!r}")
+    if weights == "last":
+        return path / runs.WEIGHTS
+    if not (path / runs.BEST).is_file():
+        raise RunError(f"{path} has no {runs.BEST}: only a run trained with train.checkpoint keeps the weights of "
+                       f"its best epoch (use the last weights, or train with train.checkpoint: {{monitor: val_loss}})")
+    return path / runs.BEST
+
+
+def load_run(run_dir: str | Path, weights: str = "last") -> LoadedRun:
+    """The config and trained model of a run folder (weights checked against the config);
+    weights="best" loads the best epoch's (best.npz, see train.checkpoint) instead of the last."""
     path = runs.check_run_dir(run_dir)
     try:
         cfg = load_config(path / runs.CONFIG)
     except NntrainError as exc:
         raise RunError(f"{path}: its config.yaml is invalid: {exc}") from None
-    arrays = runs.read_npz(path / runs.WEIGHTS)
+    file = weights_file(path, weights)
+    arrays = runs.read_npz(file)
     if cfg.model.input_shape is None:  # a run from before the inferred shape was saved
         cfg.model.input_shape = data_input_shape(cfg, path)
     model = build_model(cfg.model.layers, cfg.model.input_shape, cfg.model.dtype, cfg.seed, training=False,
                         inputs=cfg.model.inputs)
-    model.load_state_dict(arrays, source=str(path / runs.WEIGHTS))
+    model.load_state_dict(arrays, source=str(file))
     prep = classes = None
     if (path / tabular.FILE).is_file():
         try:
@@ -74,9 +92,9 @@ def data_input_shape(cfg: Config, path: Path) -> list[int]:
     return list(splits.train.x.shape[1:])
 
 
-def load_model(run_dir: str | Path) -> Model:
+def load_model(run_dir: str | Path, weights: str = "last") -> Model:
     """The trained model (a Sequential, or a Graph) of a run folder; `model.predict(x)`."""
-    return load_run(run_dir).model
+    return load_run(run_dir, weights).model
 
 
 def fit_input(x: np.ndarray, run: LoadedRun, source: str) -> np.ndarray:

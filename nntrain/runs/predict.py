@@ -121,11 +121,12 @@ def _probabilities(out: np.ndarray, from_logits: bool) -> np.ndarray:
     return z.astype(out.dtype)
 
 
-def predict_run(run_dir: str | Path, source: str | Path, proba: bool = False) -> Predictions:
-    """Labels (or probabilities with proba) of a classifier run, values of a regression run."""
+def predict_run(run_dir: str | Path, source: str | Path, proba: bool = False, weights: str = "last") -> Predictions:
+    """Labels (or probabilities with proba) of a classifier run, values of a regression run;
+    weights="best": with the best epoch's weights (best.npz)."""
     from ..nn.metrics.base import predicted_labels
 
-    run = load_run(run_dir)
+    run = load_run(run_dir, weights)
     cfg, model = run.cfg, run.model
     loss = build_loss(cfg.loss)
     files = None

@@ -48,11 +48,13 @@ class EarlyStopping(Callback):
         self.watch = Monitor(monitor, mode, min_delta)
         self.patience, self.restore_best = patience, restore_best
         self.wait, self.best_epoch, self.stopped_epoch = 0, 0, 0
+        self.stopped_value: float | None = None  # the monitored value of the epoch it stopped at
         self.best_weights: dict[str, np.ndarray] | None = None
         self.restored = False
 
     def on_epoch_end(self, trainer: Trainer, st: TrainState) -> None:
-        if self.watch.improved(self.watch.value(st.history[-1])):
+        value = self.watch.value(st.history[-1])
+        if self.watch.improved(value):
             self.wait, self.best_epoch = 0, st.epoch
             if self.restore_best:
                 self.best_weights = _snapshot(trainer.model)
@@ -60,16 +62,22 @@ class EarlyStopping(Callback):
         self.wait += 1
         if self.wait >= self.patience:
             st.stop = True
-            self.stopped_epoch = st.epoch
+            self.stopped_epoch, self.stopped_value = st.epoch, value
+            trainer.progress.note(
+                f"early stop after epoch {st.epoch}: {self.watch.name} {value:.6g} has not improved on "
+                f"{self.watch.best:.6g} (epoch {self.best_epoch}) for {self.patience} epochs"
+                + ("; restoring the best epoch's weights" if self.restore_best and self.best_weights else ""))
 
     def state_dict(self) -> dict:
         """The counters (JSON); the best weights travel as arrays (`state_arrays`)."""
         return {"wait": self.wait, "best_epoch": self.best_epoch, "stopped_epoch": self.stopped_epoch,
-                "best": self.watch.best}
+                "best": self.watch.best, "stopped_value": self.stopped_value}
 
     def load_state_dict(self, state: dict) -> None:
         self.wait, self.best_epoch = int(state["wait"]), int(state["best_epoch"])
         self.stopped_epoch, self.watch.best = int(state["stopped_epoch"]), float(state["best"])
+        stopped = state.get("stopped_value")  # absent in states saved before it was recorded
+        self.stopped_value = None if stopped is None else float(stopped)
 
     def state_arrays(self) -> dict[str, np.ndarray]:
         """The best epoch's weights (restore_best), so a resumed run can still go back to them."""
@@ -85,7 +93,8 @@ class EarlyStopping(Callback):
 
     def report(self) -> dict:
         return {"monitor": self.watch.name, "best": self.watch.best, "best_epoch": self.best_epoch,
-                "stopped_epoch": self.stopped_epoch or None, "restored_best": self.restored}
+                "stopped_epoch": self.stopped_epoch or None, "stopped_value": self.stopped_value,
+                "restored_best": self.restored}
 
 
 class BestCheckpoint(Callback):

@@ -20,8 +20,9 @@ from ...errors import NntrainError
 FORMATS = ("onnx", "npz")
 
 
-def export_run(run_dir: str | Path, out: str | Path, fmt: str | None = None) -> Path:
-    """Write the trained model of run_dir to out as fmt (default: out's extension)."""
+def export_run(run_dir: str | Path, out: str | Path, fmt: str | None = None, weights: str = "last") -> Path:
+    """Write the trained model of run_dir to out as fmt (default: out's extension); weights="best":
+    the best epoch's weights (best.npz) instead of the last."""
     from ...runs.folder import atomic_write, check_out_file
     from ...runs.load import load_run
 
@@ -32,7 +33,7 @@ def export_run(run_dir: str | Path, out: str | Path, fmt: str | None = None) -> 
             raise NntrainError(f"cannot tell the format from --out {out}; pass --format {' or '.join(FORMATS)}")
     if fmt not in FORMATS:
         raise NntrainError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    run = load_run(run_dir)
+    run = load_run(run_dir, weights)
     if fmt == "onnx":
         from .onnx_graph import to_onnx_bytes
 
