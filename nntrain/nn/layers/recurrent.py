@@ -84,51 +84,58 @@ class Recurrent(Layer):
         return (steps, self.units) if self.return_sequences else (self.units,)
 
     def _input_product(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(x in processing order, X W + b as (n, steps, k*units))."""
-        if self.go_backwards:
-            x = x[:, ::-1]
+        """(x time-major in processing order (steps, n, features), X W + b as (steps, n, k*units)).
+        The steps run time-major so that each step's rows are one contiguous block."""
         n, steps, f = x.shape
-        x = np.ascontiguousarray(x, dtype=self.dtype)
-        xw = self._buf("xw", (n, steps, self.gates * self.units))
-        np.matmul(x.reshape(n * steps, f), self.params["kernel"], out=xw.reshape(n * steps, -1))
+        xt = self._buf("xt", (steps, n, f))
+        np.copyto(xt, (x[:, ::-1] if self.go_backwards else x).transpose(1, 0, 2))
+        xw = self._buf("xw", (steps, n, self.gates * self.units))
+        np.matmul(xt.reshape(steps * n, f), self.params["kernel"], out=xw.reshape(steps * n, -1))
         bias = self.params["bias"]
         xw += bias[0] if bias.ndim == 2 else bias
-        return x, xw
+        return xt, xw
 
     def _output(self, h: np.ndarray) -> np.ndarray:
-        """h: (n, steps + 1, units) with h[:, 0] the initial state."""
-        return h[:, 1:] if self.return_sequences else h[:, -1]
+        """The layer's output from h (steps + 1, n, units), h[0] the initial state."""
+        if not self.return_sequences:
+            return h[-1]
+        y = self._buf("y", (h.shape[1], h.shape[0] - 1, self.units))
+        np.copyto(y, h[1:].transpose(1, 0, 2))
+        return y
 
-    def _grad_h(self, grad_y, shape) -> np.ndarray:
-        """dL/dh_t for every step from the output's gradient (zero but at the last step without
-        return_sequences)."""
-        n, steps = shape[:2]
+    def _grad_h(self, grad_y, steps: int) -> np.ndarray:
+        """dL/dh_t for every step, time-major (zero but at the last step without return_sequences)."""
+        n = grad_y.shape[0]
+        dh = self._buf("dh_out", (steps, n, self.units))
         if self.return_sequences:
-            return grad_y
-        dh = self._buf("dh_out", (n, steps, self.units))
-        dh.fill(0.0)
-        dh[:, -1] = grad_y
+            np.copyto(dh, grad_y.transpose(1, 0, 2))
+        else:
+            dh[:-1] = 0.0
+            dh[-1] = grad_y
         return dh
 
-    def _weight_grads(self, x, h, dz, dz_h) -> np.ndarray | None:
-        """Fill dW = X^T dZ, dU = H_prev^T dZ_h, db; return dL/dx in the input's step order."""
-        n, steps, f = x.shape
+    def _weight_grads(self, xt, h, dz, dz_h) -> np.ndarray | None:
+        """Fill dW = X^T dZ, dU = H_prev^T dZ_h, db; return dL/dx (n, steps, features) in the
+        input's step order."""
+        steps, n, f = xt.shape
         ku = dz.shape[-1]
-        dz2 = dz.reshape(n * steps, ku)
-        np.matmul(x.reshape(n * steps, f).T, dz2, out=self.grads["kernel"])
-        hprev = np.ascontiguousarray(h[:, :-1]).reshape(n * steps, self.units)
-        np.matmul(hprev.T, dz_h.reshape(n * steps, ku), out=self.grads["recurrent_kernel"])
+        dz2 = dz.reshape(steps * n, ku)
+        np.matmul(xt.reshape(steps * n, f).T, dz2, out=self.grads["kernel"])
+        np.matmul(h[:-1].reshape(steps * n, self.units).T, dz_h.reshape(steps * n, ku),
+                  out=self.grads["recurrent_kernel"])
         db = self.grads["bias"]
         if db.ndim == 2:  # gru: input bias, recurrent bias
             np.sum(dz2, axis=0, out=db[0])
-            np.sum(dz_h.reshape(n * steps, ku), axis=0, out=db[1])
+            np.sum(dz_h.reshape(steps * n, ku), axis=0, out=db[1])
         else:
             np.sum(dz2, axis=0, out=db)
         if not self.need_input_grad:
             return None
+        dxt = self._buf("dxt", (steps, n, f))
+        np.matmul(dz2, self.params["kernel"].T, out=dxt.reshape(steps * n, f))
         dx = self._buf("dx", (n, steps, f))
-        np.matmul(dz2, self.params["kernel"].T, out=dx.reshape(n * steps, f))
-        return dx[:, ::-1] if self.go_backwards else dx
+        np.copyto(dx, (dxt[::-1] if self.go_backwards else dxt).transpose(1, 0, 2))
+        return dx
 
 
 @LAYERS.register("simple_rnn")
@@ -148,35 +155,34 @@ class SimpleRNN(Recurrent):
     gates = 1
 
     def forward(self, x, training=False):
-        x, xw = self._input_product(x)
-        n, steps = x.shape[:2]
-        h = self._buf("h", (n, steps + 1, self.units))
-        h[:, 0] = 0.0
+        xt, xw = self._input_product(x)
+        steps, n = xt.shape[:2]
+        h = self._buf("h", (steps + 1, n, self.units))  # time-major, h[0] = 0 the initial state
+        h[0] = 0.0
         u = self.params["recurrent_kernel"]
         for t in range(steps):
-            z = h[:, t + 1]
-            np.matmul(h[:, t], u, out=z)
-            z += xw[:, t]
+            z = h[t + 1]
+            np.matmul(h[t], u, out=z)
+            z += xw[t]
             np.tanh(z, out=z)
-        self._cache = (x, h)
+        self._cache = (xt, h)
         return self._output(h)
 
     def backward(self, grad_y):
-        x, h = self._cached()
-        n, steps = x.shape[:2]
-        gh = self._grad_h(grad_y, x.shape)
-        dz = self._buf("dz", (n, steps, self.units))
+        xt, h = self._cached()
+        steps, n = xt.shape[:2]
+        gh = self._grad_h(grad_y, steps)
+        dz = self._buf("dz", (steps, n, self.units))
+        np.multiply(h[1:], h[1:], out=dz)
+        np.subtract(1.0, dz, out=dz)  # tanh' = 1 - h_t^2, all steps at once
         dh = self._buf("dh", (n, self.units))
         dh.fill(0.0)
         u_t = self.params["recurrent_kernel"].T
         for t in range(steps - 1, -1, -1):
-            dh += gh[:, t]
-            ht = h[:, t + 1]
-            np.multiply(ht, ht, out=dz[:, t])
-            np.subtract(1.0, dz[:, t], out=dz[:, t])
-            dz[:, t] *= dh  # dL/da_t = dh_t (1 - h_t^2)
-            np.matmul(dz[:, t], u_t, out=dh)  # carried to h_{t-1}
-        return self._weight_grads(x, h, dz, dz)
+            dh += gh[t]
+            dz[t] *= dh                   # dL/da_t = dh_t (1 - h_t^2)
+            np.matmul(dz[t], u_t, out=dh)  # carried to h_{t-1}
+        return self._weight_grads(xt, h, dz, dz)
 
 
 @LAYERS.register("lstm")
@@ -210,56 +216,69 @@ class LSTM(Recurrent):
         return out
 
     def forward(self, x, training=False):
-        x, xw = self._input_product(x)
-        n, steps = x.shape[:2]
+        xt, xw = self._input_product(x)
+        steps, n = xt.shape[:2]
         u = self.units
-        h = self._buf("h", (n, steps + 1, u))
-        c = self._buf("c", (n, steps + 1, u))
-        a = self._buf("a", (n, steps, 4 * u))   # activated gates i, f, c~, o
-        tc = self._buf("tc", (n, steps, u))     # tanh(c_t)
-        h[:, 0] = 0.0
-        c[:, 0] = 0.0
+        h = self._buf("h", (steps + 1, n, u))
+        c = self._buf("c", (steps + 1, n, u))
+        a = self._buf("a", (steps, n, 4 * u))   # activated gates i, f, c~, o
+        tc = self._buf("tc", (steps, n, u))     # tanh(c_t)
+        h[0] = 0.0
+        c[0] = 0.0
         rk = self.params["recurrent_kernel"]
+        ig = self._buf("ig", (n, u))
         for t in range(steps):
-            at = a[:, t]
-            np.matmul(h[:, t], rk, out=at)
-            at += xw[:, t]
+            at = a[t]
+            np.matmul(h[t], rk, out=at)
+            at += xw[t]
             sigmoid(at[:, :2 * u], at[:, :2 * u])
             np.tanh(at[:, 2 * u:3 * u], out=at[:, 2 * u:3 * u])
             sigmoid(at[:, 3 * u:], at[:, 3 * u:])
-            i, f, g, o = at[:, :u], at[:, u:2 * u], at[:, 2 * u:3 * u], at[:, 3 * u:]
-            ct = c[:, t + 1]
-            np.multiply(f, c[:, t], out=ct)
-            ct += i * g
-            np.tanh(ct, out=tc[:, t])
-            np.multiply(o, tc[:, t], out=h[:, t + 1])
-        self._cache = (x, h, c, a, tc)
+            np.multiply(at[:, u:2 * u], c[t], out=c[t + 1])          # f c_{t-1}
+            np.multiply(at[:, :u], at[:, 2 * u:3 * u], out=ig)       # + i c~
+            c[t + 1] += ig
+            np.tanh(c[t + 1], out=tc[t])
+            np.multiply(at[:, 3 * u:], tc[t], out=h[t + 1])          # h_t = o tanh(c_t)
+        self._cache = (xt, h, c, a, tc)
         return self._output(h)
 
     def backward(self, grad_y):
-        x, h, c, a, tc = self._cached()
-        n, steps = x.shape[:2]
+        xt, h, c, a, tc = self._cached()
+        steps, n = xt.shape[:2]
         u = self.units
-        gh = self._grad_h(grad_y, x.shape)
-        dz = self._buf("dz", (n, steps, 4 * u))
+        gh = self._grad_h(grad_y, steps)
+        dz = self._buf("dz", (steps, n, 4 * u))
         dh = self._buf("dh", (n, u))
         dc = self._buf("dc", (n, u))
+        tmp = self._buf("tmp", (n, u))
         dh.fill(0.0)
         dc.fill(0.0)
         rk_t = self.params["recurrent_kernel"].T
+        # what does not depend on the carried dh, dc, for all steps at once: with
+        # dc_t = dc_{t+1} f_{t+1} + dh_t o_t (1 - tanh(c_t)^2),
+        # dz_i = dc_t c~ i (1 - i)   dz_f = dc_t c_{t-1} f (1 - f)   dz_c~ = dc_t i (1 - c~^2)
+        # dz_o = dh_t tanh(c_t) o (1 - o)
+        i, f, g, o = a[..., :u], a[..., u:2 * u], a[..., 2 * u:3 * u], a[..., 3 * u:]
+        coef = self._buf("coef", (steps, n, 4, u))
+        np.multiply(g, i * (1.0 - i), out=coef[:, :, 0])
+        np.multiply(c[:-1], f * (1.0 - f), out=coef[:, :, 1])
+        np.multiply(i, 1.0 - g * g, out=coef[:, :, 2])
+        np.multiply(tc, o * (1.0 - o), out=coef[:, :, 3])
+        dtc = self._buf("dtc", (steps, n, u))  # d h_t / d c_t = o (1 - tanh(c_t)^2)
+        np.multiply(tc, tc, out=dtc)
+        np.subtract(1.0, dtc, out=dtc)
+        dtc *= o
+        dz4 = dz.reshape(steps, n, 4, u)
         for t in range(steps - 1, -1, -1):
-            dh += gh[:, t]
-            at, dzt, tct = a[:, t], dz[:, t], tc[:, t]
-            i, f, g, o = at[:, :u], at[:, u:2 * u], at[:, 2 * u:3 * u], at[:, 3 * u:]
-            # dc_t += dh_t o (1 - tanh(c_t)^2); do = dh_t tanh(c_t)
-            dc += dh * o * (1.0 - tct * tct)
-            np.multiply(dh * tct, o * (1.0 - o), out=dzt[:, 3 * u:])            # do * sig'
-            np.multiply(dc * g, i * (1.0 - i), out=dzt[:, :u])                   # di * sig'
-            np.multiply(dc * c[:, t], f * (1.0 - f), out=dzt[:, u:2 * u])        # df * sig'
-            np.multiply(dc * i, 1.0 - g * g, out=dzt[:, 2 * u:3 * u])            # dc~ * tanh'
-            dc *= f                                                              # to c_{t-1}
-            np.matmul(dzt, rk_t, out=dh)                                         # to h_{t-1}
-        return self._weight_grads(x, h, dz, dz)
+            dh += gh[t]
+            if t < steps - 1:
+                dc *= f[t + 1]                                       # from c_{t+1}
+            np.multiply(dh, dtc[t], out=tmp)
+            dc += tmp
+            np.multiply(dc[:, None, :], coef[t, :, :3], out=dz4[t, :, :3])   # i, f, c~
+            np.multiply(dh, coef[t, :, 3], out=dz4[t, :, 3])                 # o
+            np.matmul(dz[t], rk_t, out=dh)                                   # to h_{t-1}
+        return self._weight_grads(xt, h, dz, dz)
 
 
 @LAYERS.register("gru")
@@ -294,17 +313,17 @@ class GRU(Recurrent):
         return (2, 3 * self.units)
 
     def forward(self, x, training=False):
-        x, xw = self._input_product(x)
-        n, steps = x.shape[:2]
+        xt, xw = self._input_product(x)
+        steps, n = xt.shape[:2]
         u = self.units
-        h = self._buf("h", (n, steps + 1, u))
-        a = self._buf("a", (n, steps, 3 * u))    # z, r, h~
-        hz = self._buf("hz", (n, steps, 3 * u))  # h_{t-1} U + b_h
-        h[:, 0] = 0.0
+        h = self._buf("h", (steps + 1, n, u))
+        a = self._buf("a", (steps, n, 3 * u))    # z, r, h~
+        hz = self._buf("hz", (steps, n, 3 * u))  # h_{t-1} U + b_h
+        h[0] = 0.0
         rk, bh = self.params["recurrent_kernel"], self.params["bias"][1]
         for t in range(steps):
-            at, hzt, xwt = a[:, t], hz[:, t], xw[:, t]
-            np.matmul(h[:, t], rk, out=hzt)
+            at, hzt, xwt = a[t], hz[t], xw[t]
+            np.matmul(h[t], rk, out=hzt)
             hzt += bh
             np.add(xwt[:, :2 * u], hzt[:, :2 * u], out=at[:, :2 * u])
             sigmoid(at[:, :2 * u], at[:, :2 * u])
@@ -313,36 +332,42 @@ class GRU(Recurrent):
             hh += xwt[:, 2 * u:]
             np.tanh(hh, out=hh)
             # h_t = z h_{t-1} + (1 - z) h~ = h~ + z (h_{t-1} - h~)
-            ht = h[:, t + 1]
-            np.subtract(h[:, t], hh, out=ht)
+            ht = h[t + 1]
+            np.subtract(h[t], hh, out=ht)
             ht *= z
             ht += hh
-        self._cache = (x, h, a, hz)
+        self._cache = (xt, h, a, hz)
         return self._output(h)
 
     def backward(self, grad_y):
-        x, h, a, hz = self._cached()
-        n, steps = x.shape[:2]
+        xt, h, a, hz = self._cached()
+        steps, n = xt.shape[:2]
         u = self.units
-        gh = self._grad_h(grad_y, x.shape)
-        dz = self._buf("dz", (n, steps, 3 * u))     # d(xz): the input pre-activations
-        dzh = self._buf("dzh", (n, steps, 3 * u))   # d(hz): the recurrent pre-activations
+        gh = self._grad_h(grad_y, steps)
+        dz = self._buf("dz", (steps, n, 3 * u))     # d(xz): the input pre-activations
+        dzh = self._buf("dzh", (steps, n, 3 * u))   # d(hz): the recurrent pre-activations
+        # per step, with dh_t the carried gradient:
+        #   da_h = dh_t (1 - z) (1 - h~^2)                 dz_z = dh_t (h_{t-1} - h~) z (1 - z)
+        #   dz_r = da_h hz_h r (1 - r)                     dzh = [dz_z, dz_r, da_h r]
+        #   dh_{t-1} = dh_t z + dzh U^T
+        # the factors that do not depend on dh_t, for all steps at once:
+        z, r, hh = a[..., :u], a[..., u:2 * u], a[..., 2 * u:]
+        coef = self._buf("coef", (steps, n, 3, u))
+        np.multiply(1.0 - z, 1.0 - hh * hh, out=coef[:, :, 2])                   # d a_h / d h_t
+        np.multiply(h[:-1] - hh, z * (1.0 - z), out=coef[:, :, 0])               # d a_z / d h_t
+        np.multiply(coef[:, :, 2] * hz[..., 2 * u:], r * (1.0 - r), out=coef[:, :, 1])  # d a_r / d h_t
+        dz3, dzh3 = dz.reshape(steps, n, 3, u), dzh.reshape(steps, n, 3, u)
         dh = self._buf("dh", (n, u))
         dh.fill(0.0)
         rk_t = self.params["recurrent_kernel"].T
         for t in range(steps - 1, -1, -1):
-            dh += gh[:, t]
-            at, dzt, dzht = a[:, t], dz[:, t], dzh[:, t]
-            z, r, hh = at[:, :u], at[:, u:2 * u], at[:, 2 * u:]
-            da_h = dh * (1.0 - z) * (1.0 - hh * hh)                       # through h~ = tanh(a_h)
-            np.multiply(dh * (h[:, t] - hh), z * (1.0 - z), out=dzt[:, :u])    # z
-            np.multiply(da_h * hz[:, t, 2 * u:], r * (1.0 - r), out=dzt[:, u:2 * u])  # r
-            dzt[:, 2 * u:] = da_h
-            dzht[:, :2 * u] = dzt[:, :2 * u]
-            np.multiply(da_h, r, out=dzht[:, 2 * u:])                          # a_h = xz_h + r hz_h
-            dh *= z                                                             # direct path to h_{t-1}
-            dh += dzht @ rk_t                                                   # through hz
-        return self._weight_grads(x, h, dz, dzh)
+            dh += gh[t]
+            np.multiply(dh[:, None, :], coef[t], out=dz3[t])               # z, r, h~ pre-activations
+            dzh3[t, :, :2] = dz3[t, :, :2]
+            np.multiply(dz3[t, :, 2], r[t], out=dzh3[t, :, 2])             # a_h = xz_h + r hz_h
+            dh *= z[t]                                                     # direct path to h_{t-1}
+            dh += dzh[t] @ rk_t                                            # through hz
+        return self._weight_grads(xt, h, dz, dzh)
 
 
 @LAYERS.register("bidirectional")
