@@ -30,6 +30,15 @@ metrics: [accuracy]
 train: {epochs: 4, batch_size: 16}
 """
 
+# the same data through a recurrent model: each sample's two numbers read as two steps
+SPIRALS_LSTM = SPIRALS.replace("""    - {type: dense, units: 12, activation: relu}
+    - {type: dropout, rate: 0.25}
+""", """    - {type: reshape, target_shape: [2, 1]}
+    - {type: lstm, units: 8, return_sequences: true}
+    - {type: dropout, rate: 0.25}
+    - {type: global_avgpool1d}
+""")
+
 SINE = """\
 data: {name: sine, options: {n_samples: 64}}
 model: {input_shape: [1], layers: [{type: dense, units: 8, activation: tanh}, {type: dense, units: 1}]}
@@ -103,8 +112,13 @@ def test_resume_after_an_epoch_with_more_epochs_is_bit_identical(spirals, refere
     assert load_config(tmp_path / "part" / runs.CONFIG).train.epochs == 4
 
 
-@pytest.mark.parametrize("stop_step", [1, 17, 30])  # first step, inside epoch 2, inside epoch 3
-def test_resume_from_a_mid_epoch_interrupt_is_bit_identical(spirals, reference, tmp_path, monkeypatch, stop_step):
+# first step, inside epoch 2, inside epoch 3; and a model with an LSTM
+@pytest.mark.parametrize("stop_step, text", [(1, SPIRALS), (17, SPIRALS), (30, SPIRALS), (17, SPIRALS_LSTM)],
+                         ids=["dense-1", "dense-17", "dense-30", "lstm-17"])
+def test_resume_from_a_mid_epoch_interrupt_is_bit_identical(write, tmp_path, monkeypatch, stop_step, text):
+    spirals = write("spirals.yaml", text)
+    api.fit(load_config(spirals), run_dir=tmp_path / "full")  # the uninterrupted run
+    reference = tmp_path / "full"
     monkeypatch.setattr(api, "Trainer", StopAt)
     StopAt.n = stop_step
     with pytest.raises(Interrupted) as info:
