@@ -1,7 +1,8 @@
 """The runs under a folder, with their status and final metrics (`nntrain runs`).
 
 A run folder is one holding summary.json (written after every epoch) or config.yaml (written
-before the first epoch). Its status comes from summary.json: done, interrupted (Ctrl-C),
+before the first epoch). Its status comes from summary.json: done, pruned (stopped early by a
+sweep's pruner, see sweep/pruning.py), interrupted (Ctrl-C),
 diverged (non-finite loss), failed (another error) or running. A process killed outright
 (kill -9, out of memory, power loss) never records its end, so its summary still says
 "running"; such a run is reported as `stale` when
@@ -26,7 +27,7 @@ from pathlib import Path
 from .. import runs
 from ..errors import NntrainError, RunError
 
-STATUSES = ("done", "running", "interrupted", "stale", "diverged", "failed", "incomplete", "corrupt")
+STATUSES = ("done", "pruned", "running", "interrupted", "stale", "diverged", "failed", "incomplete", "corrupt")
 SPLITS = ("train", "val", "test")
 FIELDS = ("name", "config", "date", "epochs", "status", "seconds")
 STALE_AFTER = 600.0  # seconds without a summary rewrite before a pid-less "running" run is stale

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..errors import NntrainError
 from .plan import SPLITS, SWEEP_FILE, TRIAL_FIELDS, TRIALS_FILE, entry_problem, read_sweep_file, sweep_trials
 
-FINAL = ("done", "diverged", "failed", "crashed")  # a rerun does not repeat these
+FINAL = ("done", "pruned", "diverged", "failed", "crashed")  # a rerun does not repeat these
 CORRUPT = "corrupt"  # a damaged trial or record: listed with the reason, and run again by a rerun
 # what readers rely on in a trials.jsonl record, with the types each may have
 RECORD_FIELDS = {**TRIAL_FIELDS, "status": (str,), "exit_code": (int, type(None)), "error": (str, type(None)),
@@ -166,10 +166,12 @@ def available_metrics(records: list[dict]) -> list[str]:
 
 def leaderboard(out: Path, finished: list[dict], pending: list[dict], metric: str | None = None,
                 mode: str = "auto") -> dict:
-    """Finished trials ranked by `metric` (best first); those without it (diverged, failed) last."""
+    """Finished trials ranked by `metric` (best first); those without it (diverged, failed) and
+    pruned ones (stopped early: their last value is no final score) last, and counted."""
     metric = metric or default_metric(finished)
     order = direction(metric, mode)
-    scored = [r for r in finished if metric_value(r, metric) is not None]
+    ranked = lambda r: r.get("status") != "pruned" and metric_value(r, metric) is not None  # noqa: E731
+    scored = [r for r in finished if ranked(r)]
     if finished and not scored and any(r.get("status") == "done" for r in finished):
         raise NntrainError(f"--metric {metric}: no trial reports it; available: "
                            f"{', '.join(available_metrics(finished)) or 'none'}")
@@ -181,12 +183,13 @@ def leaderboard(out: Path, finished: list[dict], pending: list[dict], metric: st
         return sign * metric_value(r, metric), math.inf if loss is None else loss, r.get("trial", 0)
 
     scored.sort(key=rank_key)
-    rest = sorted((r for r in finished if metric_value(r, metric) is None),
+    rest = sorted((r for r in finished if not ranked(r)),
                   key=lambda r: (r.get("trial") is None, r.get("trial") or 0))  # a corrupt row may have none
     rows = []
     for rank, rec in enumerate(scored + rest, 1):
         value = metric_value(rec, metric)
-        rows.append({"rank": rank if value is not None else None, **rec, "metric": value,
-                     "run_dir": str(out / rec["name"]) if rec.get("name") else None})
+        run_dir = rec.get("run_dir") or (str(out / rec["name"]) if rec.get("name") else None)
+        rows.append({"rank": rank if ranked(rec) else None, **rec, "metric": value, "run_dir": run_dir})
     return {"sweep_dir": str(out), "metric": metric, "mode": order, "trials": rows,
-            "pending": [t["trial"] for t in pending]}
+            "pending": [t["trial"] for t in pending],
+            "pruned": sum(r.get("status") == "pruned" for r in finished)}

@@ -148,7 +148,7 @@ class RichDisplay(PlainDisplay):
         for k in running + finished:
             r = self.rows[k]
             seconds = r.get("seconds") if r["status"] != "running" else now - r["start"]
-            style = {"running": "cyan", "done": "green"}.get(r["status"], "red")
+            style = {"running": "cyan", "done": "green", "pruned": "yellow"}.get(r["status"], "red")
             table.add_row(str(k), r["label"], r.get("epoch", ""), r.get("value", "-"),
                           f"[{style}]{r['status']}[/{style}]", f"{seconds or 0:.1f}s")
         return table
@@ -207,6 +207,8 @@ def print_leaderboard(board: dict, stream=None) -> None:
                       *(escape(value_text(params[k])) if k in params else "" for k in keys),
                       _fmt(rec["metric"]), escape(status), str(rec.get("epochs") or 0), f"{rec.get('seconds') or 0:.2f}")
     console.print(table)
+    if board.get("pruned"):
+        console.print(f"{plural(board['pruned'], 'trial')} pruned (stopped early; not ranked)", markup=False)
     if board["pending"]:
         console.print(f"{plural(len(board['pending']), 'trial')} not finished: {', '.join(map(str, board['pending']))}",
                       markup=False)

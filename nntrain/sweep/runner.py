@@ -130,6 +130,8 @@ def finish(r: Running, code: int) -> dict:
         summary = _read_json_line(read("fit.stdout")) or read_summary(r.run_dir)
     except Exception:  # a trial that died early may leave no readable summary
         summary = {}
+    if status == "done" and summary.get("status") == "pruned":  # stopped cleanly by a study's pruner
+        status = "pruned"
     return record_from_summary(
         r.trial.as_dict(), {**summary, "status": status, "error": error}, exit_code=code,
         wall=round(time.monotonic() - r.start, 3), host=socket.gethostname(),
