@@ -3,7 +3,7 @@
 The public API (imported lazily so that `nntrain --help` stays fast):
 
     load_config(path, overrides=())   -> Config
-    fit(cfg, run_dir=None, progress="none") -> summary dict
+    fit(cfg, run_dir=None, progress="none", x=None, y=None, validation_data=None) -> summary dict
     resume(run_dir, overrides=())     -> summary dict (continues from the last checkpoint)
     load_model(run_dir)               -> Sequential (model.predict(x))
     evaluate_run(run_dir, data=None)  -> loss and metrics dict

@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import copy
 import os
 import platform
 import sys
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import runs
-from .config.load import dump_config, load_config
+from .config.load import config_to_dict, dump_config, load_config
 from .config.schema import Config
 from .data import Dataset, Splits, load_splits, read_file, sequences, tabular
 from .data.readers import read_table, target_and_weight
@@ -24,7 +25,7 @@ from .data.splits import validation_indices
 from .data.target_scale import TargetScale
 from .data.tabular import raw_tables
 from .data.weights import split_weights
-from .errors import DataError, DivergedError, Interrupted, NntrainError, RunError
+from .errors import ConfigError, DataError, DivergedError, Interrupted, NntrainError, RunError
 from .nn.losses import Loss, build_loss
 from .nn.metrics.base import Metric, Unscaled, build_metric
 from .nn.metrics.classification import ConfusionMatrix
@@ -66,11 +67,20 @@ def build_metrics(cfg: Config, loss: Loss, scale: TargetScale | None = None) -> 
     return metrics
 
 
-def setup(cfg: Config) -> Setup:
-    """Load the data and build the model, loss and metrics of a config."""
+def setup(cfg: Config, arrays: tuple | None = None) -> Setup:
+    """Load the data and build the model, loss and metrics of a config; `arrays`: (x, y,
+    validation_data) in memory instead of the config's data source (nntrain.fit(cfg, x=, y=))."""
     dtype = cfg.model.dtype
-    splits = load_splits(cfg.data, input_shape=cfg.model.input_shape and tuple(cfg.model.input_shape),
-                         seed=cfg.seed, dtype=dtype)
+    shape = cfg.model.input_shape and tuple(cfg.model.input_shape)
+    if arrays is not None:
+        from .data.arrays import array_splits
+
+        splits = array_splits(cfg.data, *arrays, input_shape=shape, seed=cfg.seed, dtype=dtype)
+    elif cfg.data.arrays:
+        raise RunError("this run was trained on arrays in memory (nntrain.fit(cfg, x=..., y=...)); "
+                       "give them again: nntrain.resume(run_dir, x=..., y=...)")
+    else:
+        splits = load_splits(cfg.data, input_shape=shape, seed=cfg.seed, dtype=dtype)
     if cfg.model.input_shape is None:  # inferred from the data: saved in the run's config.yaml,
         cfg.model.input_shape = list(splits.train.x.shape[1:])  # so eval/predict/export can build the model
     model = build_model(cfg.model.layers, cfg.model.input_shape, dtype=dtype, seed=cfg.seed, inputs=cfg.model.inputs)
@@ -183,21 +193,82 @@ class RunWriter(Callback):
         return out
 
 
-def fit(cfg: Config | str | Path, run_dir: str | Path | None = None, progress: Progress | str = "none",
-        runs_root: str | Path = "runs", name: str | None = None) -> dict:
-    """Train a config; write the run folder; return the summary (what `fit --json` prints)."""
-    if not isinstance(cfg, Config):
+def fit(cfg: Config | dict | str | Path, run_dir: str | Path | None = None, progress: Progress | str = "none",
+        runs_root: str | Path = "runs", name: str | None = None, *, x=None, y=None,
+        validation_data: tuple | None = None) -> dict:
+    """Train a config; write the run folder; return the summary (what `fit --json` prints).
+
+    cfg: a Config, a config file, or a dict as the YAML would give it. With x and y (arrays in
+    memory: features (n, ...), and class labels or float targets (n,) / (n, k)) the data are
+    these instead of the config's data source, with validation_data=(x_val, y_val) or else
+    data.validation_split; the run folder records data.arrays: true (eval takes --data)."""
+    if (x is None) != (y is None):
+        raise DataError("give both x and y, or neither")
+    if x is not None:
+        cfg = in_memory_config(cfg)
+    elif isinstance(cfg, dict):
+        from .config.load import config_from_dict
+
+        cfg = config_from_dict(copy.deepcopy(cfg))
+    elif not isinstance(cfg, Config):
         cfg = load_config(cfg)
     if isinstance(progress, str):
         progress = make_progress(progress)
-    s = setup(cfg)
+    s = setup(cfg, None if x is None else (x, y, validation_data))
     # the folder is locked from its creation to the end of the run: it belongs to this process
     with runs.prepare_run_dir(run_dir) if run_dir else runs.new_run_dir(cfg.name, runs_root, name) as lock:
         return _train(s, lock.path, progress)
 
 
+def train_arrays(cfg: Config | dict | str | Path, x, y, validation_data: tuple | None = None,
+                 progress: Progress | str = "none") -> tuple[Setup, Trainer]:
+    """Train on arrays with nothing written (the scikit-learn estimators): the config's model,
+    optimizer, schedule and early stopping, no run folder, no checkpoints (train.checkpoint,
+    whose best.npz is a file, is refused). Returns the setup and the trainer, whose `fit` can
+    go on (`trainer.fit(x, y, trainer.state.epoch + 1, batch_size)`)."""
+    cfg = in_memory_config(cfg)
+    if cfg.train.checkpoint is not None:
+        raise ConfigError("train.checkpoint writes best.npz into a run folder; training in memory has none "
+                          "(give the estimator runs_root=FOLDER, or leave train.checkpoint out)", "train.checkpoint")
+    if isinstance(progress, str):
+        progress = make_progress(progress)
+    s = setup(cfg, (x, y, validation_data))
+    trainer = Trainer(s.model, s.loss, build_optimizer(cfg.optimizer), s.metrics, progress,
+                      callbacks=build_callbacks(cfg, None))
+    trainer.on_nonfinite = cfg.train.on_nonfinite
+    batch_size = len(s.splits.train) if cfg.train.batch_size == "full" else cfg.train.batch_size
+    val = (s.splits.val.x, s.y_val, s.w_val) if s.splits.val is not None else None
+    trainer.fit(s.splits.train.x, s.y_train, cfg.train.epochs, batch_size, shuffle=cfg.train.shuffle, val=val)
+    return s, trainer
+
+
+def in_memory_config(cfg: Config | dict | str | Path, source: Path | None = None) -> Config:
+    """A config whose data are arrays given to fit: its data source (name, train, test, images)
+    dropped, data.arrays set, every other data option kept. source: the file a dict came from
+    (relative plugin paths resolve against its folder)."""
+    from .config.load import config_from_dict, read_yaml
+
+    if isinstance(cfg, Config) and cfg.data.arrays:
+        return cfg
+    if isinstance(cfg, Config):
+        source = Path(cfg.path) if cfg.path else None
+        raw = {k: v for k, v in config_to_dict(cfg).items()}
+    elif isinstance(cfg, dict):
+        raw = copy.deepcopy(cfg)
+    else:
+        source = Path(cfg)
+        raw = read_yaml(source)[0]
+        if not isinstance(raw, dict):
+            return load_config(source)  # the error it names
+    data = dict(raw.get("data") or {})
+    for key in ("name", "train", "test", "images", "options"):
+        data.pop(key, None)
+    raw["data"] = {**data, "arrays": True}
+    return config_from_dict(raw, source=source)
+
+
 def resume(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = (),
-           progress: Progress | str = "none") -> dict:
+           progress: Progress | str = "none", *, x=None, y=None, validation_data: tuple | None = None) -> dict:
     """Continue a run from its last checkpoint (`fit --resume`); bit-identical to never stopping.
 
     overrides may change only what keeps it the same run (RESUME_KEYS), e.g. train.epochs=20.
@@ -218,7 +289,8 @@ def resume(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = (),
                           f"To train further: nntrain fit --resume {path} --set train.epochs=N")
             return before
         arrays = checkpoint.load(path)
-        return _train(setup(cfg), path, progress, state=arrays)
+        given = None if x is None else (x, y, validation_data)  # a run of arrays: its data again
+        return _train(setup(cfg, given), path, progress, state=arrays)
 
 
 def _train(s: Setup, path: Path, progress: Progress, state: dict | None = None) -> dict:
@@ -381,6 +453,9 @@ def evaluate_run(run_dir: str | Path, data: str | None = None, weights: str = "l
         source = str(data)
         x = fit_input(ds.x, run, source)
     elif data is None:
+        if cfg.data.arrays:
+            raise RunError(f"{run_dir} was trained on arrays in memory; pass --data FILE "
+                           f"(or, in Python, load_model(run).evaluate(x, y))")
         splits = load_splits(cfg.data, input_shape=tuple(cfg.model.input_shape), seed=cfg.seed,
                              dtype=cfg.model.dtype)
         ds, source = splits.test, "test split"

@@ -345,7 +345,11 @@ def validate(cfg: Config) -> None:
     if not cfg.model.layers:
         raise ConfigError("needs at least one layer", "model.layers")
     d = cfg.data
-    if (d.name is None) + (d.train is None) + (d.images is None) != 2:
+    if d.arrays:  # nntrain.fit(cfg, x=..., y=...): no file to read
+        if (d.name, d.train, d.images, d.test) != (None, None, None, None):
+            raise ConfigError("data.arrays: the data are the arrays given to nntrain.fit, so data.name, "
+                              "data.train, data.test and data.images stay out", "data")
+    elif (d.name is None) + (d.train is None) + (d.images is None) != 2:
         raise ConfigError("give one of data.name (a built-in dataset), data.train (a file) or data.images "
                           "(an image folder), not several or none", "data")
     if d.images is not None:

@@ -259,6 +259,8 @@ class DataConfig:
                                          "end; default: the longest training text")
     window: WindowConfig | None = option(None, optional(section(WindowConfig)), "sliding windows over a time series "
                                          "{length, horizon, target, features}, split by time (see README, Sequence data)")
+    arrays: bool = option(False, boolean, "set by nntrain.fit(cfg, x=..., y=...): the data were arrays in memory, "
+                          "so eval takes --data and resume takes the arrays again (see README, Notebooks)")
 
 
 def input_shapes(v, key):

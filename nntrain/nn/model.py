@@ -132,6 +132,41 @@ class Model:
             out[start:start + len(xb)] = self.forward(xb, training=False)
         return out
 
+    # -- a loaded run's model: evaluate and summary ------------------------------------
+    def compile(self, loss, metrics=(), target_scale=None) -> None:
+        """The loss and metrics `evaluate` reports (load_model sets the run's, as Keras' compile);
+        target_scale: a data.scale_target run's, whose loss is of the scaled target."""
+        self.loss, self.metrics, self.target_scale = loss, list(metrics), target_scale
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 1024) -> dict[str, float]:
+        """{"loss": mean loss, metric name: value} over (x, y), in inference mode. x is what
+        `predict` takes; y: class labels or targets in the data's units."""
+        loss = getattr(self, "loss", None)
+        if loss is None:
+            raise RunError("evaluate needs a loss: a model from load_model(run) has its run's, "
+                           "else call model.compile(loss, metrics) first")
+        y = loss.prepare_target(np.asarray(y), self.output_shape, self.dtype)
+        if getattr(self, "target_scale", None) is not None:
+            y = self.target_scale.scale(y)
+        pred = self.predict(x, batch_size)
+        out = {"loss": float(loss.value(pred, y)) + self.penalty()}
+        for m in self.metrics:
+            m.reset()
+            m.update(pred, y)
+            out[getattr(m, "name", None) or m.registry_name] = m.result()
+        return out
+
+    def summary(self) -> str:
+        """The layers as text: name, type, output shape and parameters per layer, then the total."""
+        rows = [("layer", "type", "output shape", "params")]
+        rows += [(name, kind, str(tuple(shape)), f"{n:,}") for name, kind, shape, n in self.summary_rows()]
+        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        lines = ["  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+                 for r in rows]
+        lines.insert(1, "-" * len(lines[0]))
+        lines.append(f"input {tuple(self.input_shape)}, {self.count_params():,} parameters, {self.dtype.name}")
+        return "\n".join(lines)
+
     def param_groups(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
         """What an optimizer steps over: the whole model as one (name, params, grads) vector."""
         return [("flat", self.flat_params, self.flat_grads)] if self.flat_params.size else []

@@ -93,8 +93,23 @@ def data_input_shape(cfg: Config, path: Path) -> list[int]:
 
 
 def load_model(run_dir: str | Path, weights: str = "last") -> Model:
-    """The trained model (a Sequential, or a Graph) of a run folder; `model.predict(x)`."""
-    return load_run(run_dir, weights).model
+    """The trained model (a Sequential, or a Graph) of a run folder: `model.predict(x)`,
+    `model.evaluate(x, y)` with the run's loss and metrics, `print(model.summary())`.
+
+    x is the model's input: a run that standardized its data (data.standardize) takes x
+    standardized with its statistics (`fit_input(x, load_run(run), "x")` does it)."""
+    from ..nn.losses import build_loss
+    from ..nn.metrics.base import Unscaled, build_metric
+
+    run = load_run(run_dir, weights)
+    loss = build_loss(run.cfg.loss)
+    metrics = [build_metric(spec) for spec in run.cfg.metrics]
+    for m in metrics:
+        m.from_logits = loss.from_logits
+    if run.target_scale is not None:
+        metrics = [Unscaled(m, run.target_scale.mean, run.target_scale.std) for m in metrics]
+    run.model.compile(loss, metrics, run.target_scale)
+    return run.model
 
 
 def fit_input(x: np.ndarray, run: LoadedRun, source: str) -> np.ndarray:

@@ -122,6 +122,13 @@ class RichProgress(Progress):
             self.progress = None
 
 
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (IPython's ZMQ shell), where rich draws into the notebook."""
+    ipython = sys.modules.get("IPython")
+    shell = getattr(ipython, "get_ipython", lambda: None)() if ipython is not None else None
+    return type(shell).__name__ == "ZMQInteractiveShell"
+
+
 def make_progress(mode: str = "auto", stream: TextIO | None = None) -> Progress:
     """The display for `mode` (auto|rich|plain|none); NNTRAIN_PROGRESS wins over auto."""
     stream = stream or sys.stderr
@@ -131,7 +138,8 @@ def make_progress(mode: str = "auto", stream: TextIO | None = None) -> Progress:
             mode = "auto"
     if mode == "auto":
         isatty = getattr(stream, "isatty", lambda: False)()
-        mode = "rich" if isatty and os.environ.get("TERM") != "dumb" else "plain"
+        # a Jupyter kernel's streams are no terminal, but rich renders its bar in the notebook
+        mode = "rich" if (isatty and os.environ.get("TERM") != "dumb") or in_notebook() else "plain"
     if mode == "rich":
         return RichProgress(stream)
     if mode == "plain":
