@@ -303,6 +303,10 @@ def _train(s: Setup, path: Path, progress: Progress, state: dict | None = None) 
     writer = RunWriter(path, s)
     optimizer = build_optimizer(cfg.optimizer)
     extra = build_callbacks(cfg, path, writer.extra)  # schedule, early stopping, best checkpoint
+    from .sweep.pruning import trial_reporter
+
+    pruning = trial_reporter()  # a pruned sweep's trial (NNTRAIN_OPTUNA_TRIAL): reports every epoch
+    extra += [pruning] if pruning is not None else []
     trainer = Trainer(s.model, s.loss, optimizer, s.metrics, progress, callbacks=[*extra, writer])
     saver = Checkpointer(path, len(s.splits.train), batch_size, cfg.optimizer.get("lr"),
                          data_fingerprint(s.splits.train.x, s.y_train, s.w_train))
@@ -361,6 +365,8 @@ def _train(s: Setup, path: Path, progress: Progress, state: dict | None = None) 
             _record(writer, trainer.state, "diverged" if exc.exit_code == 1 else "failed", str(exc))
         raise exc from None
     try:
+        if pruning is not None and pruning.pruned_at is not None:  # stopped by the study's pruner
+            return writer.summary(st, "pruned", test=test, skipped_batches=st.skipped, pruned=pruning.report(), **reports)
         return writer.summary(st, "done", test=test, skipped_batches=st.skipped, **reports)
     except RunError as exc:  # the last write: resume finds the epochs done and writes it again
         if getattr(exc, "environment", False):

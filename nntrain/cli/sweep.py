@@ -75,6 +75,17 @@ def run(
     mode: Optional[str] = typer.Option(None, "--mode", metavar="min|max", help="Whether smaller or larger --metric is better (default: from its name). e.g. --mode max"),
     print_commands: bool = typer.Option(False, "--print-commands", help="Print one `nntrain fit` command per trial instead of running them. e.g. --print-commands | parallel -j 4"),
     trial: Optional[int] = typer.Option(None, "--trial", metavar="K", help="Run only trial K; needs --out. e.g. --trial $SLURM_ARRAY_TASK_ID"),
+    search: Optional[str] = typer.Option(None, "--search", metavar="tpe|cmaes|random|grid",
+                                         help="Search the --space with an Optuna study (the `tune` extra). e.g. --search tpe --trials 30"),
+    trials: Optional[int] = typer.Option(None, "--trials", metavar="N", help="The study's budget of trials, shared by all its workers. e.g. --trials 30"),
+    prune: Optional[str] = typer.Option(None, "--prune", metavar="median|asha|hyperband",
+                                        help="Stop hopeless trials after any epoch (needs --search). e.g. --prune median"),
+    storage: Optional[str] = typer.Option(None, "--storage", metavar="URL",
+                                          help="Where the study lives, shared by every worker (default: study.db in the sweep folder). "
+                                               "e.g. --storage sqlite:///sweep.db, journal:/nfs/sweep.journal, postgresql://u:p@host/db"),
+    study: Optional[str] = typer.Option(None, "--study", metavar="NAME", help="The study's name in --storage. e.g. --study spirals-tpe"),
+    heartbeat: Optional[float] = typer.Option(None, "--heartbeat", metavar="SECONDS",
+                                              help="A running trial's heartbeat (default 60): a worker silent for twice that is dead and its trial runs again. e.g. --heartbeat 10"),
     as_json: bool = JsonOpt,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No live table and no leaderboard (errors and --json only). e.g. -q --json"),
     progress: str = typer.Option("auto", "--progress", metavar="auto|rich|plain|none",
@@ -87,11 +98,18 @@ def run(
 
     Example: nntrain sweep configs/xor.yaml --grid optimizer.lr=0.1,0.01 --grid train.batch_size=4,8 --workers 2
     """
-    from ..sweep import commands, plan_sweep, run_sweep
+    from ..sweep import SweepError, commands, plan_sweep, run_study, run_sweep
 
     mode_ = progress_mode(progress, quiet, as_json)
     plan = plan_sweep(config, spec_file=spec, sets=set_ or [], grid=grid or [], zips=zip_ or [],
-                      space=space or [], random=random, seed=seed, metric=metric, mode=mode)
+                      space=space or [], random=random, seed=seed, metric=metric, mode=mode,
+                      search=search, trials=trials, prune=prune, storage=storage, study=study)
+    if plan.spec.search is not None:
+        if print_commands or trial is not None:
+            raise SweepError(f"{'--print-commands' if print_commands else '--trial'} lists a plain sweep's trials; "
+                             "a study's workers share it with --storage URL --study NAME")
+        _render(run_study(plan, out, workers, mode_, heartbeat), as_json, quiet)
+        return
     if print_commands:
         folder, lines = commands(plan, out)
         if as_json:
@@ -110,17 +128,28 @@ def run(
 @sweep_app.command("report")
 @guarded
 def report(
-    sweep_dir: Path = typer.Argument(..., metavar="DIR", help="A sweep folder (written by nntrain sweep). e.g. runs/lr-sweep", show_default=False),
+    sweep_dir: Optional[Path] = typer.Argument(None, metavar="[DIR]", help="A sweep folder (written by nntrain sweep). e.g. runs/lr-sweep", show_default=False),
+    storage: Optional[str] = typer.Option(None, "--storage", metavar="URL", help="An Optuna study's storage, instead of DIR. e.g. --storage sqlite:///sweep.db --study spirals"),
+    study: Optional[str] = typer.Option(None, "--study", metavar="NAME", help="The study in --storage. e.g. --study spirals-tpe"),
     metric: Optional[str] = typer.Option(None, "--metric", metavar="SPLIT.NAME", help="Rank by this (default: the sweep's). e.g. --metric val.loss"),
     mode: Optional[str] = typer.Option(None, "--mode", metavar="min|max", help="Whether smaller or larger is better. e.g. --mode min"),
     as_json: bool = JsonOpt,
 ):
-    """The leaderboard of a sweep folder, from local, --trial K and --print-commands trials alike.
+    """The leaderboard of a sweep folder, from local, --trial K and --print-commands trials alike,
+    or of an Optuna study from its storage (any machine).
 
     Example: nntrain sweep report runs/xor-sweep-20261126-141500 --json
+    Example: nntrain sweep report --storage sqlite:///sweep.db --study spirals-tpe
     """
-    from ..sweep import report as build_report
+    from ..sweep import SweepError, report as build_report, report_study
 
+    if storage is not None:
+        if sweep_dir is not None:
+            raise SweepError("give a sweep folder DIR or --storage URL --study NAME, not both")
+        _render(report_study(storage, study, metric, mode), as_json, quiet=False)
+        return
+    if sweep_dir is None:
+        raise SweepError("sweep report needs a sweep folder DIR, or --storage URL --study NAME")
     _render(build_report(sweep_dir, metric, mode), as_json, quiet=False)
 
 

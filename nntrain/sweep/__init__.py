@@ -16,22 +16,56 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import NntrainError
+from ..errors import NntrainError, did_you_mean
 from .board import FINAL, collect, leaderboard
 from .display import Display, make_display, print_leaderboard
 from .plan import Plan, build_spec, check_metric, check_out, default_out, make_plan, read_sweep_file, write_sweep_file
 from .runner import run_trials, usable_cores
-from .space import SweepError, value_text
+from .space import PRUNERS, SEARCHES, SweepError, value_text
 
-__all__ = ["plan_sweep", "run_sweep", "commands", "report", "print_leaderboard", "Plan", "SweepError",
-           "value_text"]
+__all__ = ["plan_sweep", "run_sweep", "run_study", "commands", "report", "report_study", "print_leaderboard",
+           "Plan", "SweepError", "value_text"]
 
 
 def plan_sweep(config, *, spec_file=None, sets=(), grid=(), zips=(), space=(), random=None, seed=None,
-               metric=None, mode=None) -> Plan:
-    """Parse the sweep definition and validate every trial's config (nothing is written)."""
-    spec = build_spec(spec_file, sets=sets, grid=grid, zips=zips, space=space, random=random, seed=seed)
+               metric=None, mode=None, search=None, trials=None, prune=None, storage=None, study=None) -> Plan:
+    """Parse the sweep definition and validate every trial's config (nothing is written).
+    With search (or a sweep file's `search:`), the plan is an Optuna study's: run it with `run_study`."""
+    spec = build_spec(spec_file, sets=sets, grid=grid, zips=zips, space=space, random=random, seed=seed,
+                      search=search, trials=trials, prune=prune, storage=storage, study=study)
+    if spec.search is None:
+        for flag, value in (("--trials", spec.trials), ("--prune", spec.prune), ("--storage", spec.storage),
+                            ("--study", spec.study)):
+            if value is not None:
+                raise SweepError(f"{flag} belongs to an Optuna study: add --search tpe|cmaes|random|grid")
+    elif spec.search not in SEARCHES:  # before the configs are validated, and before optuna is needed
+        raise SweepError(f"--search {spec.search!r} is not a search{did_you_mean(str(spec.search), SEARCHES)}; "
+                         f"valid: {', '.join(SEARCHES)}")
+    name = spec.prune.get("type") if isinstance(spec.prune, dict) else spec.prune
+    if spec.prune is not None and name not in PRUNERS:
+        raise SweepError(f"--prune {name!r} is not a pruner{did_you_mean(str(name), PRUNERS)}; valid: {', '.join(PRUNERS)}")
     return make_plan(config, spec, metric=metric, mode=mode)
+
+
+def run_study(plan: Plan, out=None, workers: int | None = None, display: Display | str = "none",
+              heartbeat: float | None = None, root="runs") -> dict:
+    """Work on the plan's Optuna study (search, trials, prune, storage, study) with `workers`
+    trials at once until its budget of trials is used; the study's leaderboard."""
+    from . import study
+
+    spec = plan.spec
+    s = study.study_spec(plan, spec.search, spec.trials, spec.prune, spec.storage, spec.study, heartbeat)
+    return study.run_study(plan, s, out, workers, display, root)
+
+
+def report_study(storage: str, study: str | None, metric: str | None = None, mode: str | None = None) -> dict:
+    """The leaderboard of an Optuna study, read from its storage (any machine)."""
+    from . import study as studies
+
+    metric, mode = check_metric(metric, mode)
+    if not study:
+        raise SweepError("--storage needs --study NAME (the study to report)")
+    return studies.report_study(storage, study, metric, mode)
 
 
 def _out(plan: Plan, out, root, display: Display) -> Path:

@@ -70,9 +70,14 @@ def parse_set(text: str) -> tuple[str, object]:
         raise SweepError(f"--set {text}: the value is not valid YAML ({yaml_problem(exc)})") from None
 
 
-def build_spec(spec_file=None, sets=(), grid=(), zips=(), space=(), random=None, seed=None) -> SweepSpec:
-    """The sweep file (if any) with the flags added; a flag wins over the file for random/seed."""
+def build_spec(spec_file=None, sets=(), grid=(), zips=(), space=(), random=None, seed=None, search=None,
+               trials=None, prune=None, storage=None, study=None) -> SweepSpec:
+    """The sweep file (if any) with the flags added; a flag wins over the file for random/seed
+    and for the study's search/trials/prune/storage/study."""
     spec = read_spec(spec_file) if spec_file else SweepSpec()
+    for name, value in (("search", search), ("trials", trials), ("prune", prune), ("storage", storage), ("study", study)):
+        if value is not None:
+            setattr(spec, name, value)
     spec.sets += [parse_set(t) for t in sets]
     flags = [("--grid", spec.grid, grid, lambda t: parse_axis(t, "--grid")),
              ("--zip", spec.zip, zips, lambda t: parse_axis(t, "--zip")), ("--space", spec.space, space, parse_space)]

@@ -29,7 +29,10 @@ from ..config.schema import number_from, type_name
 from ..errors import NntrainError, did_you_mean
 
 DISTRIBUTIONS = ("loguniform", "uniform", "int", "choice")
-SPEC_KEYS = ("set", "grid", "zip", "random", "space", "seed", "metric", "mode")
+SEARCHES = ("tpe", "cmaes", "random", "grid")  # Optuna's samplers (study.py, the `tune` extra)
+PRUNERS = ("median", "asha", "hyperband")  # Optuna's pruners
+SPEC_KEYS = ("set", "grid", "zip", "random", "space", "seed", "metric", "mode",
+             "search", "trials", "prune", "storage", "study")  # the last five: an Optuna study (study.py)
 RANDOM_DIGITS = 4  # random floats keep 4 significant digits: readable commands, no lost meaning
 _CALL = re.compile(r"^\s*([A-Za-z_]\w*)\s*\((.*)\)\s*$", re.S)
 
@@ -185,6 +188,12 @@ class SweepSpec:
     metric: str | None = None
     mode: str | None = None
     origin: dict[str, str] = field(default_factory=dict)  # key -> where it was given, for errors
+    # an Optuna study instead of a list of trials (study.py): sampler, budget, pruner, where it lives
+    search: str | None = None
+    trials: int | None = None
+    prune: str | dict | None = None  # a pruner name, or {type: NAME, its options...}
+    storage: str | None = None
+    study: str | None = None
 
 
 def _mapping(value, where: str) -> dict:
@@ -248,7 +257,11 @@ def read_spec(path: str | Path) -> SweepSpec:
         spec.random = _count(raw["random"], f"{path}: random", 1)
     if "seed" in raw:
         spec.seed = _count(raw["seed"], f"{path}: seed", 0)
-    for name in ("metric", "mode"):
+    if "trials" in raw:
+        spec.trials = _count(raw["trials"], f"{path}: trials", 1)
+    if isinstance(raw.get("prune"), dict):
+        spec.prune = raw["prune"]  # {type: median, n_startup_trials: 2}: checked by study.make_pruner
+    for name in ("metric", "mode", "search", "storage", "study") + (("prune",) if "prune" in raw and spec.prune is None else ()):
         if name in raw:
             if not isinstance(raw[name], str) or not raw[name]:
                 raise SweepError(f"{path}: {name}: must be a string, got {raw[name]!r}")
@@ -269,6 +282,12 @@ def _check_keys(spec: SweepSpec) -> None:
     if len(lengths) > 1:
         detail = ", ".join(f"{k} has {len(v)}" for k, v in spec.zip)
         raise SweepError(f"--zip keys pair values one to one, so they need equally many values ({detail})")
+    if spec.search is not None:  # an Optuna study samples the --space itself (study.py)
+        if spec.zip:
+            raise SweepError("--zip pairs fixed values and cannot be searched: use --grid or --space with --search")
+        if spec.random:
+            raise SweepError("--random N draws a plain random sweep; with --search, the budget is --trials N")
+        return
     if spec.space and not spec.random:
         raise SweepError("--space needs --random N (how many random trials to draw)")
     if spec.random and not spec.space:
