@@ -37,6 +37,19 @@ def test_embedding_hand_computed_with_padding_and_repeated_ids():
     assert np.array_equal(plain.grads["embeddings"], [[1, 1], [2, 2], [1, 1]])
 
 
+@pytest.mark.parametrize("vocab", [4, 50])  # a bincount per column, and one over the flat table
+def test_embedding_gradient_sums_repeated_ids_like_add_at(vocab):
+    layer = layer64({"type": "embedding", "input_dim": vocab, "output_dim": 3}, (6,))
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 4, (2, 6))
+    g = rng.standard_normal((2, 6, 3))
+    layer.forward(ids.astype(np.float64), True)
+    layer.backward(g)
+    expected = np.zeros((vocab, 3))
+    np.add.at(expected, ids.reshape(-1), g.reshape(-1, 3))
+    assert np.allclose(layer.grads["embeddings"], expected, rtol=1e-14, atol=1e-14)
+
+
 def test_embedding_rejects_what_is_not_an_id_of_its_vocabulary():
     layer = build_layer({"type": "embedding", "input_dim": 3, "output_dim": 2}, (2,))
     with pytest.raises(ValueError, match=r"id 3 is outside 0 \.\. 2"):

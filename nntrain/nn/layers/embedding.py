@@ -5,9 +5,12 @@ embedding: for ids x (n, steps) and a table E (input_dim, output_dim),
     y[b, t] = E[x[b, t]]                      (n, steps, output_dim)
     dL/dE[v] = sum of g[b, t] over every (b, t) with x[b, t] == v
 
-The sum is one np.bincount over flat indices id * output_dim + column (measured on 1,600 ids
-of 64 columns: 0.33 ms against 1.5 ms for np.add.at and 0.7 ms for a sort-based segment sum;
-about even with np.add.at at a 20,000-word vocabulary). Ids are not differentiable: backward
+The sums are np.bincount calls: one per column when the vocabulary is no larger than the
+batch's ids, else one over flat indices id * output_dim + column. Measured (CPU time, best of
+7, numpy 2.4, float32, 64 columns): 1,600 ids of a 1,000-word vocabulary 0.49 ms per column
+against 0.87-1.0 ms for np.add.at, 0.72 ms for a sort-based segment sum (np.add.reduceat) and
+1.1 ms for the flat bincount; 6,400 ids of 20,000 words 2.8 ms flat against 4.1-4.3 ms for
+np.add.at, 6.5 ms sorted and 14.5 ms per column. Ids are not differentiable: backward
 returns None (an embedding reads the model input).
 
 mask_zero: id 0 is padding. Its vector is pinned to zero (output 0, no gradient into E[0]),
@@ -91,14 +94,18 @@ class Embedding(Layer):
 
     def backward(self, grad_y):
         ids = self._cached()
-        d = self.output_dim
-        # dL/dE[v, j] = sum of g[b, t, j] where ids[b, t] == v: one bincount over v * d + j
-        flat = self._buf("flat", (ids.size, d), np.intp)
-        np.multiply(ids.reshape(-1, 1), d, out=flat)
-        flat += self._work.arange(d)
-        sums = np.bincount(flat.reshape(-1), weights=grad_y.reshape(-1), minlength=self.input_dim * d)
+        d, vocab = self.output_dim, self.input_dim
         dE = self.grads["embeddings"]
-        np.copyto(dE.reshape(-1), sums)
+        # dL/dE[v, j] = sum of g[b, t, j] where ids[b, t] == v
+        if vocab <= ids.size:  # a bincount per column
+            flat_ids, g2 = ids.reshape(-1), grad_y.reshape(-1, d)
+            for j in range(d):
+                dE[:, j] = np.bincount(flat_ids, weights=g2[:, j], minlength=vocab)
+        else:  # one bincount over v * d + j: no pass over the whole table per column
+            flat = self._buf("flat", (ids.size, d), np.intp)
+            np.multiply(ids.reshape(-1, 1), d, out=flat)
+            flat += self._work.arange(d)
+            np.copyto(dE.reshape(-1), np.bincount(flat.reshape(-1), weights=grad_y.reshape(-1), minlength=vocab * d))
         if self.mask_zero:
             dE[0] = 0.0
         return None
