@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+# scikit-learn's check_array_api_input runs only with SciPy's array API switch on (it is read
+# when SciPy is first imported): tests/test_sklearn.py then runs it instead of skipping it
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
 import pytest
 from typer.testing import CliRunner

@@ -22,7 +22,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "nntrain"
 
 # bottom first: a module may import modules of its own level or of any level below it.
 # `nntrain` itself (its __init__: __version__ and the lazy public API) may be imported by all.
-LAYERS = ("errors", "nn", "data", "config", "runs", "train", "sweep", "api", "tools", "cli", "launch", "__main__")
+LAYERS = ("errors", "nn", "data", "config", "runs", "train", "sweep", "api", "sklearn", "tools", "cli", "launch",
+          "__main__")
 
 # third-party top-level modules and the first-level parts of nntrain allowed to import them
 ONLY_IN = {"typer": {"cli"}, "click": {"cli"}}

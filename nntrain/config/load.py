@@ -197,6 +197,13 @@ def apply_override(raw: dict, text: str) -> str:
     return key
 
 
+def set_key(raw: dict, key: str, value: Any) -> None:
+    """raw[key] = value for a dotted key (`optimizer.lr`, `model.layers.0.units`), as `--set`
+    would place it, with a Python value instead of YAML text."""
+    apply_override(raw, f"{key}=0")
+    _set_path(raw, key.split("."), copy.deepcopy(value))
+
+
 def _index(part: str, items: list, here: str, text: str) -> int:
     try:
         i = int(part)
@@ -458,4 +465,4 @@ def dump_config(cfg: Config) -> str:
     return yaml.safe_dump(config_to_dict(cfg), sort_keys=False, default_flow_style=None)
 
 
-__all__ = ["load_config", "config_from_dict", "config_to_dict", "dump_config", "apply_override", "validate"]
+__all__ = ["load_config", "config_from_dict", "config_to_dict", "dump_config", "apply_override", "set_key", "validate"]
