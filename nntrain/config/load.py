@@ -307,10 +307,17 @@ def _check_optimizer(spec: dict) -> dict:
         bad = next((k for k in COMMON_OPTIONS if k in exc.message), None)
         raise ConfigError(exc.message, f"optimizer.{bad}" if bad else "optimizer") from None
     if schedule is not None:
+        from ..nn.optimizers.schedules import TIMING_OPTIONS, build_schedule
         from .schema import spec as as_spec
 
         key = f"optimizer.{SCHEDULE_KEY}"
-        full[SCHEDULE_KEY] = _check_spec(SCHEDULES, as_spec(schedule, key), key)
+        full[SCHEDULE_KEY] = _check_spec(SCHEDULES, as_spec(schedule, key), key, skip=TIMING_OPTIONS)
+        try:  # schedule_unit, warmup_epochs, warmup_steps
+            build_schedule(full[SCHEDULE_KEY])
+        except ConfigError as exc:
+            named = [k for k in TIMING_OPTIONS if k in exc.message]
+            bad = min(named, key=exc.message.index) if named else None  # the option the message is about
+            raise ConfigError(exc.message, f"{key}.{bad}" if bad else key) from None
     return full
 
 

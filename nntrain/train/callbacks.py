@@ -15,14 +15,24 @@ from .trainer import Callback, Trainer, TrainState
 
 
 class LRScheduler(Callback):
-    """Sets optimizer.lr from the schedule at the start of every epoch; feeds it each epoch's row."""
+    """Sets optimizer.lr from the schedule at the start of every epoch, or before every step
+    (schedule_unit: step, from the count of steps taken, which a checkpoint saves: a resume
+    mid-epoch continues the same lrs); feeds it each epoch's row."""
 
     def __init__(self, schedule, base_lr: float, epochs: int):
-        self.schedule = schedule
+        self.schedule, self.base_lr, self.epochs = schedule, base_lr, epochs
         schedule.start(base_lr, epochs)
+        self.per_step = getattr(schedule, "unit", "epoch") == "step"
+
+    def on_train_begin(self, trainer: Trainer, st: TrainState) -> None:
+        if self.per_step:  # the length in steps is known once the batches are
+            self.schedule.start(self.base_lr, self.epochs, trainer.steps_per_epoch)
 
     def on_epoch_begin(self, trainer: Trainer, st: TrainState) -> None:
-        trainer.optimizer.lr = float(self.schedule.lr(st.epoch))
+        trainer.optimizer.lr = float(self.schedule.lr(st.step if self.per_step else st.epoch))
+
+    def on_step_begin(self, trainer: Trainer, st: TrainState) -> None:
+        trainer.optimizer.lr = float(self.schedule.lr(st.step))
 
     def on_epoch_end(self, trainer: Trainer, st: TrainState) -> None:
         self.schedule.observe(st.epoch - 1, st.history[-1])

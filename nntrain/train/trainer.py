@@ -77,6 +77,12 @@ class Callback:
     def on_epoch_end(self, trainer: "Trainer", st: TrainState) -> None:
         """st.history[-1] is the finished epoch's row; set st.stop to end training."""
 
+    # before every optimizer step: only callbacks with per_step = True are called, so the
+    # loop pays nothing for it otherwise (a per-step schedule)
+    per_step = False
+
+    def on_step_begin(self, trainer: "Trainer", st: TrainState) -> None: ...
+
     def on_train_end(self, trainer: "Trainer", st: TrainState) -> None: ...
 
 
@@ -107,6 +113,7 @@ class Trainer:
         self.on_nonfinite = "stop"
         self.stop_signal: int | None = None
         self.partial: EpochPosition | None = None  # the epoch in progress (set by resume / for saving)
+        self.steps_per_epoch = 0  # batches per epoch, known once fit has the data
 
     def train_step(self, xb: np.ndarray, yb: np.ndarray, wb: np.ndarray | None = None) -> tuple[float, np.ndarray]:
         """One optimizer step on a batch (with sample weights wb, or None); returns (loss before
@@ -130,7 +137,7 @@ class Trainer:
 
         w: (n,) sample weights of (x, y), or None; val: (x, y) or (x, y, w)."""
         batches = BatchIterator(_Set(x, y, w), batch_size, shuffle=shuffle)
-        steps = len(batches)
+        steps = self.steps_per_epoch = len(batches)
         st = self.state
         self.progress.begin(epochs, steps, len(x), initial_epoch=st.epoch)
         # overflow and NaN are the trainer's to report (DivergedError, or skip_batch), with the
@@ -174,9 +181,12 @@ class Trainer:
         total, seen, skipped, k = pos.total, pos.seen, pos.skipped, pos.cursor
         mass = pos.weight  # sum of the sample weights trained on (weighted data only)
         every = self.checkpoint_every
+        step_hooks = [cb for cb in self.callbacks if cb.per_step]
         start = last_shown = time.perf_counter()
         for xb, yb, wb in batches.batches(pos.order, pos.cursor):
             k += 1
+            for cb in step_hooks:
+                cb.on_step_begin(self, st)
             value, pred = self.train_step(xb, yb, wb)
             if math.isfinite(value):
                 st.step += 1
