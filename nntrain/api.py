@@ -84,6 +84,7 @@ def setup(cfg: Config, arrays: tuple | None = None) -> Setup:
     if cfg.model.input_shape is None:  # inferred from the data: saved in the run's config.yaml,
         cfg.model.input_shape = list(splits.train.x.shape[1:])  # so eval/predict/export can build the model
     model = build_model(cfg.model.layers, cfg.model.input_shape, dtype=dtype, seed=cfg.seed, inputs=cfg.model.inputs)
+    _check_ids(cfg, model, splits)
     loss = build_loss(cfg.loss)
 
     def targets(ds, part):
@@ -111,6 +112,22 @@ def setup(cfg: Config, arrays: tuple | None = None) -> Setup:
                             [(splits.train, y_train), (splits.val, y_val), (splits.test, y_test)],
                             dtype, getattr(cfg, "where", None), cfg.data.weight)
     return Setup(cfg, splits, model, loss, metrics, y_train, y_val, y_test, *weights, scale)
+
+
+def _check_ids(cfg: Config, model: Model, splits) -> None:
+    """An embedding on the model input given data that is not its ids (features, or ids of a
+    larger vocabulary) is a config error at the layer, before training, not a failure in epoch 1."""
+    from .errors import ConfigError
+    from .nn.layers.embedding import check_id_data
+
+    for part, ds in (("training", splits.train), ("validation", splits.val), ("test", splits.test)):
+        bad = check_id_data(model, ds.x) if ds is not None else None
+        if bad is not None:
+            k, message = bad
+            exc = ConfigError(f"the {part} data: {message}", f"model.layers.{model.config_index[k]}")
+            where = getattr(cfg, "where", None)
+            exc.where = where(exc.key) if where else None
+            raise exc
 
 
 def _check_metrics(metrics: list[Metric], cfg: Config, model: Model, y: np.ndarray) -> None:

@@ -5,12 +5,13 @@ finite-difference check, benchmarks/sequence_vs_torch.py the comparison with PyT
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
 
 from nntrain import build_layer, build_loss
-from nntrain.errors import ConfigError
+from nntrain.errors import ConfigError, DataError
 from nntrain.nn.graph import build_model
 from nntrain.tools.gradcheck import TOLERANCE, check_layer, check_model
 
@@ -52,11 +53,11 @@ def test_embedding_gradient_sums_repeated_ids_like_add_at(vocab):
 
 def test_embedding_rejects_what_is_not_an_id_of_its_vocabulary():
     layer = build_layer({"type": "embedding", "input_dim": 3, "output_dim": 2}, (2,))
-    with pytest.raises(ValueError, match=r"id 3 is outside 0 \.\. 2"):
+    with pytest.raises(DataError, match=r"id 3 is outside 0 \.\. 2"):
         layer.forward(np.array([[1.0, 3.0]], np.float32))
-    with pytest.raises(ValueError, match=r"id -1"):
+    with pytest.raises(DataError, match=r"id -1"):
         layer.forward(np.array([[-1.0, 0.0]], np.float32))
-    with pytest.raises(ValueError, match=r"embedding takes integer ids, got .*0\.5"):
+    with pytest.raises(DataError, match=r"embedding takes integer ids, got 0\.5"):
         layer.forward(np.array([[1.0, 0.5]], np.float32))  # features, not ids: not silently truncated
 
 
@@ -274,3 +275,44 @@ def test_get_config_rebuilds_sequence_layers(spec, shape):
     again = type(layer)(**layer.get_config())
     assert again.get_config() == layer.get_config()
     assert again.build(shape) == layer.output_shape
+
+
+ID_CONFIG = """\
+data: {train: ids.npz, test_split: 0.25}
+model:
+  input_shape: [6]
+  layers:
+    - {type: embedding, input_dim: 10, output_dim: 4, mask_zero: true}
+    - {type: gru, units: 3}
+    - {type: dense, units: 2, activation: softmax}
+loss: sparse_categorical_crossentropy
+train: {epochs: 1, batch_size: 8}
+"""
+
+
+@pytest.mark.parametrize("x, message", [
+    (np.full((16, 6), 0.5), r"model\.layers\.0: the (training|test) data: embedding takes integer ids, got 0\.5"),
+    (np.full((16, 6), 12), r"model\.layers\.0: the (training|test) data: embedding: id 12 is outside 0 \.\. 9"),
+])
+def test_data_that_is_not_ids_of_the_embedding_is_a_config_error(cli, write, tmp_path, x, message):
+    np.savez(tmp_path / "ids.npz", x=x, y=np.arange(16) % 2)
+    result = cli("fit", write("ids.yaml", ID_CONFIG), "--run-dir", tmp_path / "run", "--quiet")
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
+    assert re.search(message, result.stderr), result.stderr
+
+
+def test_a_text_model_on_ids_trains_and_exports(cli, write, tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 10, (32, 6))
+    np.savez(tmp_path / "ids.npz", x=x, y=(x == 3).any(axis=1).astype(int))
+    fit = cli("fit", write("ids.yaml", ID_CONFIG), "--run-dir", tmp_path / "run", "--quiet")
+    assert fit.exit_code == 0, fit.stderr
+    assert cli("export", tmp_path / "run", "--out", tmp_path / "m.onnx").exit_code == 0
+    import onnxruntime as ort
+
+    import nntrain
+
+    xf = x.astype(np.float32)
+    got = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"]).run(None, {"input": xf})[0]
+    assert np.abs(got - nntrain.load_model(tmp_path / "run").predict(xf)).max() < 1e-5

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...errors import DataError
 from ..registry import LAYERS
 from .base import Layer
 from .core import _check_initializer, _check_positive_int
@@ -69,18 +70,20 @@ class Embedding(Layer):
         return (input_shape[0], self.output_dim)
 
     def ids(self, x: np.ndarray) -> np.ndarray:
-        """x as intp ids, or a ValueError naming the first value that is not one of the integers
-        0 .. input_dim - 1 (ids arrive as floats of the model's dtype: whole numbers are exact)."""
+        """x as intp ids, or a DataError naming the first value that is not one of the integers
+        0 .. input_dim - 1 (ids arrive as floats of the model's dtype: whole numbers are exact).
+        A DataError, not a ValueError: the data is at fault, and the command line says so in one
+        error line wherever the batch came from (fit, eval --data, predict)."""
         ids = x.astype(np.intp) if x.dtype != np.intp else x
         if x.dtype.kind == "f" and not np.array_equal(ids, x):
             bad = x.reshape(-1)[np.flatnonzero(ids.reshape(-1) != x.reshape(-1))[0]]
-            raise ValueError(f"embedding takes integer ids, got {bad!r}: its input must be token ids "
+            raise DataError(f"embedding takes integer ids, got {float(bad):g}: its input must be token ids "
                              f"(whole numbers 0 .. {self.input_dim - 1}), not features")
         if ids.size:
             lo, hi = int(ids.min()), int(ids.max())
             if lo < 0 or hi >= self.input_dim:
                 bad = lo if lo < 0 else hi
-                raise ValueError(f"embedding: id {bad} is outside 0 .. {self.input_dim - 1} (input_dim {self.input_dim})")
+                raise DataError(f"embedding: id {bad} is outside 0 .. {self.input_dim - 1} (input_dim {self.input_dim})")
         return ids
 
     def forward(self, x, training=False):
@@ -146,3 +149,21 @@ class PositionalEmbedding(Layer):
         dP.fill(0.0)
         np.sum(grad_y, axis=0, out=dP[:shape[1]])  # dL/dP[t] = sum over the batch of g[:, t]
         return grad_y
+
+
+def check_id_data(model, x, rows: int = 65536) -> tuple[int, str] | None:
+    """(layer index, what is wrong) for the first embedding that reads the model's input
+    directly and finds a value in x (an in-memory array) that is not one of its ids; else None.
+    Read in pieces of `rows` samples, so the check adds no copy of the data."""
+    if getattr(model, "inputs", None) is not None or not isinstance(x, np.ndarray):
+        return None  # several packed inputs, or data read from disk batch by batch
+    sources = getattr(model, "sources", None)
+    for k, layer in enumerate(model.layers):
+        if not isinstance(layer, Embedding) or (k != 0 if sources is None else sources[k] != [0]):
+            continue
+        for start in range(0, len(x), rows):
+            try:
+                layer.ids(x[start:start + rows])
+            except DataError as exc:
+                return k, str(exc)
+    return None
