@@ -9,6 +9,7 @@ The public API (imported lazily so that `nntrain --help` stays fast):
     evaluate_run(run_dir, data=None)  -> loss and metrics dict
     build_layer(spec, input_shape=None, dtype="float32", seed=0)
     build_loss(spec), build_optimizer(spec)
+    gradcheck_layer(layer, input_shape) -> errors (AssertionError on a wrong backward pass)
 
 The packages, bottom to top (a package imports only those below it): errors, nn (the math),
 data, config, runs (the run folder), train (the loop), sweep, api, tools, cli. The README's
@@ -28,6 +29,7 @@ _API = {
     "build_loss": "nntrain.nn.losses",
     "build_optimizer": "nntrain.nn.optimizers",
     "NntrainError": "nntrain.errors",
+    "gradcheck_layer": "nntrain.tools.gradcheck",
 }
 
 __all__ = sorted(_API) + ["__version__"]

@@ -204,6 +204,7 @@ class RunWriter(Callback):
             "command": " ".join(sys.argv),
             "pid": os.getpid(), "host": platform.node(),  # lets `nntrain runs` tell a dead "running" run
             "versions": _versions(),
+            "plugins": list(self.s.cfg.plugins),
             **more,
         }
         runs.write_json(self.run_dir / runs.SUMMARY, out)

@@ -13,8 +13,8 @@ import nntrain
 
 from conftest import CONFIGS
 
-DOCUMENTED = ["NntrainError", "build_layer", "build_loss", "build_optimizer", "evaluate_run", "fit", "load_config",
-              "load_model", "resume"]
+DOCUMENTED = ["NntrainError", "build_layer", "build_loss", "build_optimizer", "evaluate_run", "fit", "gradcheck_layer",
+              "load_config", "load_model", "resume"]
 COMMANDS = ["check", "data", "eval", "export", "fit", "gradcheck", "list", "plot", "predict", "runs", "sweep", "time"]
 
 

@@ -192,13 +192,20 @@ def list_(
     fmt: str = typer.Option("table", "--format", metavar="table|markdown",
                             help="markdown: the config reference as in docs/reference.md. "
                                  "e.g. nntrain list --format markdown > docs/reference.md"),
+    plugin: Optional[List[str]] = typer.Option(None, "--plugin", metavar="FILE|MODULE",
+                                               help="Load this plugin too (a .py file or a module; installed "
+                                                    "nntrain.plugins entry points always load); its entries are "
+                                                    "marked. Repeatable. e.g. --plugin examples/plugin/my_layers.py"),
 ):
-    """What the registries hold, with every parameter and its default.
+    """What the registries hold, with every parameter and its default; plugin entries are marked.
 
     Example: nntrain list layers
     """
     from ..config.catalogue import KINDS
+    from ..config.plugins import load_all
     from ..errors import NntrainError, did_you_mean
+
+    load_all(plugin or [], None)
 
     if kind is not None and kind not in KINDS:
         raise NntrainError(f"unknown kind {kind!r}{did_you_mean(kind, list(KINDS))}; valid: {', '.join(KINDS)}")

@@ -163,7 +163,9 @@ def print_registries(kinds: list[str]) -> None:
         table.add_column("description")
         for name in registry.names():
             params = ", ".join(p.name if p.required else f"{p.name}={p.default!r}" for p in registry.params(name))
-            table.add_row(name, escape(params or "-"), escape(registry.summary(name)))
+            origin = registry.origin(name)  # an entry from a plugin says which
+            label = f"{name} [plugin {origin}]" if origin else name
+            table.add_row(escape(label), escape(params or "-"), escape(registry.summary(name)))
         out.print(table)
 
 

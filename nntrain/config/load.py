@@ -264,7 +264,11 @@ def config_from_dict(raw: dict, source: Path | None = None, marks: dict | None =
                 value = getattr(cfg.data.images, name)
                 if value is not None:
                     setattr(cfg.data.images, name, str((base / value).resolve()))
+        from .plugins import load_all, used
+
+        cfg.plugins = load_all(cfg.plugins, base)
         validate(cfg)
+        cfg.plugins += [p for p in used(config_to_dict(cfg)) if p not in cfg.plugins]  # registered from Python
     except NntrainError as exc:
         raise _located(exc, where(exc.key)) from None
     cfg.path = str(source) if source else None

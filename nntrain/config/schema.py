@@ -333,3 +333,6 @@ class Config:
     metrics: list = option(check=spec_list, factory=list, doc="metrics reported per epoch")
     train: TrainConfig = option(check=section(TrainConfig), factory=TrainConfig, doc="the training loop")
     seed: int = option(0, integer(0), "seed of all randomness (init, shuffling, dropout, splits)")
+    plugins: list = option(check=string_list, factory=list,
+                           doc="Python files (relative to the config) or importable modules that register layers, "
+                               "losses, ... before the config is checked; code that runs (see README, Plugins)")

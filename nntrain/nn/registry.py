@@ -71,6 +71,25 @@ def _non_finite(value: Any) -> float | None:
     return None
 
 
+# the plugin being imported (config/plugins.py sets it): what its registrations are recorded as
+LOADING: list[str] = []
+
+
+def _origin(obj: Callable) -> str | None:
+    """Where an entry comes from: None for nntrain's own, else the plugin being loaded, the
+    module that registered it, or the file of a script run as __main__."""
+    if LOADING:
+        return LOADING[-1]
+    module = getattr(obj, "__module__", None) or ""
+    if module == "nntrain" or module.startswith("nntrain."):
+        return None
+    if module == "__main__":
+        import sys
+
+        return getattr(sys.modules["__main__"], "__file__", None) or module
+    return module or None
+
+
 class Registry:
     """A table from names to classes or factories of one kind ("layer", "loss", ...)."""
 
@@ -78,17 +97,26 @@ class Registry:
         self.kind = kind
         self.key = key  # the dict key that names the entry in a config spec
         self._entries: dict[str, Callable] = {}
+        self._origins: dict[str, str] = {}  # name -> plugin, for entries from outside nntrain
 
     def register(self, name: str) -> Callable[[Callable], Callable]:
         def decorate(obj: Callable) -> Callable:
             if name in self._entries:
-                raise ValueError(f"{self.kind} {name!r} is registered twice")
+                first = self._origins.get(name)
+                raise ValueError(f"{self.kind} {name!r} is registered twice (first by {first or 'nntrain'})")
             self._entries[name] = obj
+            origin = _origin(obj)
+            if origin is not None:
+                self._origins[name] = origin
             if isinstance(obj, type):
                 obj.registry_name = name
             return obj
 
         return decorate
+
+    def origin(self, name: str) -> str | None:
+        """The plugin (file or module) an entry came from; None for nntrain's own."""
+        return self._origins.get(name)
 
     def names(self) -> list[str]:
         return sorted(self._entries)

@@ -213,3 +213,39 @@ def check_config(cfg, samples: int = 4, max_entries: int | None = 50, seed: int 
     failed = [k for k, v in errors.items() if not v < TOLERANCE]
     return {"config": cfg.path, "samples": len(x), "tolerance": TOLERANCE, "errors": errors,
             "kinks_skipped": skipped, "failed": failed, "ok": not failed}
+
+
+def gradcheck_layer(layer, input_shape, batch: int = 4, training: bool = True, seed: int = 0,
+                    max_entries: int | None = None) -> dict[str, float]:
+    """A plugin author's one-line check of a layer's backward pass, as nntrain tests its own:
+
+        nntrain.gradcheck_layer({"type": "my_layer", "units": 3}, input_shape=(5,))
+
+    layer: a registry spec (a name or a dict), a registered Layer class, or an unbuilt Layer
+    instance, built here in float64 for one sample of `input_shape` (a list of shapes for a
+    merge layer). Runs forward on a random batch
+    (training or inference mode), backward on a random upstream gradient, and compares dL/dx
+    and every parameter gradient with central differences. Returns {gradient: error};
+    AssertionError naming each gradient above TOLERANCE (and when backward modifies its
+    incoming gradient)."""
+    from ..nn.layers import build_layer
+
+    if isinstance(layer, type):
+        if not hasattr(layer, "registry_name"):
+            raise TypeError(f"{layer.__name__} is not registered: decorate it with @LAYERS.register(name)")
+        layer = layer.registry_name
+    merge = isinstance(input_shape, list) and input_shape and isinstance(input_shape[0], (list, tuple))
+    shape = [tuple(s) for s in input_shape] if merge else tuple(input_shape)
+    if hasattr(layer, "forward") and not isinstance(layer, type):  # an instance: built here
+        built = layer
+        built.build(shape, np.random.default_rng(seed), "float64")
+    else:
+        built = build_layer(layer, input_shape=shape, dtype="float64", seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    x = [rng.standard_normal((batch,) + s) for s in shape] if merge else rng.standard_normal((batch,) + shape)
+    errors = check_layer(built, x, training=training, seed=seed, max_entries=max_entries)
+    bad = {k: v for k, v in errors.items() if not v < TOLERANCE}
+    if bad:
+        raise AssertionError(f"layer {built.registry_name!r}: gradients differ from finite differences: "
+                             + ", ".join(f"{k} {v:.3g}" for k, v in bad.items()) + f" (tolerance {TOLERANCE:g})")
+    return errors
