@@ -179,3 +179,12 @@ def test_integer_ids_of_an_npz_stay_exact_and_are_not_standardized(tmp_path, wri
     np.savez(tmp_path / "ids.npz", x=x + 1, y=np.array([0, 1]))
     with pytest.raises(nntrain.errors.DataError, match="integer 16777217 is beyond 16,777,216"):
         nntrain.data.load_splits(cfg.data)
+
+
+def test_an_embedding_smaller_than_max_tokens_is_a_config_error_at_its_key(texts, write, cli):
+    cfg = write("c.yaml", "data: {train: train.csv, target: label, text: review, max_tokens: 50}\n"
+                          "model: {layers: [{type: embedding, input_dim: 20, output_dim: 4}, {type: global_avgpool1d},\n"
+                          "                 {type: dense, units: 2, activation: softmax}]}\n"
+                          "loss: sparse_categorical_crossentropy\n")
+    r = cli("check", cfg)
+    assert r.exit_code == 2 and "model.layers.0.input_dim" in r.stderr and "at least data.max_tokens" in r.stderr
