@@ -188,3 +188,22 @@ def test_an_embedding_smaller_than_max_tokens_is_a_config_error_at_its_key(texts
                           "loss: sparse_categorical_crossentropy\n")
     r = cli("check", cfg)
     assert r.exit_code == 2 and "model.layers.0.input_dim" in r.stderr and "at least data.max_tokens" in r.stderr
+
+
+def test_export_writes_the_vocabulary_beside_the_graph_and_it_serves_raw_text(texts, write, cli):
+    import onnxruntime as ort  # the test extra
+
+    cfg = write("c.yaml", "data: {train: train.csv, target: label, text: review}\n" + CLASSIFIER)
+    assert cli("fit", cfg, "--run-dir", "run").exit_code == 0
+    r = cli("export", "run", "--out", "m.onnx")
+    assert r.exit_code == 0, r.stderr
+    d = json.loads((texts / "m.sequence.json").read_text())
+    vocab = Vocabulary.from_json(d, "m.sequence.json")
+    lines = ["so good", "awful, really poor"]
+    session = ort.InferenceSession(str(texts / "m.onnx"))
+    onnx_p = session.run(None, {session.get_inputs()[0].name: vocab.encode(lines)})[0]
+    write_csv(texts / "raw.csv", ["review"], [[t] for t in lines])
+    r = cli("predict", "run", "raw.csv", "--proba")
+    assert r.exit_code == 0, r.stderr
+    proba = np.array([[float(v) for v in row.split(",")] for row in r.stdout.split()[1:]])
+    assert np.abs(onnx_p - proba).max() < 1e-4

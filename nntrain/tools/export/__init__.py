@@ -9,7 +9,9 @@
 
 A run with typed CSV columns or class names also gets `<name>.preprocessing.json` beside the
 file (model.onnx -> model.preprocessing.json): its fill values, categories, statistics and
-class names, for a serving stack to turn raw rows into the input (README, Tabular CSVs).
+class names, for a serving stack to turn raw rows into the input (README, Tabular CSVs). A run
+of a text column or of windows gets `<name>.sequence.json`: the vocabulary and its rule, or the
+window's columns, length and horizon (README, Sequence data).
 """
 from __future__ import annotations
 
@@ -49,6 +51,13 @@ def export_run(run_dir: str | Path, out: str | Path, fmt: str | None = None, wei
 
         check_out_file(prep, prep.name)
         write_json(prep, preprocessing_json(run.tabular, run.classes))
+    if run.sequence is not None:  # a text column's vocabulary, or the windows (README, Sequence data)
+        from ...data.sequences import FILE
+        from ...runs.folder import write_json
+
+        seq = out.with_name(f"{out.stem}.{FILE}")
+        check_out_file(seq, seq.name)
+        write_json(seq, run.sequence.to_json())
     atomic_write(out, data)
     return out
 
