@@ -462,3 +462,27 @@ def test_trials_jsonl_latest_line_wins_and_a_torn_line_is_skipped(tmp_path):
         f.write('{"id": "c", "trial": 2, "sta')  # a write cut short
     records = read_records(tmp_path)
     assert sorted(records) == ["a", "b"] and records["a"]["status"] == "done"
+
+
+def test_two_sweeps_share_one_folder_and_survive_a_kill(xor, tmp_path):
+    """Two `nntrain sweep` processes on one --out claim trials (an flock per trial): each trial
+    is recorded once; kill -9 one of them in the middle and the other runs what it left."""
+    out = tmp_path / "shared"
+    cmd = [sys.executable, "-m", "nntrain", "sweep", str(xor), "--grid", "optimizer.lr=0.1,0.01,0.03",
+           "--grid", "train.batch_size=4,8", "--workers", "1", "--out", str(out), "--json", "-q"]
+    first, second = (subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+                     for _ in range(2))
+    jsonl = out / "trials.jsonl"
+    deadline = time.monotonic() + 60
+    while not (jsonl.exists() and jsonl.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    first.send_signal(signal.SIGKILL)
+    first.communicate()
+    stdout, stderr = second.communicate(timeout=120)
+    assert second.returncode == 0, stderr
+    lines = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert sorted(r["trial"] for r in lines) == [0, 1, 2, 3, 4, 5]  # each once, none lost
+    assert all(r["status"] == "done" for r in lines)
+    board = json.loads(stdout)
+    assert len(board["trials"]) == 6 and board["pending"] == []
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # claims go with their records

@@ -20,7 +20,7 @@ from ..errors import NntrainError, did_you_mean
 from .board import FINAL, collect, leaderboard
 from .display import Display, make_display, print_leaderboard
 from .plan import Plan, build_spec, check_metric, check_out, default_out, make_plan, read_sweep_file, write_sweep_file
-from .runner import run_trials, usable_cores
+from .runner import drop_claims, run_trials, usable_cores
 from .space import PRUNERS, SEARCHES, SweepError, value_text
 
 __all__ = ["plan_sweep", "run_sweep", "run_study", "commands", "report", "report_study", "print_leaderboard",
@@ -112,6 +112,7 @@ def run_sweep(plan: Plan, out=None, workers: int | None = None, display: Display
     finally:  # a live table stopped before the error line (a full disk, say) is printed below it
         display.end()
     finished, pending = collect(out, [t.as_dict() for t in selected])
+    drop_claims(out, selected, {r["id"] for r in finished if r["status"] in FINAL})
     return leaderboard(out, finished, pending, plan.metric, plan.mode)
 
 

@@ -70,6 +70,7 @@ class Running:
     start: float
     files: list = field(default_factory=list)
     next_read: float = 0.0
+    claim: object = None  # the trial's claim on a shared sweep folder, released once it is recorded
 
 
 def _last_error(stderr: str) -> str | None:
@@ -172,6 +173,49 @@ def start_files(run_dir: Path) -> list:
     return files
 
 
+def claim(out: Path, trial: Trial):
+    """The trial's claim in a sweep folder that several `nntrain sweep` processes may share: an
+    flock on <out>/.<id>.claim, held while the trial runs and released when its record is written
+    (the kernel releases it too when the process dies, kill -9 included, so no claim goes stale).
+    The open file, or None when another process holds it."""
+    from ..runs.folder import write_error
+
+    path = out / f".{trial.id}.claim"
+    try:
+        f = open(path, "a")
+    except OSError as exc:
+        raise write_error(path, exc) from None
+    try:
+        import fcntl
+
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except ImportError:  # no flock (Windows): one process per sweep folder, as before
+        pass
+    except OSError:
+        f.close()
+        return None
+    return f
+
+
+def drop_claims(out: Path, trials: list[Trial], finished: set[str]) -> None:
+    """Remove the claim files of finished trials that nobody holds (one left by a sweep killed
+    between a trial's end and its record, whose run folder then told a rerun it was done)."""
+    for trial in trials:
+        if trial.id in finished and (out / f".{trial.id}.claim").exists():
+            owned = claim(out, trial)
+            if owned is not None:
+                Path(owned.name).unlink(missing_ok=True)
+                owned.close()
+
+
+def _finished_elsewhere(out: Path, trial: Trial) -> bool:
+    """Whether another process recorded the trial since this one listed what to run."""
+    from .board import read_records
+
+    record = read_records(out).get(trial.id)
+    return record is not None and record.get("status") in FINAL
+
+
 def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -183,20 +227,37 @@ def run_trials(plan: Plan, out: Path, trials: list[Trial], workers: int, display
     env.pop("NNTRAIN_PROGRESS", None)
     child_setup = _parent_death_signal()
     queue, running, records = list(trials), [], []
+    held: list[Trial] = []  # claimed by another process on this folder: waited for at the end
     handlers = {}
     if threading.current_thread() is threading.main_thread():  # SIGTERM/SIGHUP end trials like Ctrl-C
         handlers = {s: signal.signal(s, _raise_interrupt) for s in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s}
     try:
-        while queue or running:
+        while queue or running or held:
+            if not queue and held and len(running) < workers:
+                queue.append(held.pop(0))  # the other process runs it, or died: its claim tells
             while queue and len(running) < workers:
                 trial = queue.pop(0)
+                owned = claim(out, trial)
+                if owned is None:  # another sweep on this folder runs it
+                    held.append(trial)
+                    if not queue and not running:
+                        time.sleep(POLL)
+                    continue
+                if _finished_elsewhere(out, trial):
+                    Path(owned.name).unlink(missing_ok=True)  # opening it may have made it again
+                    owned.close()
+                    continue
                 clear_stale(out, trial)
                 run_dir = out / trial.name
-                files = start_files(run_dir)
+                try:
+                    files = start_files(run_dir)
+                except BaseException:
+                    owned.close()
+                    raise
                 proc = subprocess.Popen([sys.executable, "-m", "nntrain", *plan.argv(trial, out)],
                                         stdin=subprocess.DEVNULL, stdout=files[0], stderr=files[1], env=env,
                                         preexec_fn=child_setup)
-                running.append(Running(trial, proc, run_dir, time.monotonic(), files))
+                running.append(Running(trial, proc, run_dir, time.monotonic(), files, claim=owned))
                 display.started(trial)
             time.sleep(POLL)
             now = time.monotonic()
@@ -205,8 +266,13 @@ def run_trials(plan: Plan, out: Path, trials: list[Trial], workers: int, display
                 if code is not None:
                     running.remove(r)
                     record = finish(r, code)
-                    if record["status"] in FINAL or record["status"] == "killed":
-                        append_record(out, record)
+                    try:
+                        if record["status"] in FINAL or record["status"] == "killed":
+                            append_record(out, record)
+                            # recorded: whoever still waits on this claim finds the record and skips
+                            Path(r.claim.name).unlink(missing_ok=True)
+                    finally:
+                        r.claim.close()
                     records.append(record)
                     display.finished(record)
                 elif display.live and now >= r.next_read:
@@ -245,5 +311,5 @@ def _stop(running: list[Running], grace: float = 5.0) -> None:
         except subprocess.TimeoutExpired:
             r.proc.kill()
             r.proc.wait()
-        for f in r.files:
+        for f in r.files + ([r.claim] if r.claim is not None else []):
             f.close()
