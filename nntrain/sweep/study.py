@@ -332,8 +332,9 @@ class Worker:
         except BaseException:
             self.stop.set()
             self._stop_all()
+            deadline = time.monotonic() + 60  # each thread records its trial's end and queues it again
             for t in threads:
-                t.join(10)
+                t.join(max(0.0, deadline - time.monotonic()))
             raise
         if getattr(self, "error", None) is not None:
             raise self.error
@@ -433,8 +434,9 @@ class Worker:
                 time.sleep(0.1)
                 if self.workers == 1:
                     self._live()
-        except BaseException:
+        except BaseException:  # Ctrl-C, SIGTERM: the trial stops with this worker and is queued again
             self._stop_all()
+            _retry_callback()(self.study, self.study._storage.get_trial(trial._trial_id))
             raise
         with self.lock:
             self.running.pop(t.index, None)
@@ -481,6 +483,13 @@ def run_study(plan: Plan, s: StudySpec, out=None, workers: int | None = None, di
     worker = Worker(plan, s, out, display, cores, workers)
     used = budget(worker.study)[0]
     display.begin(out, s.trials, max(0, s.trials - used), workers, max(1, cores // workers), s.metric)
+    import signal
+
+    from .runner import _raise_interrupt
+
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():  # SIGTERM/SIGHUP end trials like Ctrl-C
+        handlers = {sig: signal.signal(sig, _raise_interrupt) for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if sig}
     try:
         worker.run()
     except KeyboardInterrupt:
@@ -488,6 +497,8 @@ def run_study(plan: Plan, s: StudySpec, out=None, workers: int | None = None, di
         display.note(f"interrupted: the study {worker.name} keeps its finished trials; rerun the same command to go on")
         raise
     finally:
+        for sig, old in handlers.items():
+            signal.signal(sig, old)
         display.end()
     return study_board(worker.study, f"study {worker.name} in {shown_url(worker.url)}")
 
