@@ -99,6 +99,19 @@ def choice(*values: str) -> Check:
     return check
 
 
+def choice_list(*values: str) -> Check:
+    """A list of distinct names, each one of `values`."""
+    def check(v, key):
+        if not isinstance(v, list):
+            raise ConfigError(f"must be a list of {', '.join(values)}, got {v!r} ({type_name(v)})", key)
+        for x in v:
+            choice(*values)(x, key)
+        if len(set(v)) != len(v):
+            raise ConfigError(f"lists a name twice: {v!r}", key)
+        return list(v)
+    return check
+
+
 def optional(inner: Check) -> Check:
     return lambda v, key: None if v is None else inner(v, key)
 
@@ -322,6 +335,11 @@ class TrainConfig:
         None, optional(section(EarlyStoppingConfig)), "stop when a monitored metric stops improving")
     checkpoint: CheckpointConfig | None = option(
         None, optional(section(CheckpointConfig)), "keep the best epoch's weights in best.npz")
+    log: list = option(check=choice_list("tensorboard", "mlflow"), factory=list,
+                       doc="experiment tracking: [tensorboard, mlflow] (optional extras; see README, Experiment tracking)")
+    log_every_steps: int | None = option(None, optional(integer(1)),
+                                         "tracking: also log the batch loss and lr every N steps (default: per epoch only)")
+    log_histograms: bool = option(False, boolean, "tracking: weight and gradient histograms per epoch (TensorBoard)")
 
 
 @dataclass

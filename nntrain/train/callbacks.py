@@ -1,4 +1,4 @@
-"""Callbacks of the fit loop: lr schedules, early stopping, best checkpoint.
+"""Callbacks of the fit loop: lr schedules, early stopping, best checkpoint (and tracking, in tracking.py).
 
 They use the Trainer's hooks (on_train_begin / on_epoch_begin / on_epoch_end / on_train_end)
 and read the finished epoch's row of metrics (what metrics.csv holds: loss, accuracy,
@@ -155,4 +155,9 @@ def build_callbacks(cfg, run_dir: Path, extra: dict | None = None) -> list[Callb
         from ..runs.folder import BEST
 
         out.append(BestCheckpoint(Path(run_dir) / BEST, ck.monitor, ck.mode, ck.min_delta, extra))
+    log = getattr(cfg.train, "log", None)
+    if log:  # imported only when asked for: no tracking, no cost
+        from .tracking import Tracker
+
+        out.append(Tracker(cfg, Path(run_dir), log, cfg.train.log_every_steps, cfg.train.log_histograms, extra))
     return out

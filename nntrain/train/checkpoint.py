@@ -37,7 +37,9 @@ from .trainer import EpochPosition, Trainer
 
 STATE = runs.STATE
 # what `fit --resume --set` may change: nothing that alters shapes, data or the order of draws
-RESUME_KEYS = ("train.epochs", "train.checkpoint_every_steps", "train.on_nonfinite", "optimizer.lr")
+# (tracking only watches)
+RESUME_KEYS = ("train.epochs", "train.checkpoint_every_steps", "train.on_nonfinite", "optimizer.lr",
+               "train.log", "train.log_every_steps", "train.log_histograms")
 FORMAT = 1
 # a test hook, "SECONDS[,N]": pause inside the Nth state write of the process (default the
 # first), with half the bytes in the temporary file, so that tests can kill it there

@@ -83,6 +83,9 @@ class Callback:
 
     def on_step_begin(self, trainer: "Trainer", st: TrainState) -> None: ...
 
+    def on_step_end(self, trainer: "Trainer", st: TrainState, loss: float) -> None:
+        """After a step with a finite loss (st.step counts it); per_step callbacks only."""
+
     def on_train_end(self, trainer: "Trainer", st: TrainState) -> None: ...
 
 
@@ -199,6 +202,8 @@ class Trainer:
                 seen += len(xb)
                 for m in self.metrics:
                     m.update(pred, yb)
+                for cb in step_hooks:
+                    cb.on_step_end(self, st, value)
                 due = every and st.step % every == 0 and k < steps
             else:
                 self._nonfinite(value, epoch, k, steps, xb)  # raises unless skipping
