@@ -97,11 +97,16 @@ def open_storage(url: str, heartbeat: float | None = None):
         name = ("heartbeat_stale_trial_callback" if "heartbeat_stale_trial_callback"
                 in inspect.signature(optuna.storages.RDBStorage).parameters else "failed_trial_callback")
         kwargs.update({"heartbeat_interval": max(1, round(heartbeat)), name: _retry_callback()})
-    try:
-        return optuna.storages.RDBStorage(url, **kwargs)
-    except Exception as exc:  # sqlalchemy's errors, a missing database driver, a bad URL
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SweepError(f"--storage {shown_url(url)}: cannot open it ({detail})") from None
+    for attempt in range(6):
+        try:
+            return optuna.storages.RDBStorage(url, **kwargs)
+        except Exception as exc:  # sqlalchemy's errors, a missing database driver, a bad URL
+            racing = ("already exists", "UNIQUE constraint failed", "database is locked")
+            if any(r in str(exc) for r in racing) and attempt < 5:  # another worker is creating the tables
+                time.sleep(0.2 * (attempt + 1))
+                continue
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise SweepError(f"--storage {shown_url(url)}: cannot open it ({detail})") from None
 
 
 def make_pruner(spec, epochs: int | None = None):
