@@ -40,6 +40,9 @@ def test_vocabulary_orders_by_count_reserves_padding_and_unknown_pads_and_trunca
     assert ids.tolist() == [[3, 2, 1], [2, 0, 0], [1, 0, 0]]  # first 3 tokens; 0 pads at the end
     assert Vocabulary.from_json(json.loads(json.dumps(v.to_json())), "x").tokens == v.tokens
     assert Vocabulary.fit(["x y z", "x"], "words").sequence_length == 3  # default: the longest text
+    pre = Vocabulary.fit(["b a b", "c b a", "d"], "words", max_tokens=4, sequence_length=3, padding="pre")
+    assert pre.encode(["a b c d", "b", ""]).tolist() == [[3, 2, 1], [0, 0, 2], [0, 0, 0]]  # padding first
+    assert Vocabulary.from_json(pre.to_json(), "x").padding == "pre"
 
 
 # -- a text column end to end -------------------------------------------------------------
@@ -86,6 +89,7 @@ def test_characters_and_the_inferred_input_shape(texts, write, cli):
     ("{train: empty.csv, target: label, text: review}", "holds no tokens after cleaning"),
     ("{train: train.csv, target: label, text: revue}", "no text column 'revue'"),
     ("{train: train.csv, target: label, tokens: chars}", "data.tokens"),
+    ("{train: train.csv, target: label, padding: pre}", "data.padding"),
     ("{train: train.csv, target: label, text: review, standardize: true}", "data.standardize"),
     ("{train: train.csv, target: label, text: review, window: {length: 2}}", "data.window"),
     ("{train: train.csv, target: review, text: review}", "is also the target"),
@@ -115,6 +119,9 @@ def test_windows_hold_the_rows_before_and_the_target_horizon_rows_after(series, 
     assert s.train.x[0].tolist() == [[10, 100], [11, 99], [12, 98]]
     assert s.train.y[0] == 10 + 2 + 2  # row 4: two rows after the window's last row (row 2)
     assert s.train.y[-1] == 10 + 39
+    cfg.data.limit = 5  # data.limit counts windows: their rows are read, no more
+    s = nntrain.data.load_splits(cfg.data)
+    assert len(s.train) == 5 and s.train.y[-1] == 10 + 8
 
 
 def test_windows_split_by_time_with_statistics_of_the_training_rows_only(series, write):

@@ -270,6 +270,8 @@ class DataConfig:
                                     "(id 1) included; default: every token of the training split")
     sequence_length: int | None = option(None, optional(integer(1)), "ids per text, truncated or padded with 0 at the "
                                          "end; default: the longest training text")
+    padding: str = option("post", choice("post", "pre"), "where a short text's padding ids go: post (after the text, "
+                          "as Keras' TextVectorization) or pre (before it, so a recurrent layer ends on the text)")
     window: WindowConfig | None = option(None, optional(section(WindowConfig)), "sliding windows over a time series "
                                          "{length, horizon, target, features}, split by time (see README, Sequence data)")
     arrays: bool = option(False, boolean, "set by nntrain.fit(cfg, x=..., y=...): the data were arrays in memory, "

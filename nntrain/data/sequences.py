@@ -94,8 +94,8 @@ def check_config(cfg) -> None:
     """ConfigError at its key for data.text / data.window settings that cannot go together."""
     d = cfg.data
     text, window = d.text, d.window
-    for key in ("tokens", "max_tokens", "sequence_length"):
-        default = "words" if key == "tokens" else None
+    for key in ("tokens", "max_tokens", "sequence_length", "padding"):
+        default = {"tokens": "words", "padding": "post"}.get(key)
         if getattr(d, key) != default and text is None:
             raise ConfigError("goes with data.text (a CSV column of text); give data.text: COLUMN", f"data.{key}")
     if text is None and window is None:
@@ -147,8 +147,11 @@ def load(d, seed: int, dtype, split) -> tuple:
     """(train, val, test, Sequence, mean, std) of a data.text or data.window section; mean and
     std: the windows' standardization statistics (already applied), None for text."""
     dt = float_dtype(dtype)
-    train_t = _read(d.train, d.limit)
-    test_t = _read(d.test, d.limit) if d.test is not None else None
+    rows = d.limit
+    if d.window is not None and rows is not None:  # data.limit counts windows: the rows of the first `limit`
+        rows += d.window.length + d.window.horizon - 1
+    train_t = _read(d.train, rows)
+    test_t = _read(d.test, rows) if d.test is not None else None
     if d.text is not None:
         return _load_text(d, train_t, test_t, seed, dt, split) + (None, None)
     return _load_windows(d, train_t, test_t, dt)
@@ -175,7 +178,7 @@ def _load_text(d, train_t: RawTable, test_t: RawTable | None, seed: int, dt, spl
     train_idx, val_idx = split(len(train_t), d.validation_split or 0.0, seed)
     texts = _text_column(train_t, d.text)
     vocab = Vocabulary.fit([texts[i] for i in train_idx], d.tokens, d.max_tokens, d.sequence_length,
-                           f"{train_t.path}: column {d.text!r} (data.text)")
+                           f"{train_t.path}: column {d.text!r} (data.text)", d.padding)
     seq = Sequence("text", vocab, d.text, target)
     labels = Tabular(target, [], na)
 

@@ -15,7 +15,8 @@ Tokens (data.tokens):
 Ids, as Keras' TextVectorization: 0 is padding, 1 is the out-of-vocabulary token ("[UNK]"), 2...
 are the training split's tokens by count (most frequent first; equal counts by the token's text),
 at most max_tokens ids in all (the two reserved ones included). Each text keeps its first
-sequence_length tokens and is padded with 0 at the end.
+sequence_length tokens and is padded with 0 at the end (padding: post, Keras' way) or at the
+start (padding: pre, so that a recurrent layer's last step is the text's last token).
 """
 from __future__ import annotations
 
@@ -50,10 +51,11 @@ class Vocabulary:
     rule: str  # words or chars
     tokens: list[str]
     sequence_length: int
+    padding: str = "post"  # padding ids after the text (post) or before it (pre)
 
     @classmethod
     def fit(cls, texts, rule: str, max_tokens: int | None = None, sequence_length: int | None = None,
-            source: str = "the training split") -> "Vocabulary":
+            source: str = "the training split", padding: str = "post") -> "Vocabulary":
         """The vocabulary of `texts` (the training split's); sequence_length None = the longest text."""
         counts: Counter = Counter()
         longest = 0
@@ -67,7 +69,7 @@ class Vocabulary:
         ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
         if max_tokens is not None:
             ranked = ranked[:max(0, max_tokens - 2)]
-        return cls(rule, [PAD, OOV] + [t for t, _ in ranked], sequence_length or longest)
+        return cls(rule, [PAD, OOV] + [t for t, _ in ranked], sequence_length or longest, padding)
 
     @property
     def size(self) -> int:
@@ -80,22 +82,27 @@ class Vocabulary:
         out = np.zeros((len(texts), self.sequence_length), np.int64)
         for r, t in enumerate(texts):
             ids = [index.get(tok, 1) for tok in tokenize(t, self.rule)[:self.sequence_length]]
-            out[r, :len(ids)] = ids
+            if ids:  # the first sequence_length tokens, with the padding after (post) or before (pre)
+                where = slice(0, len(ids)) if self.padding == "post" else slice(self.sequence_length - len(ids), None)
+                out[r, where] = ids
         return out.astype(dtype)
 
     def to_json(self) -> dict:
-        return {"tokens": self.rule, "sequence_length": self.sequence_length, "vocabulary": list(self.tokens)}
+        return {"tokens": self.rule, "sequence_length": self.sequence_length, "padding": self.padding,
+                "vocabulary": list(self.tokens)}
 
     @classmethod
     def from_json(cls, d: dict, source: str) -> "Vocabulary":
         try:
             rule, length, tokens = d["tokens"], int(d["sequence_length"]), list(d["vocabulary"])
+            padding = d.get("padding", "post")
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(f"{source}: its vocabulary is damaged ({exc})") from None
-        if rule not in TOKENS or length < 1 or len(tokens) < 2 or not all(isinstance(t, str) for t in tokens):
+        if rule not in TOKENS or padding not in ("post", "pre") or length < 1 or len(tokens) < 2 or \
+                not all(isinstance(t, str) for t in tokens):
             raise DataError(f"{source}: its vocabulary is damaged (tokens {rule!r}, sequence_length {length}, "
                             f"{len(tokens)} entries)")
-        return cls(rule, tokens, length)
+        return cls(rule, tokens, length, padding)
 
 
 def _rule_text(rule: str) -> str:
