@@ -482,7 +482,7 @@ def run_study(plan: Plan, s: StudySpec, out=None, workers: int | None = None, di
     display = make_display(display) if isinstance(display, str) or display is None else display
     out = study_out(plan, s, out, root)
     # marks the folder a sweep's; its trials come from the study, so sweep.json lists none
-    write_sweep_file(dataclasses.replace(plan, trials=[]), out)
+    write_sweep_file(dataclasses.replace(plan, trials=[], metric=s.metric, mode=s.mode), out)  # report DIR ranks as the study
     cores = usable_cores()
     workers = max(1, min(workers or cores, s.trials))
     worker = Worker(plan, s, out, display, cores, workers)
