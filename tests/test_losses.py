@@ -254,6 +254,13 @@ def test_hand_computed_new_losses():
     assert math.isclose(hinge.value(p, t), (0.8 + 4 + 0.5 + 2) / 4, rel_tol=1e-12)
     assert np.allclose(hinge.grad(p, t), np.array([[-1.0, 1.0], [-1.0, 1.0]]) / 4)
     assert hinge.value(np.array([[2.0, -1.5]]), np.array([[1.0, -1.0]])) == 0.0  # both beyond the margin
+    # scores, thresholded at 0 like logits: accuracy counts a score > 0 as class 1
+    from nntrain.nn.metrics import build_metric
+
+    acc = build_metric("accuracy")
+    acc.from_logits = hinge.from_logits
+    acc.update(np.array([[0.3], [-0.2], [0.1]]), hinge.prepare_target(np.array([1, 0, 0]), (1,), "float64"))
+    assert hinge.from_logits and acc.result() == pytest.approx(2 / 3)
     assert math.isclose(build_loss("squared_hinge").value(p, t), (0.64 + 16 + 0.25 + 4) / 4, rel_tol=1e-12)
     assert np.allclose(build_loss("squared_hinge").grad(p, t), np.array([[-1.6, 8.0], [-1.0, 4.0]]) / 4)
     # poisson: mean(p - y log p) (+1e-7 inside the log)

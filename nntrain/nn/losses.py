@@ -483,6 +483,12 @@ class Huber(_Elementwise):
 class _Margin(_Elementwise):
     """Targets -1/+1 (0/1 labels are mapped to -1/+1, as Keras does); the margin is m = y pred."""
 
+    def __init__(self):
+        super().__init__()
+        # the outputs are raw scores whose decision threshold is 0, as logits are: so accuracy,
+        # the confusion matrix and predict read them (a score > 0 is class 1, not one > 0.5)
+        self.from_logits = True
+
     def prepare_target(self, y, output_shape, dtype="float32"):
         y = super().prepare_target(y, output_shape, dtype)
         values = np.unique(y)

@@ -184,7 +184,7 @@ class Trainer:
         total, seen, skipped, k = pos.total, pos.seen, pos.skipped, pos.cursor
         mass = pos.weight  # sum of the sample weights trained on (weighted data only)
         every = self.checkpoint_every
-        step_hooks = [cb for cb in self.callbacks if cb.per_step]
+        step_hooks = [cb for cb in self.callbacks if getattr(cb, "per_step", False)]
         start = last_shown = time.perf_counter()
         for xb, yb, wb in batches.batches(pos.order, pos.cursor):
             k += 1
