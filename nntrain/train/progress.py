@@ -10,6 +10,7 @@ stderr is a terminal; NNTRAIN_PROGRESS overrides it, and NO_COLOR turns colour o
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from typing import TextIO
@@ -79,6 +80,8 @@ class RichProgress(Progress):
         from rich.progress import Progress as Bar
 
         self.epochs, self.steps, self.samples = epochs, steps, samples
+        if in_notebook() and importlib.util.find_spec("ipywidgets") is None:
+            return  # rich draws a live bar in Jupyter only through ipywidgets: the epoch rows alone
         self.progress = Bar(
             TextColumn("[bold]epoch {task.fields[epoch]}"),
             BarColumn(bar_width=30),
@@ -95,9 +98,13 @@ class RichProgress(Progress):
         self.task = self.progress.add_task("train", total=steps, epoch="", rate="-", logs="")
 
     def epoch_begin(self, epoch):
+        if self.progress is None:
+            return
         self.progress.reset(self.task, total=self.steps, epoch=f"{epoch}/{self.epochs}", rate="-", logs="")
 
     def step(self, step, samples, logs):
+        if self.progress is None:
+            return
         elapsed = self.progress.tasks[0].elapsed or 0.0
         rate = f"{samples / elapsed:,.0f}" if elapsed > 0 else "-"
         self.progress.update(self.task, completed=step, rate=rate, logs=format_logs(logs))
