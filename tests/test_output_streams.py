@@ -85,3 +85,15 @@ def test_numpy_runtime_warnings_never_reach_stderr(write, tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stderr == "", r.stderr
     assert strict_loads(r.stdout)["loss"] is None  # NaN, written as null
+
+
+def test_a_reader_that_goes_away_is_exit_141_without_a_word(write, tmp_path):
+    """`nntrain list | head -1`: the pipe's reader is gone before nntrain writes (its end is
+    closed at once), so the first write meets EPIPE, as a Unix tool meets SIGPIPE: exit 141
+    (128 + 13), nothing on stderr; without that it was `error: [Errno 32] Broken pipe`, exit 2."""
+    for args in (["list", "--format", "markdown"], ["check", write("s.yaml", SPIRALS)]):
+        p = subprocess.Popen([sys.executable, "-m", "nntrain", *map(str, args)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        p.stdout.close()
+        err = p.stderr.read()
+        assert p.wait(timeout=120) == 141 and err == "", (args, p.returncode, err)

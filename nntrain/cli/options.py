@@ -12,6 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 EXIT_DIVERGED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a Unix tool killed by the closed pipe reports
 
 SetOpt = typer.Option(None, "--set", "-s", metavar="KEY=VALUE",
                       help="Override a config key; VALUE is YAML. Repeatable. e.g. --set train.epochs=3 "
@@ -77,6 +78,15 @@ class AppGroup(TyperGroup):
         sys.exit(code if isinstance(code, int) else 0)
 
 
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush of what the closed pipe
+    did not take raises nothing (Python's documented way out of a broken pipe)."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def guarded(func):
     """Turn library errors into `error:` lines and exit codes at the boundary."""
 
@@ -89,6 +99,9 @@ def guarded(func):
         except NntrainError as exc:
             error_line(str(exc))
             raise typer.Exit(exc.exit_code) from None
+        except BrokenPipeError:  # `nntrain runs --json | head`: the reader went away, as with SIGPIPE
+            _quiet_stdout()
+            raise typer.Exit(EXIT_BROKEN_PIPE) from None
         except OSError as exc:  # any file the library did not name itself: still one line, exit 2
             error_line(f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc))
             raise typer.Exit(EXIT_BAD_INPUT) from None

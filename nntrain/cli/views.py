@@ -5,6 +5,7 @@ the commands in main.py stay short and the library below them stays free of disp
 """
 from __future__ import annotations
 
+import errno
 import os
 import sys
 
@@ -22,12 +23,20 @@ MIN_WIDTH = 60
 SERIES_STYLES = ("cyan", "magenta", "green", "yellow", "blue", "red", "bright_cyan", "bright_magenta")
 
 
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """rich's own answer to a reader that went away is exit 1, which nntrain keeps for a
+        diverged run: raise the error instead, which `guarded` ends with 141 (128 + SIGPIPE)."""
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+
 def console(stderr: bool = False) -> Console:
     """A console; when not writing to a terminal, wide enough that tables do not wrap for grep;
     never narrower than MIN_WIDTH (COLUMNS=10 would squeeze every column to nothing)."""
     stream = sys.stderr if stderr else sys.stdout
     width = None if stream.isatty() or os.environ.get("COLUMNS") else PIPE_WIDTH
-    con = Console(no_color=bool(os.environ.get("NO_COLOR")), highlight=False, stderr=stderr, width=width)
+    con = _Console(no_color=bool(os.environ.get("NO_COLOR")), highlight=False, stderr=stderr, width=width)
     if con.width < MIN_WIDTH:
         con.width = MIN_WIDTH
     return con
