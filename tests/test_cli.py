@@ -132,7 +132,7 @@ def test_same_seed_same_result(cli):
     (("gradcheck", "c.yaml", "--entries", "0"), "Invalid value for '--entries'"),
     (("fit", "--bogus"), "No such option: --bogus (see: nntrain fit --help)"),
     (("fitt",), "No such command 'fitt'. Did you mean 'fit'?"),
-    (("sweep", "report"), "Missing argument 'DIR'. (see: nntrain sweep report --help)"),
+    (("sweep", "report"), "sweep report needs a sweep folder DIR, or --storage URL --study NAME"),
 ])
 def test_a_flag_click_cannot_parse_is_one_error_line_and_exit_2(cli, args, message):
     r = cli(*args)
