@@ -116,10 +116,13 @@ def make_pruner(spec, epochs: int | None = None):
     name = options.pop("type", None)
     if name not in PRUNERS:
         raise SweepError(f"--prune {name!r} is not a pruner{did_you_mean(str(name), PRUNERS)}; valid: {', '.join(PRUNERS)}")
-    # defaults for short nntrain runs: one epoch of warm-up, the first trials as the baseline
+    # defaults for short nntrain runs: the first 5 trials as the baseline, and no verdict before a
+    # quarter (median) or a tenth (asha) of the epochs: a small lr that ends best starts slowly
+    warmup = max(1, (epochs or 3) // 3)
     cls, defaults = {
-        "median": (optuna.pruners.MedianPruner, {"n_startup_trials": 3, "n_warmup_steps": 1}),
-        "asha": (optuna.pruners.SuccessiveHalvingPruner, {"min_resource": 1, "reduction_factor": 3}),
+        "median": (optuna.pruners.MedianPruner, {"n_startup_trials": 5, "n_warmup_steps": warmup}),
+        "asha": (optuna.pruners.SuccessiveHalvingPruner, {"min_resource": max(1, (epochs or 10) // 10),
+                                                          "reduction_factor": 3}),
         "hyperband": (optuna.pruners.HyperbandPruner, {"min_resource": 1, "max_resource": epochs or "auto",
                                                        "reduction_factor": 3}),
     }[name]
