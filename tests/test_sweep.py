@@ -158,7 +158,7 @@ def test_killed_sweep_reruns_only_unfinished_trials(xor, tmp_path):
         return proc.communicate(timeout=30), proc.returncode
 
     (_, err), code = kill_after(1, signal.SIGTERM)
-    assert code == 130 and "\ninterrupted" in err and "rerun the same command" in err
+    assert code == 143 and "\ninterrupted" in err and "rerun the same command" in err  # 128 + SIGTERM
     first = records()
     assert 1 <= len(first) < 4
     (_, err), code = kill_after(len(first) + 1, signal.SIGKILL)

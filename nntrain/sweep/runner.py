@@ -217,7 +217,10 @@ def _finished_elsewhere(out: Path, trial: Trial) -> bool:
 
 
 def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
+    """SIGTERM/SIGHUP end the sweep like Ctrl-C, with 128 + their number as the exit code."""
+    from ..errors import Interrupted
+
+    raise Interrupted(f"stopped by {signal.Signals(signum).name}", signum)
 
 
 def run_trials(plan: Plan, out: Path, trials: list[Trial], workers: int, display, cores: int | None = None) -> list[dict]:
