@@ -14,3 +14,18 @@ optimizer: adam
 metrics: [accuracy]
 train: {epochs: 2, batch_size: 16}
 """
+
+# one epoch of xor on the whole set: the smallest real run, for sweeps of a few trials
+XOR = """\
+seed: 0
+data: {name: xor}
+model:
+  input_shape: [2]
+  layers:
+    - {type: dense, units: 4, activation: tanh}
+    - {type: dense, units: 2, activation: softmax}
+loss: sparse_categorical_crossentropy
+optimizer: {type: adam, lr: 0.05}
+metrics: [accuracy]
+train: {epochs: 1, batch_size: full}
+"""

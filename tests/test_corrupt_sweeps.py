@@ -11,19 +11,8 @@ import shutil
 
 import pytest
 
-XOR = """\
-seed: 0
-data: {name: xor}
-model:
-  input_shape: [2]
-  layers:
-    - {type: dense, units: 4, activation: tanh}
-    - {type: dense, units: 2, activation: softmax}
-loss: sparse_categorical_crossentropy
-optimizer: {type: adam, lr: 0.05}
-metrics: [accuracy]
-train: {epochs: 1, batch_size: full}
-"""
+from sample_configs import XOR
+
 GRID = ("--grid", "optimizer.lr=0.1,0.01")
 
 

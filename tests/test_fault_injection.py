@@ -19,7 +19,7 @@ from nntrain.errors import RunError
 from nntrain.runs import folder
 from nntrain.sweep import board, runner
 
-from sample_configs import SPIRALS
+from sample_configs import SPIRALS, XOR
 
 # the modules that open files for writing: the run folder, and the sweep's trial logs and trials.jsonl
 WRITERS = (folder, runner, board)
@@ -145,21 +145,6 @@ def test_every_failing_write_is_one_error_line_and_the_run_resumes_bit_exactly(s
         else:
             assert run_files(run) == [], (k, run_files(run))
         assert not list(run.glob(".*.tmp-*")), k
-
-
-XOR = """\
-seed: 0
-data: {name: xor}
-model:
-  input_shape: [2]
-  layers:
-    - {type: dense, units: 4, activation: tanh}
-    - {type: dense, units: 2, activation: softmax}
-loss: sparse_categorical_crossentropy
-optimizer: {type: adam, lr: 0.05}
-metrics: [accuracy]
-train: {epochs: 1, batch_size: full}
-"""
 
 
 def assert_sweep_folder_reads_back(cli, out) -> None:
