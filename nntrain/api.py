@@ -80,7 +80,7 @@ def setup(cfg: Config, arrays: tuple | None = None) -> Setup:
         raise RunError("this run was trained on arrays in memory (nntrain.fit(cfg, x=..., y=...)); "
                        "give them again: nntrain.resume(run_dir, x=..., y=...)")
     else:
-        splits = load_splits(cfg.data, input_shape=shape, seed=cfg.seed, dtype=dtype)
+        splits = load_splits(cfg.data, input_shape=shape, seed=cfg.seed, dtype=dtype, inputs=cfg.model.inputs)
     if cfg.model.input_shape is None:  # inferred from the data: saved in the run's config.yaml,
         cfg.model.input_shape = list(splits.train.x.shape[1:])  # so eval/predict/export can build the model
     model = build_model(cfg.model.layers, cfg.model.input_shape, dtype=dtype, seed=cfg.seed, inputs=cfg.model.inputs)
@@ -445,7 +445,7 @@ def data_report(cfg: Config) -> dict:
     the columns of a CSV with their kind, missing cells, categories and fill, the class balance
     and the width of the encoded input (tabular.data_report)."""
     splits = load_splits(cfg.data, input_shape=cfg.model.input_shape and tuple(cfg.model.input_shape),
-                         seed=cfg.seed, dtype=cfg.model.dtype)
+                         seed=cfg.seed, dtype=cfg.model.dtype, inputs=cfg.model.inputs)
     header = target = None
     if (splits.tabular is None and splits.sequence is None and cfg.data.train is not None
             and cfg.data.train.lower().endswith((".csv", ".csv.gz"))):

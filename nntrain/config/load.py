@@ -412,7 +412,7 @@ def validate(cfg: Config) -> None:
 
     check_sequences(cfg)  # data.text, data.window
     check_wiring(cfg.model.layers, cfg.model.inputs)  # a graph's names and inputs, before any shape is known
-    if cfg.model.inputs is not None:
+    if cfg.model.inputs is not None or d.inputs is not None:
         _check_inputs(cfg)
     if cfg.model.input_shape is not None:
         build_model(cfg.model.layers, cfg.model.input_shape, cfg.model.dtype, cfg.seed, inputs=cfg.model.inputs)
@@ -420,12 +420,18 @@ def validate(cfg: Config) -> None:
 
 def _check_inputs(cfg: Config) -> None:
     """Several model inputs: the data is an .npz holding an array x_<name> for each (packed side
-    by side into one x by the reader), and model.input_shape is that packed width."""
+    by side into one x by the reader), or a CSV whose column groups data.inputs names
+    (data/column_groups.py); model.input_shape is the packed width."""
     import math
     import zipfile
 
     import numpy as np
 
+    d = cfg.data
+    if d.inputs is not None:
+        from ..data.column_groups import check_config
+
+        check_config(cfg)
     inputs = cfg.model.inputs
     width = [sum(math.prod(s) for s in inputs.values())]
     if cfg.model.input_shape is None:
@@ -433,14 +439,18 @@ def _check_inputs(cfg: Config) -> None:
     elif cfg.model.input_shape != width:
         raise ConfigError(f"with model.inputs the input is their values side by side, {width}; leave "
                           f"model.input_shape out", "model.input_shape")
-    d = cfg.data
+    if d.inputs is not None:  # CSV column groups: their widths are checked once the data is encoded
+        return
     if d.train is None:
         raise ConfigError("several inputs are read from an .npz file with an array x_<name> per input: "
-                          "give data.train: FILE.npz", "model.inputs")
+                          "give data.train: FILE.npz (or a CSV, with data.inputs: {name: [columns]})", "model.inputs")
     for part in ("train", "test"):
         path = getattr(d, part)
         if path is None:
             continue
+        if path.lower().endswith((".csv", ".csv.gz")):
+            raise ConfigError(f"data.{part} is a CSV: give each input its columns, data.inputs: "
+                              f"{{{', '.join(f'{n}: [columns]' for n in inputs)}}}", "model.inputs")
         if not path.lower().endswith(".npz"):
             raise ConfigError(f"several inputs are read from an .npz file with an array x_<name> per input, "
                               f"but data.{part} is {path}", "model.inputs")

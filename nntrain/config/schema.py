@@ -248,6 +248,9 @@ class DataConfig:
                               "of a CSV read as typed columns, false otherwise (see README, Tabular CSVs)")
     columns: dict | None = option(None, optional(mapping), "per-column kind and missing-value fill of a CSV, e.g. "
                                   "{sex: category, age: {kind: numeric, fill: median, indicator: true}, id: ignore}")
+    inputs: dict | None = option(None, optional(mapping), "several model inputs from a CSV: {input name: [columns]}, "
+                                 "each group encoded as typed columns into the model input of that name "
+                                 "(model.inputs); a column no group lists is ignored (see README, Graphs)")
     na_values: list = option(check=string_list, factory=lambda: ["", "NA", "N/A", "NaN", "null", "?"],
                              doc="CSV cells that mean a missing value")
     max_categories: int = option(50, integer(2), "a category column with more values keeps the most frequent "
@@ -296,7 +299,8 @@ class ModelConfig:
     input_shape: list | None = option(None, optional(shape), "shape of one sample, e.g. [784]; default: from the data")
     dtype: str = option("float32", choice("float32", "float64"), "dtype of parameters and activations")
     inputs: dict | None = option(None, optional(input_shapes), "several named inputs {name: shape}, read from an "
-                                 ".npz's arrays x_<name>; layers list them in inputs: (see README, Graphs)")
+                                 ".npz's arrays x_<name> or a CSV's column groups (data.inputs); layers list them "
+                                 "in inputs: (see README, Graphs)")
 
 
 monitor_mode = choice("auto", "min", "max")

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import DataError
+from . import column_groups, sequences, tabular
 from .builtin import DATASETS
 from .dataset import Dataset, float_dtype
 from .ondisk import is_disk_array
-from . import sequences, tabular
 from .readers import NotNumeric, read_file
 from .tabular import Tabular
 
@@ -187,10 +187,12 @@ def _numeric_files(train_path, test_path, target, dt, mmap="auto",
                    if test_path is not None else None)
 
 
-def _tabular_splits(cfg, input_shape, seed: int, dt, table=None) -> Splits:
+def _tabular_splits(cfg, input_shape, seed: int, dt, table=None, inputs=None) -> Splits:
     """Splits of a CSV read as typed columns; `table`: the RawTable of data.train or data.test
-    when read_csv already read its cells."""
+    when read_csv already read its cells; `inputs`: model.inputs, whose shapes data.inputs fills."""
     train, val, test, prep = tabular.load_tabular(cfg, seed, dt, validation_indices, table)
+    if prep.groups is not None and inputs is not None:
+        column_groups.check_widths(prep, inputs)
     if input_shape is not None and tuple(input_shape) != (prep.width,):
         raise DataError(f"the encoded CSV has {prep.width} features ({', '.join(prep.features[:6])}"
                         f"{', ...' if prep.width > 6 else ''}) but model.input_shape is {list(input_shape)}")
@@ -205,8 +207,9 @@ def _sequence_splits(cfg, input_shape, seed: int, dt) -> Splits:
     return Splits(train, val, test, mean, std, sequence=seq)
 
 
-def load_splits(cfg, *, input_shape=None, seed: int = 0, dtype: str = "float32") -> Splits:
-    """train / val / test Datasets of the `data:` config section, shaped for the model.
+def load_splits(cfg, *, input_shape=None, seed: int = 0, dtype: str = "float32", inputs=None) -> Splits:
+    """train / val / test Datasets of the `data:` config section, shaped for the model; `inputs`:
+    model.inputs {name: shape}, checked against the CSV column groups of data.inputs.
 
     Order: read (built-in or files) -> dtype -> limit -> reshape to input_shape -> validation
     split (seeded shuffle) -> standardize with train statistics.
@@ -239,9 +242,9 @@ def load_splits(cfg, *, input_shape=None, seed: int = 0, dtype: str = "float32")
             files = None if tabular.wanted(cfg) else _numeric_files(train_path, test_path, target, dt, mmap,
                                                                      getattr(cfg, "weight", None))
         except NotNumeric as exc:  # text or missing cells: typed columns, from the cells already read
-            return _tabular_splits(cfg, input_shape, seed, dt, exc.table)
-        if files is None:  # data.columns: typed columns, fitted on the train split
-            return _tabular_splits(cfg, input_shape, seed, dt)
+            return _tabular_splits(cfg, input_shape, seed, dt, exc.table, inputs)
+        if files is None:  # data.columns or data.inputs: typed columns, fitted on the train split
+            return _tabular_splits(cfg, input_shape, seed, dt, inputs=inputs)
         train, test = files
         test_source = str(test_path)
     else:

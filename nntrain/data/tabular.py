@@ -11,7 +11,8 @@ Encoded features, column by column in file order: a numeric column is one featur
 z-scored when standardized); a boolean one is one 0/1 feature (true/yes = 1); a category is one
 0/1 feature per category kept (sorted by name), plus "other" when rare ones were folded. A
 category the training split never had encodes as all zeros (or as "other" when the column has
-that bucket). `indicator: true` adds a 0/1 "<name>_missing" feature after the column's.
+that bucket). `indicator: true` adds a 0/1 "<name>_missing" feature after the column's. With
+data.inputs the features are then reordered by model input (data/column_groups.py).
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, DataError, did_you_mean
+from . import column_groups
 from .dataset import float_dtype
 from .readers import RawTable
 from .weights import check_weights
@@ -296,10 +298,14 @@ class Tabular:
     columns: list[Column]
     na_values: list[str]
     ignored: list[str] = field(default_factory=list)
+    groups: dict[str, list[str]] | None = None  # data.inputs {input: [columns]}: packed by input (column_groups)
 
     @property
     def features(self) -> list[str]:
-        return [f for c in self.columns for f in c.features()]
+        names = [f for c in self.columns for f in c.features()]
+        if self.groups is None:
+            return names
+        return [names[i] for i in column_groups.feature_order(self.columns, self.groups)]
 
     @property
     def width(self) -> int:
@@ -319,7 +325,7 @@ class Tabular:
             w = len(c.features())
             c.encode(table, j, self.na_values, x[:, at:at + w], where)
             at += w
-        return x.astype(dt)
+        return (x if self.groups is None else x[:, column_groups.feature_order(self.columns, self.groups)]).astype(dt)
 
     def targets(self, table: RawTable, dtype="float32", where: str = "") -> np.ndarray:
         """y (n,) of raw rows: int64 labels (classes or integers) or floats."""
@@ -357,15 +363,17 @@ class Tabular:
 
     def to_json(self) -> dict:
         return {"target": asdict(self.target), "na_values": list(self.na_values), "ignored": list(self.ignored),
-                "width": self.width, "features": self.features, "columns": [asdict(c) for c in self.columns]}
+                "width": self.width, "features": self.features, "columns": [asdict(c) for c in self.columns],
+                **({} if self.groups is None else {"groups": self.groups})}
 
     @classmethod
     def from_json(cls, d: dict, source: str) -> "Tabular":
         try:
             # files of runs before data.scale_target moved to model.npz hold target mean/std: null
             target = {k: v for k, v in d["target"].items() if k not in ("mean", "std") or v is not None}
-            return cls(Target(**target), [Column(**c) for c in d["columns"]], list(d["na_values"]),
-                       list(d.get("ignored", [])))
+            columns = [Column(**c) for c in d["columns"]]
+            return cls(Target(**target), columns, list(d["na_values"]), list(d.get("ignored", [])),
+                       column_groups.saved_groups(d.get("groups"), [c.name for c in columns], source))
         except (KeyError, TypeError, AttributeError) as exc:
             raise DataError(f"{source}: not nntrain preprocessing (its 'tabular' entry is damaged: {exc})") from None
 
@@ -498,7 +506,7 @@ def source_note(path) -> str:
 
 def wanted(cfg) -> bool:
     """Whether the `data:` section asks for typed columns whatever the cells hold."""
-    return bool(getattr(cfg, "columns", None))
+    return bool(getattr(cfg, "columns", None) or getattr(cfg, "inputs", None))
 
 
 def raw_tables(cfg, seed: int, split, table: RawTable | None = None) -> tuple[RawTable, RawTable | None]:
@@ -575,6 +583,10 @@ def load_tabular(cfg, seed: int, dtype, split, table: RawTable | None = None) ->
     train_t, w_all = take_weights(train_t, weight, na, required=True)
     test_t, w_test = take_weights(test_t, weight, na)
     name = train_t.header[target_index(train_t, target)]
+    groups = column_groups.parse(cfg.inputs) if getattr(cfg, "inputs", None) else None
+    if groups:  # data.inputs: a column that no group lists is ignored
+        column_groups.check_header(groups, train_t.header, name, None, train_t.path)
+        specs = column_groups.others_ignored(groups, train_t.header, name, specs)
     kinds = infer_kinds(train_t, name, specs, na)
     target = fit_target(train_t, name, kinds[name], na)
     train_idx, val_idx = split(len(train_t), getattr(cfg, "validation_split", 0.0) or 0.0, seed)
@@ -582,7 +594,7 @@ def load_tabular(cfg, seed: int, dtype, split, table: RawTable | None = None) ->
     prep = fit(train_t.take(train_idx), kinds, target, specs, na, standardize=standardize in (True, "auto"),
                max_categories=getattr(cfg, "max_categories", MAX_CATEGORIES) or MAX_CATEGORIES,
                fold_rare=getattr(cfg, "fold_rare", True))
-    classes = prep.target.classes
+    prep.groups, classes = groups, prep.target.classes
 
     def encode(table, w, where=""):
         if table is None:

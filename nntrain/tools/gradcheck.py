@@ -188,7 +188,7 @@ def check_config(cfg, samples: int = 4, max_entries: int | None = 50, seed: int 
     shape = tuple(cfg.model.input_shape) if cfg.model.input_shape else None
     # load in the config's dtype (converting all of MNIST to float64 takes seconds), then
     # take the few samples in float64
-    splits = load_splits(cfg.data, input_shape=shape, seed=cfg.seed, dtype=cfg.model.dtype)
+    splits = load_splits(cfg.data, input_shape=shape, seed=cfg.seed, dtype=cfg.model.dtype, inputs=cfg.model.inputs)
     x = np.ascontiguousarray(splits.train.x[:samples], dtype=np.float64)
     model = build_model(cfg.model.layers, shape or x.shape[1:], dtype="float64", seed=cfg.seed, inputs=cfg.model.inputs)
     if not model.count_params():
