@@ -25,6 +25,13 @@ def csv_config(train: str, test: str | None = None, units: int = 3) -> str:
             f"activation: softmax}}]}}\nloss: sparse_categorical_crossentropy\n")
 
 
+def groups_config(groups: str, inputs: str = "{n: [2], c: [2]}", train: str = "groups.csv") -> str:
+    """A two-input model whose data.inputs are column groups of a CSV (data/column_groups.py)."""
+    return (f"model:\n  inputs: {inputs}\n  layers:\n    - {{type: dense, units: 3, inputs: [n], name: d}}\n"
+            f"    - {{type: concatenate, inputs: [d, c]}}\n    - {{type: dense, units: 2, activation: softmax}}\n"
+            f"loss: sparse_categorical_crossentropy\ndata: {{train: {train}, target: y, inputs: {groups}}}\n")
+
+
 def idx(path: Path, magic: bytes, dims: tuple, body: bytes) -> None:
     path.write_bytes(magic + struct.pack(f">{len(dims)}I", *dims) + body)
 
@@ -52,6 +59,8 @@ def make_files(tmp: Path) -> None:
     (tmp / "ok.csv").write_text("a,b,y\n1,2,0\n1,3,1\n")
     (tmp / "semicolons.csv").write_text("a;b;y\n1;2;0\n1;3;1\n")
     (tmp / "three.csv").write_text("a,b,c,y\n1,2,3,0\n")
+    (tmp / "groups.csv").write_text("a,b,cat,d,y\n1,2,red,5,0\n2,3,blue,6,1\n3,4,red,7,0\n4,5,blue,8,1\n")
+    np.savez(tmp / "groups.npz", x_n=np.zeros((4, 2)), x_c=np.zeros((4, 2)), y=np.array([0, 1, 0, 1]))
     idx(tmp / "magic-images-idx3-ubyte", b"\x00\x01\x08\x03", (2, 2, 2), bytes(8))
     idx(tmp / "magic-labels-idx1-ubyte", b"\x00\x00\x08\x01", (2,), bytes(2))
     idx(tmp / "short-images-idx3-ubyte", b"\x00\x00\x08\x03", (2, 2, 2), bytes(5))
@@ -140,6 +149,26 @@ CASES = [
      "data.standardize: feature 0 of"),
     ("top-k-covers-every-class", csv_config("ok.csv") + "metrics: [{type: top_k_accuracy, k: 3}]\n", [],
      "metrics.0: top_k_accuracy with k=3 counts every sample right: the model has only 3 classes"),
+    ("csv-group-unknown-column", groups_config("{n: [a, bb], c: [cat]}"), [],
+     "data.inputs.n.1: no column 'bb' in groups.csv (did you mean 'b'?); its feature columns: a, b, cat, d"),
+    ("csv-group-column-twice", groups_config("{n: [a, b], c: [cat, a]}"), [],
+     "data.inputs.c.1: column 'a' is already in data.inputs.n; a column feeds one input"),
+    ("csv-group-holds-the-target", groups_config("{n: [a, y], c: [cat]}"), [],
+     "data.inputs.n.1: 'y' is the target column (data.target), which the model predicts"),
+    ("csv-group-empty", groups_config("{n: [a, b], c: []}"), [],
+     "data.inputs.c: lists no columns; an input needs at least one column of the CSV"),
+    ("csv-group-missing", groups_config("{n: [a, b]}"), [],
+     "data.inputs: gives no columns for model input 'c'; each of model.inputs (n, c) needs a group"),
+    ("csv-group-not-a-model-input", groups_config("{n: [a, b], c: [cat], k: [d]}"), [],
+     "data.inputs.k: 'k' is not a model input; model.inputs: n, c"),
+    ("csv-groups-of-an-npz", groups_config("{n: [a, b], c: [cat]}", train="groups.npz"), [],
+     "data.inputs: column groups are columns of a CSV, but data.train is groups.npz"),
+    ("csv-group-wider-than-its-input", groups_config("{n: [a, b], c: [cat]}", inputs="{n: [2], c: [3]}"), [],
+     "data.inputs.c: the columns cat encode to 2 features (cat=blue, cat=red), but model.inputs.c is [3]; "
+     "declare model.inputs.c: [2]"),
+    ("csv-groups-without-model-inputs", groups_config("{n: [a, b]}").replace("  inputs: {n: [2], c: [2]}\n", "")
+     .replace("inputs: [n], ", "").replace("concatenate, inputs: [d, c]", "dense, units: 2"), [],
+     "data.inputs: gives the columns of several named model inputs; declare the inputs and their shapes too"),
 ]
 EXTRA = {"label-out-of-range": "label 7 is outside the model's 3 outputs (valid labels: 0..2)",
          "standardize-overflows-float32": "centred-overflow.npz lies 4.95e+38 from the training mean, beyond the "
