@@ -14,7 +14,8 @@ from .pool import (AvgPool1D, AvgPool2D, GlobalAvgPool1D, GlobalAvgPool2D, Globa
 from .attention import MultiHeadAttention
 from .conv1d import Conv1D
 from .embedding import Embedding, PositionalEmbedding
-from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
+from .lstm import LSTM
+from .recurrent import GRU, Bidirectional, SimpleRNN
 from .smooth import ELU, GELU, SELU, SiLU, Softplus, Swish
 
 

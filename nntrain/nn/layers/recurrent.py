@@ -138,6 +138,59 @@ class Recurrent(Layer):
         return dx
 
 
+    # feature-major helpers (lstm.py): per-step arrays are (rows, n), h is (steps + 1, units, n)
+
+    def _output_cols(self, h: np.ndarray) -> np.ndarray:
+        """The layer's output from feature-major h (steps + 1, units, n), h[0] the initial state."""
+        n = h.shape[2]
+        if not self.return_sequences:
+            y = self._buf("y", (n, self.units))
+            np.copyto(y, h[-1].T)
+            return y
+        y = self._buf("y", (n, h.shape[0] - 1, self.units))
+        np.copyto(y, h[1:].transpose(2, 0, 1))
+        return y
+
+    def _grad_h_cols(self, grad_y, steps: int) -> np.ndarray:
+        """dL/dh_t, feature-major (steps, units, n); only the last step's (1, units, n) without
+        return_sequences (the others are zero)."""
+        if not self.return_sequences:
+            gh = self._buf("dh_out", (1, self.units, grad_y.shape[0]))
+            np.copyto(gh[0], grad_y.T)
+            return gh
+        gh = self._buf("dh_out", (steps, self.units, grad_y.shape[0]))
+        np.copyto(gh, grad_y.transpose(1, 2, 0))
+        return gh
+
+    def _weight_grads_cols(self, xrows, h, dz, wrows, to_keras) -> np.ndarray | None:
+        """From dz (steps, k*units, n), the gate pre-activations' gradients in the layer's internal
+        gate order: fill dW, db = dZ [X 1], dU = dZ H_prev with dZ (k*units, steps*n), X the rows
+        of xrows (steps, n, features + 1, the last column ones), H_prev the rows of h[:-1], each
+        put back in Keras' order by to_keras(rows, units, out); return dL/dx = dZ^T wrows as
+        (n, steps, features) in the input's step order (wrows: kernel^T in the internal order)."""
+        steps, n, f1 = xrows.shape
+        u, k = self.units, dz.shape[1]
+        dz2 = self._buf("dz2", (k, steps, n))
+        np.copyto(dz2, dz.transpose(1, 0, 2))
+        dz2 = dz2.reshape(k, steps * n)
+        gwb = self._buf("gwb", (k, f1))
+        np.matmul(dz2, xrows.reshape(steps * n, f1), out=gwb)      # [dW db]^T = dZ [X 1]
+        to_keras(gwb[:, :-1], u, self.grads["kernel"])
+        to_keras(gwb[:, -1:], u, self.grads["bias"][None])
+        hrows = self._buf("hrows", (steps, n, u))
+        np.copyto(hrows, h[:-1].transpose(0, 2, 1))
+        gu = self._buf("gu", (k, u))
+        np.matmul(dz2, hrows.reshape(steps * n, u), out=gu)         # dU^T = dZ H_prev
+        to_keras(gu, u, self.grads["recurrent_kernel"])
+        if not self.need_input_grad:
+            return None
+        dxr = self._buf("dxr", (steps, n, f1 - 1))
+        np.matmul(dz2.T, wrows, out=dxr.reshape(steps * n, f1 - 1))  # dX = dZ^T W^T
+        dx = self._buf("dx", (n, steps, f1 - 1))
+        np.copyto(dx, (dxr[::-1] if self.go_backwards else dxr).transpose(1, 0, 2))
+        return dx
+
+
 @LAYERS.register("simple_rnn")
 class SimpleRNN(Recurrent):
     """Fully connected recurrence h_t = tanh(x_t W + h_{t-1} U + b): (n, steps, features) ->
@@ -182,102 +235,6 @@ class SimpleRNN(Recurrent):
             dh += gh[t]
             dz[t] *= dh                   # dL/da_t = dh_t (1 - h_t^2)
             np.matmul(dz[t], u_t, out=dh)  # carried to h_{t-1}
-        return self._weight_grads(xt, h, dz, dz)
-
-
-@LAYERS.register("lstm")
-class LSTM(Recurrent):
-    """Long short-term memory (Hochreiter & Schmidhuber 1997), Keras' gate order i, f, c, o:
-    (n, steps, features) -> (n, units), or (n, steps, units) with return_sequences.
-
-    Args:
-        units: size of the hidden and cell states.
-        return_sequences: output every step's h (n, steps, units), not only the last.
-        go_backwards: read the steps last to first (outputs come in that order too).
-        kernel_initializer: initializer of kernel (features, 4*units).
-        recurrent_initializer: initializer of recurrent_kernel (units, 4*units).
-        bias_initializer: initializer of bias (4*units,).
-        unit_forget_bias: start the forget gate's bias at 1 (Keras' default; Jozefowicz et al. 2015).
-    """
-
-    gates = 4
-
-    def __init__(self, units: int, return_sequences: bool = False, go_backwards: bool = False,
-                 kernel_initializer: str = "glorot_uniform", recurrent_initializer: str = "orthogonal",
-                 bias_initializer: str = "zeros", unit_forget_bias: bool = True):
-        super().__init__(units, return_sequences, go_backwards, kernel_initializer, recurrent_initializer,
-                         bias_initializer)
-        self.unit_forget_bias = _check_bool("unit_forget_bias", unit_forget_bias)
-
-    def _build(self, input_shape, rng):
-        out = super()._build(input_shape, rng)
-        if self.unit_forget_bias:
-            self.params["bias"][self.units:2 * self.units] = 1.0
-        return out
-
-    def forward(self, x, training=False):
-        xt, xw = self._input_product(x)
-        steps, n = xt.shape[:2]
-        u = self.units
-        h = self._buf("h", (steps + 1, n, u))
-        c = self._buf("c", (steps + 1, n, u))
-        a = self._buf("a", (steps, n, 4 * u))   # activated gates i, f, c~, o
-        tc = self._buf("tc", (steps, n, u))     # tanh(c_t)
-        h[0] = 0.0
-        c[0] = 0.0
-        rk = self.params["recurrent_kernel"]
-        ig = self._buf("ig", (n, u))
-        for t in range(steps):
-            at = a[t]
-            np.matmul(h[t], rk, out=at)
-            at += xw[t]
-            sigmoid(at[:, :2 * u], at[:, :2 * u])
-            np.tanh(at[:, 2 * u:3 * u], out=at[:, 2 * u:3 * u])
-            sigmoid(at[:, 3 * u:], at[:, 3 * u:])
-            np.multiply(at[:, u:2 * u], c[t], out=c[t + 1])          # f c_{t-1}
-            np.multiply(at[:, :u], at[:, 2 * u:3 * u], out=ig)       # + i c~
-            c[t + 1] += ig
-            np.tanh(c[t + 1], out=tc[t])
-            np.multiply(at[:, 3 * u:], tc[t], out=h[t + 1])          # h_t = o tanh(c_t)
-        self._cache = (xt, h, c, a, tc)
-        return self._output(h)
-
-    def backward(self, grad_y):
-        xt, h, c, a, tc = self._cached()
-        steps, n = xt.shape[:2]
-        u = self.units
-        gh = self._grad_h(grad_y, steps)
-        dz = self._buf("dz", (steps, n, 4 * u))
-        dh = self._buf("dh", (n, u))
-        dc = self._buf("dc", (n, u))
-        tmp = self._buf("tmp", (n, u))
-        dh.fill(0.0)
-        dc.fill(0.0)
-        rk_t = self.params["recurrent_kernel"].T
-        # what does not depend on the carried dh, dc, for all steps at once: with
-        # dc_t = dc_{t+1} f_{t+1} + dh_t o_t (1 - tanh(c_t)^2),
-        # dz_i = dc_t c~ i (1 - i)   dz_f = dc_t c_{t-1} f (1 - f)   dz_c~ = dc_t i (1 - c~^2)
-        # dz_o = dh_t tanh(c_t) o (1 - o)
-        i, f, g, o = a[..., :u], a[..., u:2 * u], a[..., 2 * u:3 * u], a[..., 3 * u:]
-        coef = self._buf("coef", (steps, n, 4, u))
-        np.multiply(g, i * (1.0 - i), out=coef[:, :, 0])
-        np.multiply(c[:-1], f * (1.0 - f), out=coef[:, :, 1])
-        np.multiply(i, 1.0 - g * g, out=coef[:, :, 2])
-        np.multiply(tc, o * (1.0 - o), out=coef[:, :, 3])
-        dtc = self._buf("dtc", (steps, n, u))  # d h_t / d c_t = o (1 - tanh(c_t)^2)
-        np.multiply(tc, tc, out=dtc)
-        np.subtract(1.0, dtc, out=dtc)
-        dtc *= o
-        dz4 = dz.reshape(steps, n, 4, u)
-        for t in range(steps - 1, -1, -1):
-            dh += gh[t]
-            if t < steps - 1:
-                dc *= f[t + 1]                                       # from c_{t+1}
-            np.multiply(dh, dtc[t], out=tmp)
-            dc += tmp
-            np.multiply(dc[:, None, :], coef[t, :, :3], out=dz4[t, :, :3])   # i, f, c~
-            np.multiply(dh, coef[t, :, 3], out=dz4[t, :, 3])                 # o
-            np.matmul(dz[t], rk_t, out=dh)                                   # to h_{t-1}
         return self._weight_grads(xt, h, dz, dz)
 
 
