@@ -142,16 +142,14 @@ def check_header(groups: dict[str, list[str]], header: list[str], target, weight
                 raise ConfigError(f"{c!r} is the weight column (data.weight), not a feature", k)
 
 
-def others_ignored(groups: dict[str, list[str]], header: list[str], target: str, specs: dict) -> dict:
-    """data.columns with every column that no group lists (nor the target) declared `ignore`:
-    the preprocessing then neither reads nor fits it."""
-    from .tabular import ColumnSpec
-
+def others_ignored(groups: dict[str, list[str]], header: list[str], target: str, specs: dict, ignore) -> dict:
+    """data.columns with every column that no group lists (nor the target) given the spec
+    `ignore` (tabular's ColumnSpec(kind="ignore")): the preprocessing then neither reads nor fits it."""
     grouped = {c for cols in groups.values() for c in cols}
     out = dict(specs)
     for h in header:
         if h != target and h not in grouped:
-            out[h] = ColumnSpec(kind="ignore")
+            out[h] = ignore
     return out
 
 

@@ -586,7 +586,7 @@ def load_tabular(cfg, seed: int, dtype, split, table: RawTable | None = None) ->
     groups = column_groups.parse(cfg.inputs) if getattr(cfg, "inputs", None) else None
     if groups:  # data.inputs: a column that no group lists is ignored
         column_groups.check_header(groups, train_t.header, name, None, train_t.path)
-        specs = column_groups.others_ignored(groups, train_t.header, name, specs)
+        specs = column_groups.others_ignored(groups, train_t.header, name, specs, ColumnSpec(kind="ignore"))
     kinds = infer_kinds(train_t, name, specs, na)
     target = fit_target(train_t, name, kinds[name], na)
     train_idx, val_idx = split(len(train_t), getattr(cfg, "validation_split", 0.0) or 0.0, seed)
