@@ -276,3 +276,19 @@ def test_time_rejects_bad_counts(cli, write, flag, value):
     result = cli("time", write("s.yaml", SPIRALS), flag, value)
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: {flag} must be an integer >= 1")
+
+
+def test_the_workspace_keeps_the_full_and_the_last_batch_buffers_without_reallocating():
+    from nntrain.nn.workspace import Workspace
+
+    ws = Workspace()
+    full, last = ws.get("y", (32, 4), np.float32), ws.get("y", (24, 4), np.float32)
+    assert full is not last and last.shape == (24, 4)
+    for _ in range(3):  # epoch after epoch: 32, ..., 32, 24
+        assert ws.get("y", (32, 4), np.float32) is full
+        assert ws.get("y", [24, 4], np.float32) is last  # a list shape finds the array too
+    assert ws.get("y", (24, 4), np.float64) is not last  # another dtype is another array
+    assert ws.arange(5, step=3).tolist() == [0, 3, 6, 9, 12]
+    assert ws.arange(2, step=3).tolist() == [0, 3]
+    zeros = ws.zeros((2, 3), np.float32)
+    assert not zeros.any() and not zeros.flags.writeable and ws.zeros([2, 3], np.float32) is zeros
