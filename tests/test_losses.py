@@ -92,6 +92,24 @@ def test_from_logits_equals_activation_then_loss(name):
     assert np.allclose(plain.grad_logits(p, y), logits.grad(z, y), atol=1e-12)
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("name", FUSED)
+def test_value_and_grad_logits_in_one_call_equal_the_two_calls(name, weighted):
+    """The trainer's one call per step gives the value and the gradient of the separate ones,
+    including probabilities clipped at the bounds (their log is log EPS)."""
+    spec, pred, target = CASES[name]
+    loss = build_loss(spec)
+    p = pred()
+    p[0] = 0.0  # a row with zero probabilities: clipped in the value
+    p[0, 0] = 1.0
+    y = loss.prepare_target(target(), p.shape[1:], "float64")
+    w = RNG.uniform(0.5, 2.0, len(p)) if weighted else None
+    value, grad = loss.value_and_grad_logits(p, y, w)
+    grad = grad.copy()  # the loss's buffer, which grad_logits writes again
+    assert value == loss.value(p, y, w)
+    np.testing.assert_array_equal(grad, loss.grad_logits(p, y, w))
+
+
 def test_hand_computed_values():
     p = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1]])
     # -(ln 0.7 + ln 0.8) / 2

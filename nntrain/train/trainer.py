@@ -126,10 +126,16 @@ class Trainer:
         can stop with the parameters intact or skip the batch.
         """
         pred = self.model.forward(xb, training=True)
-        value = self.loss.value(pred, yb, wb) + self.model.penalty()
-        if not math.isfinite(value):
-            return value, pred
-        grad = self.loss.grad_logits(pred, yb, wb) if self.fused else self.loss.grad(pred, yb, wb)
+        if self.fused:  # dL/dlogits computed with the value: nothing is updated from it before the check
+            value, grad = self.loss.value_and_grad_logits(pred, yb, wb)
+            value += self.model.penalty()
+            if not math.isfinite(value):
+                return value, pred
+        else:
+            value = self.loss.value(pred, yb, wb) + self.model.penalty()
+            if not math.isfinite(value):
+                return value, pred
+            grad = self.loss.grad(pred, yb, wb)
         self.model.backward(grad, skip_last=self.fused)
         self.optimizer.step(self.model.param_groups())
         return value, pred

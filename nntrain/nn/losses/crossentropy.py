@@ -1,92 +1,13 @@
-"""Losses: `value(pred, target, w)` (mean over the batch) and `grad(pred, target, w)` = dL/dpred.
-
-Sample weights w (n,) >= 0 (a weight column, class weights) make the mean a weighted one:
-
-    L = sum_i w_i l_i / sum_i w_i        dL/dpred_i = (w_i / sum_j w_j) dl_i/dpred_i
-
-where l_i is sample i's loss (its mean over the outputs for binary cross-entropy, mse and
-mae). Dividing by the sum of the weights rather than by n (Keras' choice) keeps the loss a mean:
-weights of one give the plain mean, scaling every weight by c changes nothing (so the learning
-rate need not follow the weights' units), and a weight of 2 is exactly the sample listed twice in
-the batch. It is PyTorch's `reduction="mean"` with class weights and numpy's / scikit-learn's
-`np.average(l, weights=w)`. A batch whose weights are all zero has L = 0 and no gradient.
-w=None is the unweighted code path, untouched.
-
-Cross-entropy after a softmax (or binary cross-entropy after a sigmoid) is fused: the model
-skips the output layer's Jacobian and asks the loss for dL/dlogits = (p - y) / n directly
-(`grad_logits`), which is both cheaper and numerically stable. With `from_logits: true` the
-network ends without the activation and the loss applies it itself.
-"""
+"""The cross-entropies and the KL divergence: losses over class probabilities, fused with
+the softmax (or sigmoid) before them, dL/dz = (p - y) / n."""
 from __future__ import annotations
 
 import numpy as np
 
-from ..errors import DataError
-from .registry import LOSSES
-from .workspace import Workspace
-
-EPS = 1e-7  # probabilities are clipped to [EPS, 1 - EPS] before the log, as Keras does
-
-
-class Loss:
-    # registry name of the output activation whose Jacobian grad_logits folds in
-    fuses_with: str | None = None
-    # what the model's last layer must output: "probabilities" ([0, 1]) or anything
-    classification = False
-
-    def __init__(self, from_logits: bool = False):
-        if not isinstance(from_logits, bool):
-            raise ValueError(f"from_logits must be true or false, got {from_logits!r}")
-        self.from_logits = from_logits
-        self._ws = Workspace()
-
-    def get_config(self) -> dict:
-        return {"from_logits": self.from_logits}
-
-    def prepare_target(self, y: np.ndarray, output_shape: tuple[int, ...], dtype="float32") -> np.ndarray:
-        """y converted once, before training, to the dtype and shape `value`/`grad` expect."""
-        y = np.asarray(y)
-        shape = (len(y),) + tuple(output_shape)
-        if y.shape == shape:
-            return y.astype(dtype, copy=False)
-        if y.size == int(np.prod(shape)):
-            return y.reshape(shape).astype(dtype, copy=False)
-        raise DataError(
-            f"targets have shape {y.shape[1:]} per sample but the model outputs {tuple(output_shape)}"
-        )
-
-    def value(self, pred: np.ndarray, target: np.ndarray, w: np.ndarray | None = None) -> float:
-        raise NotImplementedError
-
-    def grad(self, pred: np.ndarray, target: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
-        raise NotImplementedError
-
-    def grad_logits(self, probs: np.ndarray, target: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
-        """dL/dz where probs = activation(z) and activation is `fuses_with`."""
-        raise NotImplementedError(f"{type(self).__name__} has no fused gradient")
-
-    def _out(self, key: str, like: np.ndarray) -> np.ndarray:
-        return self._ws.get(key, like.shape, like.dtype)
-
-    def _share(self, w: np.ndarray, like: np.ndarray) -> np.ndarray:
-        """w_i / sum(w) (n,) in like's dtype: each sample's share of L (all 0 if sum(w) = 0)."""
-        wn = self._ws.get("wn", w.shape, like.dtype)
-        total = float(np.add.reduce(w, dtype=np.float64))
-        if total > 0:
-            np.divide(w, total, out=wn)
-        else:
-            wn.fill(0.0)
-        return wn
-
-    @staticmethod
-    def _column(wn: np.ndarray, like: np.ndarray) -> np.ndarray:
-        """wn (n,) as (n, 1, ...), to broadcast over like (n, ...)."""
-        return wn.reshape(wn.shape + (1,) * (like.ndim - 1))
-
-    def _row_sums(self, a: np.ndarray) -> np.ndarray:
-        """sum over each sample's entries of a (n, ...) -> (n,), into a reused buffer."""
-        n = len(a)
-        return np.add.reduce(a.reshape(n, -1), axis=1, out=self._ws.get("rows", (n,), a.dtype))
+from ...errors import DataError
+from ..registry import LOSSES
+from ..workspace import Workspace
+from .base import EPS, Loss
 
 
 def _log_softmax_parts(ws: Workspace, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -179,6 +100,22 @@ class SparseCategoricalCrossentropy(Loss):
         if w is not None:
             return -float(np.dot(self._share(w, pred), picked))  # -sum_i (w_i / sum w) log p[i, y_i]
         return -float(np.add.reduce(picked)) / len(picked)
+
+    def value_and_grad_logits(self, probs, target, w=None):
+        if self.label_smoothing or self.from_logits or w is not None:
+            return super().value_and_grad_logits(probs, target, w)
+        # the flat indices i * C + y_i once for both: L = -mean log clip(p[i, y_i]) and
+        # dL/dz = (p - onehot(y)) / n, with p[i, y_i] gathered into a buffer (no new array)
+        n = len(target)
+        picks = self._picks(probs, target)
+        picked = probs.reshape(-1).take(picks, out=self._ws.get("picked", (n,), probs.dtype), mode="clip")
+        np.maximum(picked, EPS, out=picked)
+        np.minimum(picked, 1.0 - EPS, out=picked)
+        np.log(picked, out=picked)
+        g = self._out("gz", probs)
+        np.multiply(probs, 1.0 / n, out=g)
+        g.reshape(-1)[picks] -= 1.0 / n
+        return -float(np.add.reduce(picked)) / n, g
 
     def grad(self, pred, target, w=None):
         if self.label_smoothing:
@@ -358,195 +295,6 @@ class BinaryCrossentropy(Loss):
         return g
 
 
-@LOSSES.register("mse")
-class MeanSquaredError(Loss):
-    """mean((pred - y)^2) over every output; dL/dpred = 2 (pred - y) / size."""
-
-    def __init__(self):
-        super().__init__(from_logits=False)
-
-    def get_config(self):
-        return {}
-
-    def value(self, pred, target, w=None):
-        d = self._out("d", pred)
-        np.subtract(pred, target, out=d)
-        if w is None:
-            return float(np.vdot(d, d) / d.size)
-        np.multiply(d, d, out=d)  # l_i = mean_k d_ik^2; L = sum_i (w_i / sum w) l_i
-        return float(np.dot(self._share(w, pred), self._row_sums(d))) * len(d) / d.size
-
-    def grad(self, pred, target, w=None):
-        g = self._out("g", pred)
-        np.subtract(pred, target, out=g)
-        if w is None:
-            g *= 2.0 / pred.size
-        else:  # 2 (pred - y) (w_i / sum w) / k
-            g *= self._column(self._share(w, pred), g)
-            g *= 2.0 * len(pred) / pred.size
-        return g
-
-
-@LOSSES.register("mae")
-class MeanAbsoluteError(Loss):
-    """mean(|pred - y|) over every output; dL/dpred = sign(pred - y) / size."""
-
-    def __init__(self):
-        super().__init__(from_logits=False)
-
-    def get_config(self):
-        return {}
-
-    def value(self, pred, target, w=None):
-        if w is None:
-            return float(np.mean(np.abs(pred - target)))
-        d = self._out("d", pred)
-        np.subtract(pred, target, out=d)
-        np.abs(d, out=d)  # l_i = mean_k |d_ik|; L = sum_i (w_i / sum w) l_i
-        return float(np.dot(self._share(w, pred), self._row_sums(d))) * len(d) / d.size
-
-    def grad(self, pred, target, w=None):
-        g = self._out("g", pred)
-        np.subtract(pred, target, out=g)
-        np.sign(g, out=g)
-        if w is None:
-            g *= 1.0 / pred.size
-        else:  # sign(pred - y) (w_i / sum w) / k
-            g *= self._column(self._share(w, pred), g)
-            g *= len(pred) / pred.size
-        return g
-
-
-class _Elementwise(Loss):
-    """A loss that is the mean of e(pred, y) over every output, e given by `_each` and its
-    derivative de/dpred by `_deach`: L = mean(e), dL/dpred = de / size; weighted, sample i's
-    l_i is the mean over its k outputs and dL/dpred_i = (w_i / sum w) de_i / k."""
-
-    def __init__(self):
-        super().__init__(from_logits=False)
-
-    def get_config(self):
-        return {}
-
-    def _each(self, pred, target) -> np.ndarray:
-        raise NotImplementedError
-
-    def _deach(self, pred, target) -> np.ndarray:
-        raise NotImplementedError
-
-    def value(self, pred, target, w=None):
-        each = self._each(pred, target)
-        if w is None:
-            return float(np.mean(each))
-        return float(np.dot(self._share(w, pred), self._row_sums(each))) * len(pred) / pred.size
-
-    def grad(self, pred, target, w=None):
-        g = self._out("g", pred)
-        np.copyto(g, self._deach(pred, target))
-        if w is None:
-            g *= 1.0 / pred.size
-        else:
-            g *= self._column(self._share(w, pred), g)
-            g *= len(pred) / pred.size
-        return g
-
-
-@LOSSES.register("huber")
-class Huber(_Elementwise):
-    """mean of 0.5 d^2 where |d| <= delta, delta (|d| - 0.5 delta) beyond, d = pred - y.
-
-    Quadratic near the target, linear (as mae, so outliers pull with a bounded force) beyond
-    delta; de/dpred = clip(d, -delta, delta). Keras' Huber and PyTorch's HuberLoss.
-
-    Args:
-        delta: where the loss turns from quadratic to linear (> 0).
-    """
-
-    def __init__(self, delta: float = 1.0):
-        if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not delta > 0:
-            raise ValueError(f"delta must be a number > 0, got {delta!r}")
-        super().__init__()
-        self.delta = float(delta)
-
-    def get_config(self):
-        return {"delta": self.delta}
-
-    def _each(self, pred, target):
-        a = np.abs(pred - target)
-        q = np.minimum(a, self.delta)  # 0.5 q^2 + delta (a - q) is both branches at once
-        return 0.5 * q * q + self.delta * (a - q)
-
-    def _deach(self, pred, target):
-        return np.clip(pred - target, -self.delta, self.delta)
-
-
-class _Margin(_Elementwise):
-    """Targets -1/+1 (0/1 labels are mapped to -1/+1, as Keras does); the margin is m = y pred."""
-
-    def __init__(self):
-        super().__init__()
-        # the outputs are raw scores whose decision threshold is 0, as logits are: so accuracy,
-        # the confusion matrix and predict read them (a score > 0 is class 1, not one > 0.5)
-        self.from_logits = True
-
-    def prepare_target(self, y, output_shape, dtype="float32"):
-        y = super().prepare_target(y, output_shape, dtype)
-        values = np.unique(y)
-        name = self.registry_name
-        if not (np.isin(values, (-1.0, 1.0)).all() or np.isin(values, (0.0, 1.0)).all()):
-            raise DataError(f"{name} wants targets -1/1 or 0/1, got values from {y.min():g} to {y.max():g}")
-        if np.isin(values, (0.0, 1.0)).all():
-            y = 2.0 * y - 1.0
-        return y.astype(dtype, copy=False)
-
-
-@LOSSES.register("hinge")
-class Hinge(_Margin):
-    """mean(max(0, 1 - y pred)) for targets y in -1/+1 (or 0/1) and raw scores pred (no sigmoid).
-
-    de/dpred = -y where the margin y pred < 1, else 0 (the subgradient 0 at the kink)."""
-
-    def _each(self, pred, target):
-        return np.maximum(1.0 - target * pred, 0.0)
-
-    def _deach(self, pred, target):
-        return np.where(target * pred < 1.0, -target, 0.0)
-
-
-@LOSSES.register("squared_hinge")
-class SquaredHinge(_Margin):
-    """mean(max(0, 1 - y pred)^2) for targets y in -1/+1 (or 0/1) and raw scores pred.
-
-    de/dpred = -2 y max(0, 1 - y pred): smooth, unlike hinge."""
-
-    def _each(self, pred, target):
-        h = np.maximum(1.0 - target * pred, 0.0)
-        return h * h
-
-    def _deach(self, pred, target):
-        return -2.0 * target * np.maximum(1.0 - target * pred, 0.0)
-
-
-@LOSSES.register("poisson")
-class Poisson(_Elementwise):
-    """mean(pred - y log(pred + 1e-7)) for counts y >= 0 and a positive predicted rate.
-
-    End the model with softplus (or another positive output). It is the Poisson negative
-    log-likelihood without its log(y!) constant, as Keras' poisson; de/dpred = 1 - y / (pred + 1e-7)."""
-
-    def prepare_target(self, y, output_shape, dtype="float32"):
-        y = super().prepare_target(y, output_shape, dtype)
-        if y.size and y.min() < 0:
-            raise DataError(f"poisson wants counts >= 0 as targets, got a minimum of {y.min():g}")
-        return y
-
-    def _each(self, pred, target):
-        return pred - target * np.log(pred + EPS)
-
-    def _deach(self, pred, target):
-        return 1.0 - target / (pred + EPS)
-
-
 @LOSSES.register("kl_divergence")
 class KLDivergence(Loss):
     """mean_i sum_c y_ic log(y_ic / p_ic), target distributions y and predicted p (n, C).
@@ -588,8 +336,3 @@ class KLDivergence(Loss):
 
     def grad_logits(self, probs, target, w=None):
         return CategoricalCrossentropy._grad_logits(self, probs, target, w)
-
-
-def build_loss(spec) -> Loss:
-    """A loss from a name ('mse'), a spec ({'type': ..., 'from_logits': true}) or an instance."""
-    return LOSSES.build(spec)
