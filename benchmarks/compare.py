@@ -154,7 +154,35 @@ def machine() -> str:
         pass
     blas_env = ", ".join(f"{k}={os.environ[k]}" for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
                          if k in os.environ) or "OPENBLAS_CORETYPE unset"
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}, {blas_env}"
+    return (f"{cpu} ({vector_width()}), {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"{platform.system()}, {numpy_blas()}, {blas_env}")
+
+
+def vector_width() -> str:
+    """The widest x86 vector extension the CPU reports (/proc/cpuinfo flags), or the machine."""
+    try:
+        flags = next((line.split(":", 1)[1].split() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.startswith("flags")), [])
+    except OSError:
+        flags = []
+    for flag, name in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"), ("sse4_2", "SSE4.2")):
+        if flag in flags:
+            return name
+    return platform.machine()
+
+
+def numpy_blas() -> str:
+    """numpy's version and its BLAS library, version and kernel (threadpoolctl), read in this
+    process: the systems' processes load the same library with the thread count set."""
+    import numpy as np
+
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return f"numpy {np.__version__} (BLAS: pip install threadpoolctl to name it)"
+    blas = [f"{i['internal_api']} {i['version']}, {i.get('architecture') or '?'} kernel"
+            for i in threadpool_info() if i["user_api"] == "blas"]
+    return f"numpy {np.__version__} ({'; '.join(blas) or 'BLAS not found'})"
 
 
 def load() -> str:
@@ -186,8 +214,8 @@ def checks(rows: list[dict], cnn_rows: list[dict] | None, rss: tuple | None, sta
     """(acceptance point, passed (None: not measured), the numbers)."""
     get = lambda model, b, s: measured(rows + (cnn_rows or []), model, b, s)  # noqa: E731
     out = []
-    for b, limit in ((32, 0.6), (128, 0.75)):
-        n, t, g = get("seed MLP", b, "nntrain"), get("seed MLP", b, "torch"), get("seed MLP", b, "gemm")
+    for b, limit in ((32, 0.45), (128, 0.65)):  # issue 19's targets
+        n, t, h = get("seed MLP", b, "nntrain"), get("seed MLP", b, "torch"), get("seed MLP", b, "numpy")
         if n and t:
             ratio = n["median"] / t["median"]
             out.append((f"seed MLP batch {b}: nntrain <= {limit} x PyTorch", ratio <= limit,
@@ -199,16 +227,24 @@ def checks(rows: list[dict], cnn_rows: list[dict] | None, rss: tuple | None, sta
                         + ("" if epochs == 5 else "; acceptance needs --epochs 5")))
         else:
             out.append((f"seed MLP batch {b}: nntrain <= {limit} x PyTorch", None, "PyTorch not measured"))
-        if n and g:
-            ratio = n["median"] / g["median"]
-            out.append((f"seed MLP batch {b}: nntrain within 2.5 x the GEMM-only bound", ratio <= 2.5,
-                        f"{n['median']:.3f} / {g['median']:.3f} = {ratio:.2f}"))
+        if n and h:  # the floor of a numpy engine is the hand-written loop (README, Performance)
+            ratio = n["median"] / h["median"]
+            out.append((f"seed MLP batch {b}: nntrain within 1.05 x the hand-written numpy loop", ratio <= 1.05,
+                        f"{n['median']:.3f} / {h['median']:.3f} = {ratio:.2f} (across processes: "
+                        "benchmarks/floor.py pairs epochs in one process, steadier)"))
+        if n and n["test_accuracy"] is not None and epochs == 5:
+            out.append((f"seed MLP batch {b}: test accuracy after 5 epochs >= 0.975", n["test_accuracy"] >= 0.975,
+                        f"{n['test_accuracy']:.4f}"))
     if cnn_rows is None:
-        out.append(("CNN batch 128: nntrain <= 3 x PyTorch", None, "skipped (see above)"))
+        out.append(("CNN batch 128: nntrain <= 0.6 x PyTorch", None, "skipped (see above)"))
     else:
-        n, t = get("CNN", 128, "nntrain"), get("CNN", 128, "torch")
-        out.append(("CNN batch 128: nntrain <= 3 x PyTorch", (n["median"] / t["median"] <= 3) if n and t else None,
-                    f"{n['median']:.2f} / {t['median']:.2f} = {n['median'] / t['median']:.2f}" if n and t else "not measured"))
+        n, t, g = get("CNN", 128, "nntrain"), get("CNN", 128, "torch"), get("CNN", 128, "gemm")
+        out.append(("CNN batch 128: nntrain <= 0.6 x PyTorch", (n["median"] / t["median"] <= 0.6) if n and t else None,
+                    f"{n['median']:.2f} / {t['median']:.2f} = {n['median'] / t['median']:.2f}" if n and t
+                    else "not measured"))
+        out.append(("CNN batch 128: nntrain <= 1.5 x its GEMMs alone", (n["median"] / g["median"] <= 1.5) if n and g
+                    else None, f"{n['median']:.2f} / {g['median']:.2f} = {n['median'] / g['median']:.2f}" if n and g
+                    else "not measured"))
     if rss is not None:
         mb, budget = rss[0], 2 * (N_TRAIN + N_TEST) * N_FEATURES * 4 / 2 ** 20 + 150
         out.append(("peak RSS of nntrain fit configs/mnist_mlp.yaml <= 2 x float32 data + 150 MB", mb <= budget,
@@ -222,14 +258,16 @@ def checks(rows: list[dict], cnn_rows: list[dict] | None, rss: tuple | None, sta
 
 def floor_lines(rows: list[dict]) -> list[str]:
     """What a numpy engine can reach: the hand-written loop against the GEMM bound, and nntrain
-    against the hand-written loop (its own overhead), per batch size."""
+    against each (its own overhead), per model and batch size."""
     out = []
-    for b in sorted({r["batch"] for r in rows}):
-        n, h, g = (measured(rows, "seed MLP", b, s) for s in ("nntrain", "numpy", "gemm"))
-        if n and h and g:
-            out.append(f"batch {b}: hand-written numpy loop / GEMM bound = {h['median']:.3f} / {g['median']:.3f} "
-                       f"= {h['median'] / g['median']:.2f}; nntrain / hand-written numpy loop = "
-                       f"{n['median']:.3f} / {h['median']:.3f} = {n['median'] / h['median']:.2f}")
+    for model, b in sorted({(r["model"], r["batch"]) for r in rows}, key=lambda mb: (mb[0] != "seed MLP", mb)):
+        n, h, g = (measured(rows, model, b, s) for s in ("nntrain", "numpy", "gemm"))
+        parts = [f"{x} / {y} = {p['median']:.3f} / {q['median']:.3f} = {p['median'] / q['median']:.2f}"
+                 for (x, p), (y, q) in ((("nntrain", n), ("GEMMs only", g)),
+                                        (("hand-written numpy loop", h), ("GEMMs only", g)),
+                                        (("nntrain", n), ("hand-written numpy loop", h))) if p and q]
+        if parts:
+            out.append(f"{model} batch {b}: " + "; ".join(parts))
     return out
 
 
@@ -277,12 +315,12 @@ def main(argv=None) -> int:
         cnn_note = ("CNN: skipped: this nntrain has no `conv2d` layer registered (or no configs/mnist_cnn.yaml); "
                     "the CNN comparison runs once the conv2d layers are merged")
     else:
-        cnn_rows = compare(CNN_CONFIG, "CNN", [s for s in systems if s in ("nntrain", "torch")], [128],
+        cnn_rows = compare(CNN_CONFIG, "CNN", [s for s in systems if s in ("nntrain", "torch", "gemm")], [128],
                            a.cnn_epochs, a.cnn_runs or a.runs, a.threads, log)
-    gemm = next((r for r in rows if r["system"] == "gemm" and r.get("blas")), {})
     torch_v = next((r["version"] for r in rows if r["system"] == "torch" and r.get("version")), None)
-    print(f"\nMachine: {machine()}; numpy {gemm.get('numpy', '?')} ({gemm.get('blas', '?')}); "
-          f"PyTorch {torch_v or '-'}; {a.threads} threads each; load average {began} at the start, {load()} at the end.")
+    print(f"\nMachine: {machine()}; PyTorch {torch_v or '-'}; {a.threads} threads each; "
+          f"load average {began} at the start, {load()} at the end.")
+    print(f"Command: python benchmarks/compare.py {' '.join(argv if argv is not None else sys.argv[1:])}".rstrip())
     print(f"Seconds per training epoch: median over {a.runs} alternating runs x {a.epochs} epochs [min-max]; "
           f"test accuracy after {a.epochs} epochs (median over runs).\n")
     print("| model | batch | system | s/epoch | nntrain / system | test accuracy |")
@@ -299,7 +337,7 @@ def main(argv=None) -> int:
     print("\n| acceptance | result | numbers |\n| --- | --- | --- |")
     for name, ok, text in results:
         print(f"| {name} | {'-' if ok is None else 'PASS' if ok else 'FAIL'} | {text} |")
-    floor = floor_lines(rows)
+    floor = floor_lines(rows + (cnn_rows or []))
     if floor:
         print("\nThe floor of a numpy engine (the same step without nntrain's layers, registry and callbacks):")
         for line in floor:

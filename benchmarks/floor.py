@@ -103,8 +103,11 @@ def main(argv=None) -> int:
         seconds = measure(loops(a.config, batch), a.rounds, a.warmup, log)
         results[batch] = {"epoch_seconds": seconds, **summary(seconds)}
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    from compare import machine  # benchmarks/compare.py: CPU, vector width, numpy and its BLAS
+
     print(f"{a.config}: {a.rounds} rounds (after {a.warmup} warm-up) of one epoch per system, "
-          f"{a.threads} BLAS threads; load average {load} at the end\n")
+          f"{a.threads} BLAS threads; load average {load} at the end\nMachine: {machine()}\n"
+          f"Command: python benchmarks/floor.py {' '.join(argv if argv is not None else sys.argv[1:])}\n")
     print("| batch | system or pair | s/epoch or ratio, median [min-max] |\n| --- | --- | --- |")
     for batch, res in results.items():
         for name, (med, lo, hi) in res["seconds"].items():

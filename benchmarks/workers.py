@@ -153,11 +153,18 @@ def sklearn_run(config: str, batch: int, epochs: int) -> dict:
 
 
 def gemm_loop(config: str, batch: int, n_train: int = N_TRAIN) -> "Loop | dict":
-    """An epoch of only the matrix products a dense step needs: x W,
-    dW = x^T g, dx = g W^T (no dx for the first layer), with the model's dense shapes (seed
-    model: five GEMMs), made with the same numpy calls as nntrain's dense layer, which are the
-    fastest found for them, for ceil(n_train / batch) steps; or a dict saying why the model
-    is not covered."""
+    """An epoch of only the matrix products a step needs, for ceil(n_train / batch) steps; or a
+    dict saying why the model is not covered. Per layer with weights, as its forward, dL/dW and
+    dL/dx products (no dL/dx for the first layer):
+
+        dense   y = x W          dW = x^T g          dx = g W^T          x (b, in), W (in, out)
+        conv2d  y = cols K       dK = cols^T g       dcols = g K^T       cols (b*oh*ow, kh*kw*c),
+                                                                         K (kh*kw*c, filters)
+
+    a conv as its im2col GEMM: the window copies, col2im's adds, bias, activations, pooling and
+    the optimizer are left out, so no engine that multiplies matrices this way can be faster.
+    The products are made with the same numpy calls as nntrain's layers, the fastest found for
+    them (seed MLP: five GEMMs; the MNIST CNN: five, plus the dense layer's two)."""
     import numpy as np
 
     from nntrain.config import load_config
@@ -165,28 +172,34 @@ def gemm_loop(config: str, batch: int, n_train: int = N_TRAIN) -> "Loop | dict":
 
     cfg = load_config(config)
     model = Sequential.from_specs(cfg.model.layers, cfg.model.input_shape, cfg.model.dtype, cfg.seed)
-    dense = [layer for layer in model.layers if layer.registry_name == "dense"]
-    if len(dense) != sum(bool(layer.params) for layer in model.layers):
-        return {"skipped": "the GEMM bound covers dense-only models"}
+    weighted = [layer for layer in model.layers if layer.params]
+    if any(layer.registry_name not in ("dense", "conv2d") for layer in weighted):
+        return {"skipped": "the GEMM bound covers dense and conv2d models"}
     rng = np.random.default_rng(0)
     bufs = []
-    for k, layer in enumerate(dense):
-        n_in, n_out = layer.params["W"].shape
-        bufs.append((rng.random((batch, n_in), np.float32), layer.params["W"], np.empty((batch, n_out), np.float32),
-                     rng.random((batch, n_out), np.float32), np.empty((n_in, n_out), np.float32),
-                     None if k == 0 else np.empty((batch, n_in), np.float32)))
+    for k, layer in enumerate(weighted):
+        w = layer.params["W"]
+        if layer.registry_name == "conv2d":
+            oh, ow = layer.output_shape[:2]
+            rows, w = batch * oh * ow, w.reshape(-1, w.shape[-1])
+        else:
+            rows = batch
+        n_in, n_out = w.shape
+        bufs.append((rng.random((rows, n_in), np.float32), w, np.empty((rows, n_out), np.float32),
+                     rng.random((rows, n_out), np.float32), np.empty((n_in, n_out), np.float32),
+                     None if k == 0 else np.empty((rows, n_in), np.float32)))
     steps = math.ceil(n_train / batch)
 
     def one_epoch() -> float:
         start = time.perf_counter()
         for _ in range(steps):
             for x, w, y, g, gw, gx in bufs:
-                np.dot(x, w, out=y)
+                np.matmul(x, w, out=y) if len(x) > batch else np.dot(x, w, out=y)
             for x, w, y, g, gw, gx in reversed(bufs):
                 # the faster of np.dot / np.matmul for x^T g, as nntrain's dense layer picks it
                 (np.matmul if gw.size >= 4096 else np.dot)(x.T, g, out=gw)
                 if gx is not None:
-                    np.dot(g, w.T, out=gx)
+                    (np.matmul if len(x) > batch else np.dot)(g, w.T, out=gx)
         return time.perf_counter() - start
 
     return Loop(one_epoch, n_train=n_train, info={"numpy": np.__version__, "blas": _blas()})
