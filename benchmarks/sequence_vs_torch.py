@@ -353,16 +353,19 @@ def lstm_gemms_step(x, units: int):
     return step
 
 
-def timed(step, steps: int, warmup: int) -> float:
-    """Median seconds of `steps` calls after `warmup` untimed ones."""
+def timed(step, steps: int, warmup: int) -> tuple[float, float]:
+    """(median wall seconds, median CPU seconds of this process) of `steps` calls after `warmup`
+    untimed ones. On a shared machine the CPU time is the steadier of the two with one thread;
+    with two, it also counts threads that spin while they wait."""
     for _ in range(warmup):
         step()
-    times = []
+    wall, cpu = [], []
     for _ in range(steps):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         step()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return statistics.median(wall), statistics.median(cpu)
 
 
 def speed(args) -> dict:
@@ -377,15 +380,20 @@ def speed(args) -> dict:
         if model == "lstm":
             systems["gemms"] = lstm_gemms_step(x, args.units)
         rounds = {name: [] for name in systems}
+        cpu = {name: [] for name in systems}
         for r in range(args.rounds):
             for name, step in systems.items():
-                rounds[name].append(timed(step, args.repeat, args.warmup) * 1e3)
+                wall_s, cpu_s = timed(step, args.repeat, args.warmup)
+                rounds[name].append(wall_s * 1e3)
+                cpu[name].append(cpu_s * 1e3)
             print(f"{model} round {r + 1}/{args.rounds}  " + "  ".join(f"{k} {v[-1]:.2f}" for k, v in rounds.items())
                   + " ms", file=sys.stderr)
         ms = {k: statistics.median(v) for k, v in rounds.items()}
+        cpu_ms = {k: statistics.median(v) for k, v in cpu.items()}
         per_round = [a / b for a, b in zip(rounds["nntrain"], rounds["torch"])]
         results[model] = {"ms_per_step": ms, "ms_per_step_rounds": rounds,
                           "ratio": ms["nntrain"] / ms["torch"], "ratio_rounds": [min(per_round), max(per_round)],
+                          "cpu_ms_per_step": cpu_ms, "cpu_ratio": cpu_ms["nntrain"] / cpu_ms["torch"],
                           "input": list(x.shape)}
         if "gemms" in ms:
             results[model]["gemms_over_torch"] = ms["gemms"] / ms["torch"]
@@ -419,14 +427,17 @@ def main(argv=None) -> int:
     if args.speed:
         out = speed(args)
         print(f"torch {out['torch']}, numpy {out['numpy']}, {args.threads} thread(s), median of {args.rounds} "
-              f"rounds x {args.repeat} steps, load average {' '.join(f'{v:.2f}' for v in out['load_average'])}")
-        print(f"{'model':8} {'nntrain ms':>11} {'torch ms':>9} {'ratio':>6} {'[rounds]':>12}")
+              f"rounds x {args.repeat} steps, load average {' '.join(f'{v:.2f}' for v in out['load_average'])} "
+              f"(at the start), ms per step")
+        print(f"{'model':8} {'nntrain ms':>11} {'torch ms':>9} {'ratio':>6} {'[rounds]':>12}   CPU ms: nntrain, torch, ratio")
         for model, r in out["models"].items():
-            ms = r["ms_per_step"]
+            ms, cpu = r["ms_per_step"], r["cpu_ms_per_step"]
             print(f"{model:8} {ms['nntrain']:11.2f} {ms['torch']:9.2f} {r['ratio']:6.2f}  "
-                  f"[{r['ratio_rounds'][0]:.2f}-{r['ratio_rounds'][1]:.2f}]")
+                  f"[{r['ratio_rounds'][0]:.2f}-{r['ratio_rounds'][1]:.2f}]   "
+                  f"{cpu['nntrain']:.2f} {cpu['torch']:.2f} {r['cpu_ratio']:.2f}")
             if "gemms" in ms:
-                print(f"{'':8} its matrix products alone: {ms['gemms']:.2f} ms = {r['gemms_over_torch']:.2f} x torch")
+                print(f"{'':8} its matrix products alone: {ms['gemms']:.2f} ms = {r['gemms_over_torch']:.2f} x torch"
+                      f" (CPU {cpu['gemms']:.2f} ms)")
         if args.json:
             with open(args.json, "w") as f:
                 json.dump(out, f, indent=1)
