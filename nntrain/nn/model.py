@@ -17,6 +17,29 @@ from .registry import LAYERS
 
 # layer keys that are shorthand for an activation layer placed right after the layer
 ACTIVATION_KEY = "activation"
+# pools that keep the maximum of each window (the gradient goes to one position that attains it)
+MAX_POOLS = ("maxpool2d", "maxpool1d", "global_maxpool2d", "global_maxpool1d")
+
+
+def run_order(layers: list[Layer]) -> list[int]:
+    """The order a stack runs its layers in: as listed, except that a relu followed by a max
+    pool runs after it, on the pooled array (a quarter of the size for 2x2 pools: the conv
+    block's relu was 12% of the MNIST CNN's step).
+
+    Exact, not approximate. relu is monotone, so max_k relu(x_k) = relu(max_k x_k): both are
+    the same float (max and relu round nothing). The gradients are the same too: where the
+    window's maximum m > 0, the positions attaining it are the same in x and in relu(x), so
+    both orders send g to the same one, times relu'(m) = 1; where m <= 0, relu'(m) = 0 and
+    relu(x) is 0 in the whole window, so both send 0."""
+    order = list(range(len(layers)))
+    k = 0
+    while k + 1 < len(order):
+        if layers[order[k]].registry_name == "relu" and layers[order[k + 1]].registry_name in MAX_POOLS:
+            order[k], order[k + 1] = order[k + 1], order[k]
+            k += 2
+        else:
+            k += 1
+    return order
 
 
 def expand_specs(specs: list) -> list[tuple[int, dict]]:
@@ -237,29 +260,31 @@ class Sequential(Model):
         shape, total = self.input_shape, 0
         for k in range(len(self.layers)):
             shape, total = self._build_layer(k, shape, total)
+        self._order = run_order(self.layers)
         if self.layers:
-            self.layers[0].need_input_grad = False
+            self.layers[self._order[0]].need_input_grad = False
+        self._run = [self.layers[i] for i in self._order]
+        self._run_back = self._run[::-1]
         self._finish(shape)
 
     # -- computation --------------------------------------------------------------------
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        for layer in self.layers:
+        for layer in self._run:
             x = layer.forward(x, training)
         return x
 
     def backward(self, grad: np.ndarray, skip_last: bool = False) -> None:
         """Backpropagate dL/d(output) (or dL/d(input of the last layer) when skip_last)."""
-        layers = self.layers[:-1] if skip_last else self.layers
-        for layer in reversed(layers):
+        for layer in self._run_back[1:] if skip_last else self._run_back:
             grad = layer.backward(grad)
         for layer in self._regularized:
             layer.add_penalty_grad()
 
     def outputs(self, x: np.ndarray):
         """(index, layer, output) per layer in the order forward runs them, in inference mode."""
-        for i, layer in enumerate(self.layers):
-            x = layer.forward(x, training=False)
-            yield i, layer, x
+        for i in self._order:
+            x = self.layers[i].forward(x, training=False)
+            yield i, self.layers[i], x
 
 
 def output_activation(model: Model) -> str | None:
