@@ -1,7 +1,7 @@
 """Sequence layers (embedding, conv1d, 1-D and global pools, simple_rnn, lstm, gru, bidirectional,
 multi_head_attention, positional_embedding): hand-computed examples, option variants under
 finite differences, and the config errors. Numpy only; test_layers.py runs the registry-wide
-finite-difference check, benchmarks/sequence_vs_torch.py the comparison with PyTorch."""
+finite-difference check, test_sequence_torch.py the comparison with PyTorch (when torch is installed)."""
 from __future__ import annotations
 
 import math

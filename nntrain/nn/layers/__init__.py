@@ -14,8 +14,10 @@ from .pool import (AvgPool1D, AvgPool2D, GlobalAvgPool1D, GlobalAvgPool2D, Globa
 from .attention import MultiHeadAttention
 from .conv1d import Conv1D
 from .embedding import Embedding, PositionalEmbedding
+from .gru import GRU
 from .lstm import LSTM
-from .recurrent import GRU, Bidirectional, SimpleRNN
+from .recurrent import Bidirectional
+from .simple_rnn import SimpleRNN
 from .smooth import ELU, GELU, SELU, SiLU, Softplus, Swish
 
 

@@ -96,20 +96,14 @@ class LSTM(Recurrent):
         return out
 
     def forward(self, x, training=False):
-        n, steps, f = x.shape
-        u = self.units
+        f, u = x.shape[2], self.units
         k = 4 * u
-        xrows = self._buf("xrows", (steps, n, f + 1))  # [x_t 1] rows, time-major in processing order
-        np.copyto(xrows[..., :f], (x[:, ::-1] if self.go_backwards else x).transpose(1, 0, 2))
-        xrows[..., f] = 1.0
-        xcols = self._buf("xcols", (steps, f + 1, n))  # the same, feature-major per step
-        np.copyto(xcols, xrows.transpose(0, 2, 1))
-        wb = self._buf("wb", (k, f + 1))               # [Ws bs], internal gate order, scaled
+        wb = self._buf("wb", (k, f + 1))                # [Ws bs], internal gate order, scaled
         gates_rows(self.params["kernel"], u, wb[:, :f], SCALE)
         gates_rows(self.params["bias"][None], u, wb[:, f:], SCALE)
+        xrows, a = self._input_cols(x, wb)              # a[t] = Ws x_t + bs, then the gates
+        steps, n = xrows.shape[:2]
         us = gates_rows(self.params["recurrent_kernel"], u, self._buf("us", (k, u)), SCALE)
-        a = self._buf("a", (steps, k, n))               # Ws x_t + bs for all steps, then the gates
-        np.matmul(wb, xcols, out=a)
         h = self._buf("h", (steps + 1, u, n))           # h[0] = 0 the initial state
         c = self._buf("c", (steps + 1, u, n))
         tc = self._buf("tc", (steps, u, n))             # tanh(c_t)
