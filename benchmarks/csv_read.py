@@ -129,11 +129,11 @@ def worker(system: str, path: Path, repo: Path) -> dict:
     else:
         sys.path.insert(0, str(repo))
         from nntrain.config.schema import DataConfig
-        from nntrain.data.readers import read_csv, read_table
+        from nntrain.data.csvfile import read_csv, read_table
         from nntrain.data.splits import load_splits
 
         if system == "float-floor":
-            from nntrain.data.readers import floats
+            from nntrain.data.csvfile import floats
 
             table = read_table(path)
             na = ["", "NA", "N/A", "NaN", "null", "?"]

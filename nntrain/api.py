@@ -20,7 +20,7 @@ from . import runs
 from .config.load import config_to_dict, dump_config, load_config
 from .config.schema import Config
 from .data import Dataset, Splits, load_splits, read_file, sequences, tabular
-from .data.readers import read_table, target_and_weight
+from .data.csvfile import read_table, target_and_weight
 from .data.splits import validation_indices
 from .data.target_scale import TargetScale
 from .data.tabular import raw_tables

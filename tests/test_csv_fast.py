@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from nntrain.config.schema import DataConfig
-from nntrain.data import readers
-from nntrain.data.readers import NotNumeric, RawTable, _read_csv_rows, read_csv, read_table
+from nntrain.data import csvfile
+from nntrain.data.csvfile import NotNumeric, RawTable, _read_csv_rows, read_csv, read_table
 from nntrain.data.splits import load_splits
 from nntrain.errors import DataError
 
@@ -88,8 +88,8 @@ def test_not_numeric_carries_the_table_and_load_splits_reads_once(tmp_path, monk
         read_csv(path)
     assert info.value.table.cells[0].tolist() == ["1", "red", "0"]
     calls = []
-    real = readers._loadtxt_rows
-    monkeypatch.setattr(readers, "_loadtxt_rows", lambda p, *a, **k: calls.append(a) or real(p, *a, **k))
+    real = csvfile._loadtxt_rows
+    monkeypatch.setattr(csvfile, "_loadtxt_rows", lambda p, *a, **k: calls.append(a) or real(p, *a, **k))
     splits = load_splits(DataConfig(train=str(path), target="y"))
     assert splits.tabular is not None and splits.train.x.shape == (4, 1 + 2)
     assert len([a for a in calls if a[0] is str]) == 1  # the text cells are read once

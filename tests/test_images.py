@@ -16,7 +16,7 @@ from PIL import Image
 
 from conftest import CONFIGS, REPO
 from nntrain.data.images import cache_dir, read_image_folder
-from nntrain.data.readers import read_idx, scale_uint8
+from nntrain.data.idxfile import read_idx, scale_uint8
 from nntrain.errors import DataError
 
 MNIST = REPO / "datasets" / "mnist"

@@ -40,7 +40,7 @@ def test_each_example_exported_to_onnx_agrees_with_predict_on_raw_rows(cli, tmp_
     import onnxruntime as ort
 
     from nntrain.data import sequences
-    from nntrain.data.readers import read_table
+    from nntrain.data.csvfile import read_table
 
     lines = tmp_path / "lines.csv"
     lines.write_text('text\nwie geht es dir?\n¿cómo estás?\n"I am fine, thank you."\n', encoding="utf-8")

@@ -12,7 +12,7 @@ import pytest
 import nntrain
 from conftest import CONFIGS, REPO
 from nntrain.data import tabular
-from nntrain.data.readers import read_table
+from nntrain.data.csvfile import read_table
 
 MODEL = ("model: {layers: [{type: dense, units: 16, activation: relu}, {type: dense, units: 3, activation: softmax}]}\n"
          "loss: sparse_categorical_crossentropy\nmetrics: [accuracy]\n"

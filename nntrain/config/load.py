@@ -345,7 +345,7 @@ def _check_monitors(cfg: Config) -> None:
 
 def validate(cfg: Config) -> None:
     """Registry names and arguments, data sources, and the model's shapes."""
-    from ..data.readers import file_problem
+    from ..data.files import file_problem
     from ..nn.graph import build_model, check_wiring  # numpy-heavy; keep `nntrain --help` fast
     from .catalogue import DATASETS  # its import fills every registry
 
@@ -375,8 +375,8 @@ def validate(cfg: Config) -> None:
 
         for key, value in (("test", d.test), ("target", d.target)):
             if value is not None:
-                raise ConfigError(f"goes with data.train, not data.images (an image folder's test set is "
-                                  f"data.images.test, its labels are its subfolders)", f"data.{key}")
+                raise ConfigError("goes with data.train, not data.images (an image folder's test set is "
+                                  "data.images.test, its labels are its subfolders)", f"data.{key}")
         for name in ("train", "test"):
             p = getattr(d.images, name)
             problem = folder_problem(Path(p)) if p is not None else None

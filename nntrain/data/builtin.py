@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import DataError
 from ..nn.registry import Registry
 from .dataset import Dataset
-from .readers import read_idx, scale_uint8
+from .idxfile import read_idx, scale_uint8
 
 MNIST_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),

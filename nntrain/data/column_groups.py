@@ -113,7 +113,7 @@ def _source_problem(d) -> str | None:
 def csv_header(path: Path) -> list[str] | None:
     """The column names of a CSV (its first non-blank row), or None when the file cannot be read
     (the reader says why when the data is loaded)."""
-    from .readers import _open_binary
+    from .files import _open_binary
 
     try:
         with io.TextIOWrapper(_open_binary(path), encoding="utf-8-sig", newline="") as f:
@@ -125,7 +125,7 @@ def csv_header(path: Path) -> list[str] | None:
 
 def check_header(groups: dict[str, list[str]], header: list[str], target, weight, path: Path) -> None:
     """Every grouped column is a column of the file, and none is the target or the weight column."""
-    from .readers import target_and_weight
+    from .csvfile import target_and_weight
 
     t, jw = target_and_weight(target, weight, header, path)
     for name, columns in groups.items():

@@ -24,8 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
+from .csvfile import _target_index
 from .dataset import float_dtype, narrowed
-from .readers import _open_binary, _target_index, file_problem
+from .files import _open_binary, file_problem
 
 # room for the .npy header of any (n, k): magic, version, length and the dict, padded with spaces
 # to a multiple of 64 bytes so that the data starts aligned

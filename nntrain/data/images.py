@@ -37,7 +37,8 @@ import numpy as np
 
 from ..errors import DataError
 from .dataset import Dataset
-from .readers import npz_array, scale_uint8
+from .idxfile import scale_uint8
+from .npzfile import npz_array
 
 IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 CHANNELS = {"grayscale": 1, "rgb": 3}

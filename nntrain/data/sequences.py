@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, DataError
+from .csvfile import RawTable
 from .dataset import Dataset, float_dtype
-from .readers import RawTable
 from .text import Vocabulary
 from .windows import Windows
 
@@ -137,7 +137,7 @@ def _text_column(table: RawTable, column: str) -> list[str]:
 
 
 def _read(path, limit) -> RawTable:
-    from .readers import read_table
+    from .csvfile import read_table
 
     t = read_table(path)
     return t.take(slice(0, limit)) if limit is not None else t

@@ -9,9 +9,10 @@ import numpy as np
 from ..errors import DataError
 from . import column_groups, sequences, tabular
 from .builtin import DATASETS
+from .csvfile import NotNumeric
 from .dataset import Dataset, float_dtype
 from .ondisk import is_disk_array
-from .readers import NotNumeric, read_file
+from .readers import read_file
 from .tabular import Tabular
 
 # standardization works on row chunks of about this many values, so its float64

@@ -25,8 +25,8 @@ import numpy as np
 
 from ..errors import ConfigError, DataError, did_you_mean
 from . import column_groups
+from .csvfile import RawTable
 from .dataset import float_dtype
-from .readers import RawTable
 from .weights import check_weights
 
 KINDS = ("numeric", "category", "boolean", "ignore")
@@ -155,7 +155,7 @@ def _cell(table: RawTable, i: int, name: str) -> str:
 # -- inference ----------------------------------------------------------------------------
 def target_index(table: RawTable, target) -> int:
     """The target's column: a name, an index, or None = the last column (as read_csv)."""
-    from .readers import _target_index
+    from .csvfile import _target_index
 
     t = _target_index(target, table.header, table.path)
     if len(table.header) < 2:
@@ -512,7 +512,7 @@ def wanted(cfg) -> bool:
 def raw_tables(cfg, seed: int, split, table: RawTable | None = None) -> tuple[RawTable, RawTable | None]:
     """(train rows, test rows or None) of a `data:` section as text cells: data.test, or the
     data.test_split part of data.train; after data.limit. `table`: one of the files, already read."""
-    from .readers import read_table
+    from .csvfile import read_table
 
     def read(path):
         return table if table is not None and table.path == Path(path) else read_table(path)
@@ -575,7 +575,7 @@ def load_tabular(cfg, seed: int, dtype, split, table: RawTable | None = None) ->
     weight = getattr(cfg, "weight", None)
     if weight is not None and weight in specs:
         raise DataError(f"data.columns.{weight}: {weight!r} is the weight column (data.weight), not a feature")
-    from .readers import target_and_weight
+    from .csvfile import target_and_weight
 
     target = cfg.target
     if weight is not None:  # the target by name, as the file numbers its columns

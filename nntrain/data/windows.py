@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import DataError, did_you_mean
-from .readers import RawTable
+from .csvfile import RawTable
 
 
 @dataclass

@@ -42,8 +42,11 @@ class Predictions:
 def read_inputs(path: str | Path, n_features: int, target=None, dtype="float32", weight=None) -> np.ndarray:
     """Features (n, ...) from a CSV (with or without the target column and the weight column
     `weight`, data.weight), an NPZ (array x) or an IDX images file."""
+    from ..data.csvfile import _read_csv_rows, target_and_weight
     from ..data.dataset import first_nonfinite_row, float_dtype
-    from ..data.readers import _check_file, _read_csv_rows, npz_array, read_idx, scale_uint8, target_and_weight
+    from ..data.files import _check_file
+    from ..data.idxfile import read_idx, scale_uint8
+    from ..data.npzfile import npz_array
 
     path = Path(path)
     _check_file(path)
@@ -165,11 +168,11 @@ def run_inputs(run, source: str | Path) -> np.ndarray:
     if _is_image_folder(run, source):
         return image_inputs(run, source)[0]
     if run.sequence is not None and str(source).lower().endswith((".csv", ".csv.gz")):
-        from ..data.readers import read_table  # a text column's ids, or every window of the rows
+        from ..data.csvfile import read_table  # a text column's ids, or every window of the rows
 
         x = run.sequence.inputs(read_table(source), cfg.model.dtype)
     elif run.tabular is not None and str(source).lower().endswith((".csv", ".csv.gz")):
-        from ..data.readers import read_table
+        from ..data.csvfile import read_table
 
         x = run.tabular.transform(read_table(source), cfg.model.dtype, " the run was trained on")
     else:
