@@ -96,7 +96,8 @@ class GRU(Recurrent):
 
     def backward(self, grad_y):
         xrows, h, a, hz = self._cached()
-        steps, n, f1 = xrows.shape
+        steps, n = xrows.shape[:2]
+        f = self.params["kernel"].shape[0]
         u = self.units
         k = 3 * u
         gh = self._grad_h_cols(grad_y, steps)
@@ -134,7 +135,7 @@ class GRU(Recurrent):
                 dh += tmp
         dzh[0, :2] = dz[0, :2]
         np.multiply(dz[0, 2], r[0], out=dzh[0, 2])
-        wrows = self._buf("wrows", (k, f1 - 1))
+        wrows = self._buf("wrows", (k, f))
         np.copyto(wrows, self.params["kernel"].T)
         return self._weight_grads_cols(xrows, h, dz.reshape(steps, k, n), wrows,
                                        dzh=dzh.reshape(steps, k, n))

@@ -101,7 +101,7 @@ class LSTM(Recurrent):
         wb = self._buf("wb", (k, f + 1))                # [Ws bs], internal gate order, scaled
         gates_rows(self.params["kernel"], u, wb[:, :f], SCALE)
         gates_rows(self.params["bias"][None], u, wb[:, f:], SCALE)
-        xrows, a = self._input_cols(x, wb)              # a[t] = Ws x_t + bs, then the gates
+        xrows, a = self._input_cols(x, wb, spare=u)              # a[t] = Ws x_t + bs, then the gates
         steps, n = xrows.shape[:2]
         us = gates_rows(self.params["recurrent_kernel"], u, self._buf("us", (k, u)), SCALE)
         h = self._buf("h", (steps + 1, u, n))           # h[0] = 0 the initial state
@@ -130,7 +130,8 @@ class LSTM(Recurrent):
 
     def backward(self, grad_y):
         xrows, h, c, a, tc = self._cached()
-        steps, n, f1 = xrows.shape
+        steps, n = xrows.shape[:2]
+        f = self.params["kernel"].shape[0]
         u = self.units
         k = 4 * u
         a4 = a.reshape(steps, 4, u, n)
@@ -168,5 +169,5 @@ class LSTM(Recurrent):
             np.multiply(dh, coef[t, 0], out=dz[t, 0])                # o
             if t:
                 np.matmul(up, dz[t].reshape(k, n), out=dh)           # to h_{t-1}
-        wrows = gates_rows(self.params["kernel"], u, self._buf("wrows", (k, f1 - 1)))  # P^T W^T, for dL/dx
+        wrows = gates_rows(self.params["kernel"], u, self._buf("wrows", (k, f)))  # P^T W^T, for dL/dx
         return self._weight_grads_cols(xrows, h, dz.reshape(steps, k, n), wrows, gates_keras)

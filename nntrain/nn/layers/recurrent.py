@@ -93,16 +93,17 @@ class Recurrent(Layer):
         self.add_param("bias", self._bias_shape(), self.bias_initializer, rng)
         return (steps, self.units) if self.return_sequences else (self.units,)
 
-    def _input_cols(self, x: np.ndarray, wb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(xrows, A): x in processing order as rows [x_t 1] (steps, n, features + 1), kept for
-        backward, and A_t = wb [x_t; 1] (steps, rows of wb, n) for every step in one batched
-        product (wb: the kernel^T with the bias as its last column, in the layer's gate order)."""
+    def _input_cols(self, x: np.ndarray, wb: np.ndarray, spare: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """(xrows, A): x in processing order as rows [x_t 1] (steps, n, features + 1 + spare), kept
+        for backward (which may write H_prev into the spare columns), and A_t = wb [x_t; 1]
+        (steps, rows of wb, n) for every step in one batched product (wb: the kernel^T with the
+        bias as its last column, in the layer's gate order)."""
         n, steps, f = x.shape
-        xrows = self._buf("xrows", (steps, n, f + 1))
+        xrows = self._buf("xrows", (steps, n, f + 1 + spare))
         np.copyto(xrows[..., :f], (x[:, ::-1] if self.go_backwards else x).transpose(1, 0, 2))
         xrows[..., f] = 1.0
         xcols = self._buf("xcols", (steps, f + 1, n))
-        np.copyto(xcols, xrows.transpose(0, 2, 1))
+        np.copyto(xcols, xrows[..., :f + 1].transpose(0, 2, 1))
         a = self._buf("a", (steps, wb.shape[0], n))
         np.matmul(wb, xcols, out=a)
         return xrows, a
@@ -139,33 +140,40 @@ class Recurrent(Layer):
     def _weight_grads_cols(self, xrows, h, dz, wrows, to_keras=transpose_into, dzh=None) -> np.ndarray | None:
         """Fill the weight gradients from dz (steps, k*units, n), the gates' pre-activation
         gradients in the layer's internal gate order: [dW db_x]^T = dZ [X 1] with X the rows of
-        xrows (steps, n, features + 1); dU^T = dZ_h H_prev with H_prev the rows of h[:-1]
-        (dZ_h = dzh, or dz; gru's h carries a row of ones, which gives its recurrent bias);
-        to_keras(rows, units, out) puts rows back in Keras' gate order. Return dL/dx = dZ^T wrows
-        (wrows = kernel^T in the internal order) as (n, steps, features), the input's step order."""
-        steps, n, f1 = xrows.shape
-        u, k = self.units, dz.shape[1]
+        xrows (steps, n, features + 1 + spare); dU^T = dZ_h H_prev with H_prev the rows of h[:-1]
+        (dZ_h = dzh, or dz; gru's h carries a row of ones, which gives its recurrent bias). With
+        dZ_h = dZ and units spare columns in xrows, H_prev goes there and the two are one product
+        dZ [X 1 H_prev]. to_keras(rows, units, out) puts rows back in Keras' gate order. Return
+        dL/dx = dZ^T wrows (wrows = kernel^T in the internal order) as (n, steps, features), in the
+        input's step order."""
+        steps, n, width = xrows.shape
+        f, u, k, r = wrows.shape[1], self.units, dz.shape[1], h.shape[1]
         db = self.grads["bias"]
         db_x, db_h = (db[0], db[1]) if db.ndim == 2 else (db, None)
         dz2 = self._all_steps(dz, "dz2")
-        gwb = self._buf("gwb", (k, f1))
-        np.matmul(dz2, xrows.reshape(steps * n, f1), out=gwb)      # [dW db]^T = dZ [X 1]
+        if dzh is None and width == f + 1 + r:
+            np.copyto(xrows[..., f + 1:], h[:-1].transpose(0, 2, 1))
+            g = self._buf("gw", (k, width))
+            np.matmul(dz2, xrows.reshape(steps * n, width), out=g)     # [dW db dU]^T = dZ [X 1 H_prev]
+            gwb, gu = g[:, :f + 1], g[:, f + 1:]
+        else:
+            gwb = self._buf("gwb", (k, f + 1))
+            np.matmul(dz2, xrows[..., :f + 1].reshape(steps * n, f + 1), out=gwb)  # [dW db]^T = dZ [X 1]
+            dzh2 = dz2 if dzh is None else self._all_steps(dzh, "dzh2")
+            hrows = self._buf("hrows", (steps, n, r))
+            np.copyto(hrows, h[:-1].transpose(0, 2, 1))
+            gu = self._buf("gu", (k, r))
+            np.matmul(dzh2, hrows.reshape(steps * n, r), out=gu)        # dU^T = dZ_h H_prev
         to_keras(gwb[:, :-1], u, self.grads["kernel"])
         to_keras(gwb[:, -1:], u, db_x[None])
-        dzh2 = dz2 if dzh is None else self._all_steps(dzh, "dzh2")
-        r = h.shape[1]
-        hrows = self._buf("hrows", (steps, n, r))
-        np.copyto(hrows, h[:-1].transpose(0, 2, 1))
-        gu = self._buf("gu", (k, r))
-        np.matmul(dzh2, hrows.reshape(steps * n, r), out=gu)        # dU^T = dZ_h H_prev
         to_keras(gu[:, :u], u, self.grads["recurrent_kernel"])
         if r > u:
             to_keras(gu[:, u:], u, db_h[None])
         if not self.need_input_grad:
             return None
-        dxr = self._buf("dxr", (steps, n, f1 - 1))
-        np.matmul(dz2.T, wrows, out=dxr.reshape(steps * n, f1 - 1))  # dX = dZ^T W^T
-        dx = self._buf("dx", (n, steps, f1 - 1))
+        dxr = self._buf("dxr", (steps, n, f))
+        np.matmul(dz2.T, wrows, out=dxr.reshape(steps * n, f))         # dX = dZ^T W^T
+        dx = self._buf("dx", (n, steps, f))
         np.copyto(dx, (dxr[::-1] if self.go_backwards else dxr).transpose(1, 0, 2))
         return dx
 

@@ -36,7 +36,7 @@ class SimpleRNN(Recurrent):
         wb = self._buf("wb", (u, f + 1))
         np.copyto(wb[:, :f], self.params["kernel"].T)
         wb[:, f] = self.params["bias"]
-        xrows, a = self._input_cols(x, wb)
+        xrows, a = self._input_cols(x, wb, spare=u)
         steps, n = xrows.shape[:2]
         ut = self._buf("ut", (u, u))
         np.copyto(ut, self.params["recurrent_kernel"].T)  # U^T, C-contiguous for the product
@@ -52,7 +52,8 @@ class SimpleRNN(Recurrent):
 
     def backward(self, grad_y):
         xrows, h = self._cached()
-        steps, n, f1 = xrows.shape
+        steps, n = xrows.shape[:2]
+        f = self.params["kernel"].shape[0]
         u = self.units
         gh = self._grad_h_cols(grad_y, steps)
         dz = self._buf("dz", (steps, u, n))
@@ -67,6 +68,6 @@ class SimpleRNN(Recurrent):
             dz[t] *= dh                                   # dL/da_t = dh_t (1 - h_t^2)
             if t:
                 np.matmul(uk, dz[t], out=dh)              # carried to h_{t-1}: U dz_t
-        wrows = self._buf("wrows", (u, f1 - 1))
+        wrows = self._buf("wrows", (u, f))
         np.copyto(wrows, self.params["kernel"].T)
         return self._weight_grads_cols(xrows, h, dz, wrows)
