@@ -41,6 +41,7 @@ CNN_CONFIG = REPO / "configs" / "mnist_cnn.yaml"
 N_TRAIN, N_TEST, N_FEATURES = 60_000, 10_000, 784
 NAMES = {"nntrain": "nntrain", "nntrain_noftz": "nntrain, flush_denormals: false", "torch": "PyTorch",
          "sklearn": "scikit-learn MLPClassifier", "numpy": "hand-written numpy loop",
+         "numpy_report": "hand-written numpy loop, loss value and accuracy every step",
          "gemm": "GEMMs only (bound)"}
 
 

@@ -205,7 +205,7 @@ def gemm_loop(config: str, batch: int, n_train: int = N_TRAIN) -> "Loop | dict":
     return Loop(one_epoch, n_train=n_train, info={"numpy": np.__version__, "blas": _blas()})
 
 
-def numpy_loop(config: str, batch: int) -> "Loop | dict":
+def numpy_loop(config: str, batch: int, report: bool = False) -> "Loop | dict":
     """A hand-written numpy training loop for a dense + relu model with a softmax output (or a
     dict saying why the model is not covered): the fewest numpy calls found for each part of a
     step, no registry, no layer objects, no callbacks. What any numpy engine can reach;
@@ -214,7 +214,11 @@ def numpy_loop(config: str, batch: int) -> "Loop | dict":
     Same math as nntrain: Glorot uniform weights, zero biases, fused softmax + sparse
     cross-entropy gradient, Adam (Keras' form, epsilon 1e-7) over one flat parameter vector in
     ten passes, batches gathered with `take` from a fresh permutation every epoch; the same
-    cheapest-call choices as nntrain's layers (README, "Where the time goes")."""
+    cheapest-call choices as nntrain's layers (README, "Where the time goes").
+
+    report=True also computes, every step, what nntrain's fit reports: the batch's loss value
+    -mean(log clip(p[i, y_i])) (also its check for a non-finite loss) and the accuracy's hits,
+    count(argmax p == y), summed over the epoch: the floor of a loop that shows them."""
     import numpy as np
 
     from nntrain.api import setup
@@ -262,11 +266,14 @@ def numpy_loop(config: str, batch: int) -> "Loop | dict":
                 [np.empty((rows, k), np.bool_) for k in sizes])
 
     shaped = {}
+    pbuf = {rows: np.empty(rows, f32) for rows in {batch, n % batch or batch}}  # p[i, y_i] per batch size
+    stats = [0.0, 0]  # the epoch's summed loss and accuracy hits (report=True)
     root = math.sqrt(1.0 - b2)
     t = 0
 
     def one_epoch() -> float:
         nonlocal t
+        stats[:] = [0.0, 0]
         start = time.perf_counter()
         perm = rng.permutation(n)
         for i in range(0, n, batch):
@@ -289,7 +296,18 @@ def numpy_loop(config: str, batch: int) -> "Loop | dict":
             np.exp(z, out=z)
             np.dot(z, ones_cols, out=col)  # row sums
             np.divide(z, col, out=d)
-            np.add(starts, y.take(idx), out=picks)
+            yb = y.take(idx)
+            np.add(starts, yb, out=picks)
+            if report:  # p[i, y_i] = e[i, y_i] / s_i, clipped as the loss clips it, then its log
+                picked = d.reshape(-1).take(picks, out=pbuf[rows])
+                np.maximum(picked, 1e-7, out=picked)
+                np.minimum(picked, 1.0 - 1e-7, out=picked)
+                np.log(picked, out=picked)
+                value = -float(np.add.reduce(picked)) / rows
+                if not math.isfinite(value):
+                    raise FloatingPointError("the loss is not finite")
+                stats[0] += value * rows
+                stats[1] += int(np.count_nonzero(d.argmax(axis=1) == yb))
             d.reshape(-1)[picks] -= 1.0
             d *= 1.0 / rows
             for k in range(len(layers) - 1, -1, -1):
@@ -344,4 +362,5 @@ WORKERS = {"nntrain": lambda a: run(nntrain_loop(a.config, a.batch), a.epochs),
            "torch": lambda a: torch_run(a.config, a.batch, a.epochs, a.threads),
            "sklearn": lambda a: sklearn_run(a.config, a.batch, a.epochs),
            "numpy": lambda a: run(numpy_loop(a.config, a.batch), a.epochs),
+           "numpy_report": lambda a: run(numpy_loop(a.config, a.batch, report=True), a.epochs),
            "gemm": lambda a: run(gemm_loop(a.config, a.batch), a.epochs)}

@@ -21,7 +21,7 @@ def worker(system: str, config: Path) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("system", ["nntrain", "nntrain_noftz", "numpy", "gemm"])
+@pytest.mark.parametrize("system", ["nntrain", "nntrain_noftz", "numpy", "numpy_report", "gemm"])
 def test_compare_workers_report_two_epochs(tmp_path, system):
     cfg = tmp_path / "s.yaml"
     cfg.write_text(SPIRALS)
@@ -99,8 +99,17 @@ def test_floor_script_runs(tmp_path):
     assert run.returncode == 0, run.stderr
     assert "| 16 | nntrain / gemm |" in run.stdout
     res = json.loads(out.read_text())["16"]
-    assert set(res["ratios"]) == {"nntrain / gemm", "numpy / gemm", "nntrain / numpy"}
+    assert set(res["ratios"]) == {"nntrain / gemm", "numpy / gemm", "nntrain / numpy", "nntrain / numpy_report"}
     assert all(len(v) == 2 for v in res["epoch_seconds"].values())
+    # --repeat: each round's number is the mean of that many epochs
+    calls = []
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import floor
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    seconds = floor.measure({"a": lambda: calls.append(1) or float(len(calls))}, rounds=1, warmup=0, repeat=3)
+    assert len(calls) == 3 and seconds == {"a": [2.0]}
 
 
 def test_residual_block_benchmark_runs(tmp_path):
