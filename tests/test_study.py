@@ -81,11 +81,13 @@ def test_two_workers_share_one_sqlite_study(xor, tmp_path, cli):
     assert text.exit_code == 0 and "study s in sqlite:///" in " ".join(text.stdout.split())
 
 
-def test_pruning_stops_a_hopeless_trial_and_keeps_its_run(xor, tmp_path, cli, write):
-    """lr 1e-6 cannot learn XOR in 5 epochs: after the good trial, the median pruner stops it at
-    epoch 2; its run folder stays valid, `nntrain runs` shows it pruned, the leaderboard counts it."""
+@pytest.mark.parametrize("pruner", ["median", "percentile"])
+def test_pruning_stops_a_hopeless_trial_and_keeps_its_run(xor, tmp_path, cli, write, pruner):
+    """lr 1e-6 cannot learn XOR in 5 epochs: after the good trial, the pruner (median, or the
+    80th percentile) stops it at epoch 2; its run folder stays valid, `nntrain runs` shows it
+    pruned, the leaderboard counts it."""
     spec = write("prune.yaml", "search: random\ntrials: 2\nseed: 0\nspace: {optimizer.lr: 'choice(1e-6, 0.1)'}\n"
-                               "prune: {type: median, n_startup_trials: 1, n_warmup_steps: 1}\nset: {train.epochs: 5}\n")
+                               f"prune: {{type: {pruner}, n_startup_trials: 1, n_warmup_steps: 1}}\nset: {{train.epochs: 5}}\n")
     proc = sweep(xor, "--spec", spec, "--workers", 1, "--out", tmp_path / "p", "--json", cwd=tmp_path)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
@@ -105,6 +107,27 @@ def test_pruning_stops_a_hopeless_trial_and_keeps_its_run(xor, tmp_path, cli, wr
     assert "1 trial pruned" in text.stdout
     study = optuna.load_study(study_name="xor", storage=f"sqlite:///{tmp_path / 'p' / 'study.db'}")
     assert sorted(t.state.name for t in study.trials) == ["COMPLETE", "PRUNED"]
+
+
+def test_pruner_defaults_scale_with_the_epochs():
+    """No verdict before a third (median) or a tenth (percentile, asha) of train.epochs; percentile
+    stops only trials above the 80th percentile, after 3 baseline trials."""
+    from nntrain.sweep.study import make_pruner
+
+    median, percentile, asha = (make_pruner(name, 20) for name in ("median", "percentile", "asha"))
+    assert isinstance(median, optuna.pruners.MedianPruner) and (median._n_startup_trials, median._n_warmup_steps) == (5, 6)
+    assert isinstance(percentile, optuna.pruners.PercentilePruner)
+    assert (percentile._percentile, percentile._n_startup_trials, percentile._n_warmup_steps) == (80.0, 3, 2)
+    assert asha._min_resource == 2 and make_pruner("percentile", 5)._n_warmup_steps == 1
+    assert make_pruner({"type": "percentile", "percentile": 75, "n_warmup_steps": 4}, 20)._percentile == 75.0
+
+
+def test_a_bad_pruner_option_is_one_error_line(cli, xor, write):
+    spec = write("bad.yaml", "prune: {type: percentile, percentile: 120}\n")
+    result = cli("sweep", xor, *SPACE, "--search", "random", "--trials", 2, "--spec", spec)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: prune: percentile: Percentile must be between 0 and 100"), lines
 
 
 def test_a_killed_workers_trial_runs_again(xor, tmp_path, cli):

@@ -78,8 +78,8 @@ def run(
     search: Optional[str] = typer.Option(None, "--search", metavar="tpe|cmaes|random|grid",
                                          help="Search the --space with an Optuna study (the `tune` extra). e.g. --search tpe --trials 30"),
     trials: Optional[int] = typer.Option(None, "--trials", metavar="N", help="The study's budget of trials, shared by all its workers. e.g. --trials 30"),
-    prune: Optional[str] = typer.Option(None, "--prune", metavar="median|asha|hyperband",
-                                        help="Stop hopeless trials after any epoch (needs --search). e.g. --prune median"),
+    prune: Optional[str] = typer.Option(None, "--prune", metavar="median|percentile|asha|hyperband",
+                                        help="Stop hopeless trials after any epoch (needs --search); percentile stops only the worst fifth. e.g. --prune percentile"),
     storage: Optional[str] = typer.Option(None, "--storage", metavar="URL",
                                           help="Where the study lives, shared by every worker (default: study.db in the sweep folder). "
                                                "e.g. --storage sqlite:///sweep.db, journal:/nfs/sweep.journal, postgresql://u:p@host/db"),

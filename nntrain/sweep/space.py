@@ -30,7 +30,7 @@ from ..errors import NntrainError, did_you_mean
 
 DISTRIBUTIONS = ("loguniform", "uniform", "int", "choice")
 SEARCHES = ("tpe", "cmaes", "random", "grid")  # Optuna's samplers (study.py, the `tune` extra)
-PRUNERS = ("median", "asha", "hyperband")  # Optuna's pruners
+PRUNERS = ("median", "percentile", "asha", "hyperband")  # Optuna's pruners
 SPEC_KEYS = ("set", "grid", "zip", "random", "space", "seed", "metric", "mode",
              "search", "trials", "prune", "storage", "study")  # the last five: an Optuna study (study.py)
 RANDOM_DIGITS = 4  # random floats keep 4 significant digits: readable commands, no lost meaning
