@@ -25,15 +25,19 @@ softmax cross-entropy over 10 classes, one fixed batch) of two models, nntrain a
 model in PyTorch in the same process, the systems alternating round by round:
 
     python benchmarks/sequence_vs_torch.py --speed --threads 1
-    python benchmarks/sequence_vs_torch.py --speed --threads 2 --rounds 7 --json out.json
+    python benchmarks/sequence_vs_torch.py --speed --threads 2 --rounds 21 --json out.json
 
     lstm     LSTM(64) over (32, 50, 32) float32, last step -> dense 10       (Adam lr 1e-3)
     conv1d   configs/languages_conv1d.yaml's stack over 32 lines of 64 character ids:
              embedding 100x32 (mask_zero) -> conv1d 64x5 same relu -> global max -> dense 10
 
 and, for the LSTM, its matrix products alone at the same shapes ("gemms", the floor of a numpy
-LSTM that runs step by step). Both systems get `--threads` threads. Needs torch
-(`pip install -e '.[bench]'`).
+LSTM that runs step by step). Both systems get `--threads` threads; neither flushes denormals.
+Reported per model: each system's median ms per step over the rounds and their ratio nntrain /
+PyTorch (below 1: nntrain is faster); the median and range of the per-round ratios (within a
+round the systems run back to back, so a slow spell of a shared machine hits both); and the
+same from the process's CPU time, steadier than wall time on a loaded machine with one thread
+(with two it also counts threads spinning while they wait). Needs torch (`pip install -e '.[bench]'`).
 """
 from __future__ import annotations
 
@@ -393,6 +397,7 @@ def speed(args) -> dict:
         per_round = [a / b for a, b in zip(rounds["nntrain"], rounds["torch"])]
         results[model] = {"ms_per_step": ms, "ms_per_step_rounds": rounds,
                           "ratio": ms["nntrain"] / ms["torch"], "ratio_rounds": [min(per_round), max(per_round)],
+                          "ratio_round_median": statistics.median(per_round),
                           "cpu_ms_per_step": cpu_ms, "cpu_ratio": cpu_ms["nntrain"] / cpu_ms["torch"],
                           "input": list(x.shape)}
         if "gemms" in ms:
@@ -408,8 +413,8 @@ def main(argv=None) -> int:
     parser.add_argument("--speed", action="store_true", help="time training steps instead of comparing values")
     parser.add_argument("--models", default="lstm,conv1d", help="--speed: comma-separated lstm, conv1d")
     parser.add_argument("--threads", type=int, default=2, help="--speed: BLAS and torch threads")
-    parser.add_argument("--rounds", type=int, default=5, help="--speed: rounds, the systems alternating")
-    parser.add_argument("--repeat", type=int, default=20, help="--speed: timed steps per round and system")
+    parser.add_argument("--rounds", type=int, default=11, help="--speed: rounds, the systems alternating")
+    parser.add_argument("--repeat", type=int, default=10, help="--speed: timed steps per round and system")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--steps", type=int, default=50, help="--speed: the LSTM's sequence length")
@@ -429,11 +434,12 @@ def main(argv=None) -> int:
         print(f"torch {out['torch']}, numpy {out['numpy']}, {args.threads} thread(s), median of {args.rounds} "
               f"rounds x {args.repeat} steps, load average {' '.join(f'{v:.2f}' for v in out['load_average'])} "
               f"(at the start), ms per step")
-        print(f"{'model':8} {'nntrain ms':>11} {'torch ms':>9} {'ratio':>6} {'[rounds]':>12}   CPU ms: nntrain, torch, ratio")
+        print(f"{'model':8} {'nntrain ms':>11} {'torch ms':>9} {'ratio':>6} {'rounds: median [min-max]':>25}   "
+              f"CPU ms: nntrain, torch, ratio")
         for model, r in out["models"].items():
             ms, cpu = r["ms_per_step"], r["cpu_ms_per_step"]
-            print(f"{model:8} {ms['nntrain']:11.2f} {ms['torch']:9.2f} {r['ratio']:6.2f}  "
-                  f"[{r['ratio_rounds'][0]:.2f}-{r['ratio_rounds'][1]:.2f}]   "
+            print(f"{model:8} {ms['nntrain']:11.2f} {ms['torch']:9.2f} {r['ratio']:6.2f}  {'':10}"
+                  f"{r['ratio_round_median']:.2f} [{r['ratio_rounds'][0]:.2f}-{r['ratio_rounds'][1]:.2f}]   "
                   f"{cpu['nntrain']:.2f} {cpu['torch']:.2f} {r['cpu_ratio']:.2f}")
             if "gemms" in ms:
                 print(f"{'':8} its matrix products alone: {ms['gemms']:.2f} ms = {r['gemms_over_torch']:.2f} x torch"
