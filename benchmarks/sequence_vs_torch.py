@@ -30,6 +30,7 @@ model in PyTorch in the same process, the systems alternating round by round:
     lstm     LSTM(64) over (32, 50, 32) float32, last step -> dense 10       (Adam lr 1e-3)
     conv1d   configs/languages_conv1d.yaml's stack over 32 lines of 64 character ids:
              embedding 100x32 (mask_zero) -> conv1d 64x5 same relu -> global max -> dense 10
+    gru      (with --models gru) as lstm with GRU(64), reset_after (torch's GRU)
 
 and, for the LSTM, its matrix products alone at the same shapes ("gemms", the floor of a numpy
 LSTM that runs step by step). Both systems get `--threads` threads; neither flushes denormals.
@@ -238,6 +239,12 @@ def compare(batch: int = 4) -> list[dict]:
 
 # ---- speed: a training step (forward + backward + Adam), nntrain against torch in one process ----
 
+def recurrent_modules() -> dict:
+    import torch
+
+    return {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
+
+
 def text_example_layers() -> tuple[list, int, dict]:
     """(model.layers, sequence_length, optimizer) of configs/languages_conv1d.yaml, the text example."""
     import yaml
@@ -247,12 +254,12 @@ def text_example_layers() -> tuple[list, int, dict]:
 
 
 def speed_batch(model: str, batch: int, steps: int, features: int):
-    """(x, y) for a model: float32 features for lstm, character ids (0-padded at the end) for conv1d."""
+    """(x, y) for a model: float32 features for lstm and gru, character ids (0-padded at the end) for conv1d."""
     import numpy as np
 
     rng = np.random.default_rng(0)
     y = rng.integers(0, 10, batch).astype(np.int64)
-    if model == "lstm":
+    if model in ("lstm", "gru"):
         return rng.standard_normal((batch, steps, features)).astype(np.float32), y
     layers, length, _ = text_example_layers()
     ids = rng.integers(2, layers[0]["input_dim"], (batch, length))
@@ -262,14 +269,14 @@ def speed_batch(model: str, batch: int, steps: int, features: int):
 
 
 def nntrain_speed_step(model: str, x, y, units: int):
-    """One nntrain training step on (x, y) as a function; Adam as the config says (lstm: lr 1e-3)."""
+    """One nntrain training step on (x, y) as a function; Adam as the config says (lstm, gru: lr 1e-3)."""
     from nntrain.nn.graph import build_model
     from nntrain.nn.losses import build_loss
     from nntrain.nn.optimizers import build_optimizer
     from nntrain.train.trainer import Trainer
 
-    if model == "lstm":
-        specs, opt = [{"type": "lstm", "units": units}, {"type": "dense", "units": 10, "activation": "softmax"}], \
+    if model in ("lstm", "gru"):
+        specs, opt = [{"type": model, "units": units}, {"type": "dense", "units": 10, "activation": "softmax"}], \
             {"type": "adam", "lr": 1e-3}
     else:
         specs, _, opt = text_example_layers()
@@ -279,17 +286,19 @@ def nntrain_speed_step(model: str, x, y, units: int):
 
 
 def torch_speed_step(model: str, x, y, units: int, threads: int):
-    """The same model and step in PyTorch (Adam with Keras' epsilon 1e-7, Glorot-uniform kernels)."""
+    """The same model and step in PyTorch (Adam with Keras' epsilon 1e-7; torch's own initialization)."""
     import torch
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     nn = torch.nn
-    if model == "lstm":
+    if model in ("lstm", "gru"):
+        cell = recurrent_modules()[model]
+
         class Net(nn.Module):
             def __init__(self):
                 super().__init__()
-                self.rnn = nn.LSTM(x.shape[2], units, batch_first=True)
+                self.rnn = cell(x.shape[2], units, batch_first=True)
                 self.head = nn.Linear(units, 10)
 
             def forward(self, t):
@@ -411,7 +420,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", help="also write the rows (or the timings) to this file")
     parser.add_argument("--speed", action="store_true", help="time training steps instead of comparing values")
-    parser.add_argument("--models", default="lstm,conv1d", help="--speed: comma-separated lstm, conv1d")
+    parser.add_argument("--models", default="lstm,conv1d", help="--speed: comma-separated lstm, conv1d, gru")
     parser.add_argument("--threads", type=int, default=2, help="--speed: BLAS and torch threads")
     parser.add_argument("--rounds", type=int, default=11, help="--speed: rounds, the systems alternating")
     parser.add_argument("--repeat", type=int, default=10, help="--speed: timed steps per round and system")
