@@ -7,6 +7,10 @@ is made, and after training. `main` installs its handlers before it imports anyt
 nntrain's; once training runs, `train.interrupts.stop_on_signals` replaces them (stop after the
 step, save, exit the same way) and puts them back when training ends.
 
+A plain `fit` command line, the one a sweep gives each trial, runs through `cli.fit` without
+typer (and the pydantic typer converts values with): the same body, output and exit codes, at
+a fraction of the start-up (benchmarks/sweep_overhead.py). Everything else goes to the typer app.
+
 A signal raises `errors.Interrupted` where the program is, like Ctrl-C's KeyboardInterrupt, so
 the code on the way up cleans up: a run folder's lock is dropped, a file being written is
 either complete or absent, and a run whose training had begun is recorded `interrupted` and
@@ -91,6 +95,11 @@ def _reported(exc: Interrupted) -> bool:
 def _run():
     """The command's exit code (an int, or None or a message, as `sys.exit` takes them)."""
     try:
+        from .cli.fit import plain_args, run_plain
+
+        args = plain_args(sys.argv[1:])
+        if args is not None:  # a sweep's trial: `fit CONFIG --set ... --json --quiet`, without typer
+            return run_plain(args)
         from .cli import app
 
         app(prog_name="nntrain")  # the app ends in sys.exit, however the command ends

@@ -11,6 +11,8 @@ from typing import List, Optional
 
 import typer
 
+from .data import data_app
+from .fit import fit_command
 from .options import (
     EXIT_DIVERGED,
     AppGroup,
@@ -19,11 +21,8 @@ from .options import (
     WeightsOpt,
     emit_json,
     error_line,
-    format_metrics,
     guarded,
-    progress_mode,
 )
-from .data import data_app
 from .sweep import sweep_app
 
 app = typer.Typer(
@@ -61,39 +60,7 @@ def fit(
     Ctrl-C, SIGTERM or SIGUSR1 finish the current step, save a checkpoint and print the command
     that resumes it (exit 130, 143, 138); a second Ctrl-C stops at once.
     """
-    from ..api import fit as run_fit
-    from ..api import resume as run_resume
-    from ..config.load import load_config
-    from ..errors import NntrainError
-
-    mode = progress_mode(progress, quiet, as_json)
-    if resume is not None:
-        if config is not None or run_dir is not None or name is not None:
-            raise NntrainError("--resume RUN_DIR takes the config from the run folder; "
-                               "drop CONFIG, --run-dir and --name")
-        result = run_resume(resume, set_ or [], progress=mode)
-    elif config is None:
-        raise NntrainError("give a CONFIG to train (e.g. nntrain fit configs/mnist_mlp.yaml) "
-                           "or --resume RUN_DIR")
-    else:
-        cfg = load_config(config, set_ or [])
-        result = run_fit(cfg, run_dir=run_dir, progress=mode, name=name)
-    if as_json:
-        emit_json(result)
-    elif not quiet:
-        for split in ("train", "val", "test"):
-            if result.get(split):
-                print(f"{split:<6}{format_metrics(result[split])}")
-        from ..train.progress import format_value
-
-        stop, best = result.get("early_stopping") or {}, result.get("best")
-        if stop.get("stopped_epoch"):
-            print(f"stop  early, after epoch {stop['stopped_epoch']}: {stop['monitor']} "
-                  f"{format_value(stop['stopped_value'])} did not improve")
-        if best:
-            where = f"  (weights in {best['weights']})" if best.get("weights") else ""
-            print(f"best  epoch {best['epoch']}: {best['monitor']} {format_value(best['value'])}{where}")
-        print(f"run   {result['run_dir']}  ({result['epochs']} epochs, {result['seconds']:.1f}s)")
+    fit_command(config, resume, set_, run_dir, name, as_json, quiet, progress)
 
 
 @app.command("eval")

@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from .options import escape_control
+from .boundary import escape_control
 
 # one style per plotted series, cycled; markers carry the distinction without colour
 PIPE_WIDTH = 160
