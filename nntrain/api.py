@@ -321,9 +321,11 @@ def _train(s: Setup, path: Path, progress: Progress, state: dict | None = None) 
     writer = RunWriter(path, s)
     optimizer = build_optimizer(cfg.optimizer)
     extra = build_callbacks(cfg, path, writer.extra)  # schedule, early stopping, best checkpoint
-    from .sweep.pruning import trial_reporter
+    pruning = None
+    if os.environ.get("NNTRAIN_OPTUNA_TRIAL"):  # a pruned sweep's trial: reports every epoch (sweep.pruning)
+        from .sweep.pruning import trial_reporter  # only here: a plain fit does not import the sweep package
 
-    pruning = trial_reporter()  # a pruned sweep's trial (NNTRAIN_OPTUNA_TRIAL): reports every epoch
+        pruning = trial_reporter()
     extra += [pruning] if pruning is not None else []
     trainer = Trainer(s.model, s.loss, optimizer, s.metrics, progress, callbacks=[*extra, writer])
     saver = Checkpointer(path, len(s.splits.train), batch_size, cfg.optimizer.get("lr"),

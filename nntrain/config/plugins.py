@@ -18,6 +18,7 @@ import hashlib
 import importlib
 import importlib.util
 import sys
+from importlib.machinery import PathFinder
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -107,6 +108,8 @@ def load_installed() -> None:
     if _installed_done:
         return
     _installed_done = True
+    if not _may_declare(GROUP):
+        return
     from importlib.metadata import entry_points
 
     from . import catalogue  # noqa: F401
@@ -123,6 +126,36 @@ def load_installed() -> None:
         finally:
             LOADING.pop()
         _loaded.add(module)
+
+
+def _may_declare(group: str) -> bool:
+    """Whether an installed distribution may declare entry points of `group`: a look at the
+    entry_points.txt of the *.dist-info and *.egg-info folders on sys.path, the places
+    importlib.metadata reads. Importing importlib.metadata and scanning with it costs ~0.1 s,
+    paid by every process (each trial of a sweep); this costs a few ms. True when unsure: a zip
+    or an egg on the path, or a finder of distributions other than the path's."""
+    import os
+
+    if any(hasattr(f, "find_distributions") and f is not PathFinder for f in sys.meta_path):
+        return True
+    needle = group.encode()
+    for entry in sys.path:
+        root = entry or "."
+        if os.path.isfile(root) or root.lower().endswith(".egg"):
+            return True
+        try:
+            names = os.listdir(root)
+        except OSError:  # not a folder (or gone): importlib.metadata finds nothing there either
+            continue
+        for name in names:
+            if name.lower().endswith((".dist-info", ".egg-info")):
+                try:
+                    with open(os.path.join(root, name, "entry_points.txt"), "rb") as f:
+                        if needle in f.read():
+                            return True
+                except OSError:  # no entry points (or an egg-info file): nothing declared
+                    continue
+    return False
 
 
 def used(cfg_dict: dict) -> list[str]:
