@@ -14,7 +14,6 @@ predict, export and resume load them again, or stop with an error naming the mis
 """
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.util
 import sys
@@ -59,6 +58,8 @@ def load(label: str) -> None:
             path = Path(label)
             if not path.is_file():
                 raise PluginError(f"plugin {label}: no such file")
+            import hashlib  # here only: its OpenSSL start-up is a cost every fit would pay
+
             name = f"nntrain_plugin_{path.stem}_{hashlib.sha1(label.encode()).hexdigest()[:8]}"
             spec = importlib.util.spec_from_file_location(name, path)
             module = importlib.util.module_from_spec(spec)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import functools
 import platform
 import sys
@@ -41,7 +40,12 @@ def _libm():
     if not (sys.platform.startswith("linux") and platform.machine().lower() in ("x86_64", "amd64")):
         return None
     try:
-        lib = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
+        try:  # glibc's soname first: find_library runs `ldconfig -p` in a subprocess, in every fit
+            lib = ctypes.CDLL("libm.so.6")
+        except OSError:
+            from ctypes.util import find_library
+
+            lib = ctypes.CDLL(find_library("m") or "libm.so.6")
         lib.fegetenv, lib.fesetenv  # noqa: B018 - both must exist
     except (OSError, AttributeError):
         return None
