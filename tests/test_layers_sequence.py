@@ -219,6 +219,44 @@ def test_variants_match_finite_differences(spec, shape):
     assert errors and max(errors.values()) < TOLERANCE, errors
 
 
+
+@pytest.mark.parametrize("kind", ["simple_rnn", "lstm", "gru"])
+@pytest.mark.parametrize("steps, batch", [(1, 1), (3, 2)])
+def test_recurrent_edges_match_finite_differences(kind, steps, batch):
+    """One step and a batch of one, with every output option: the first and last steps of
+    backpropagation through time are special cases of its loop."""
+    rng = np.random.default_rng(steps)
+    x = rng.standard_normal((batch, steps, 2))
+    for rs in (False, True):
+        for gb in (False, True):
+            layer = build_layer({"type": kind, "units": 3, "return_sequences": rs, "go_backwards": gb},
+                                input_shape=(steps, 2), dtype="float64", seed=1)
+            for p in layer.params.values():
+                p[...] = rng.uniform(-0.5, 0.5, p.shape)
+            errors = check_layer(layer, x)
+            assert errors and max(errors.values()) < TOLERANCE, (rs, gb, errors)
+
+
+@pytest.mark.parametrize("kind", ["simple_rnn", "lstm", "gru"])
+def test_recurrent_float32_agrees_with_float64(kind):
+    """The float32 path (the default) computes what the float64 one does, to float32 precision."""
+    rng = np.random.default_rng(0)
+    x, g = rng.standard_normal((4, 6, 3)), rng.standard_normal((4, 6, 5))
+    out = {}
+    for dtype in ("float32", "float64"):
+        layer = build_layer({"type": kind, "units": 5, "return_sequences": True}, input_shape=(6, 3), dtype=dtype)
+        for name, p in layer.params.items():
+            p[...] = np.random.default_rng(len(name)).uniform(-0.5, 0.5, p.shape)
+        layer.need_input_grad = True
+        y = np.array(layer.forward(x.astype(dtype), training=True), dtype=np.float64)
+        dx = np.array(layer.backward(g.astype(dtype)), dtype=np.float64)
+        out[dtype] = (y, dx, {k: np.array(v, dtype=np.float64) for k, v in layer.grads.items()})
+    (y32, dx32, g32), (y64, dx64, g64) = out["float32"], out["float64"]
+    assert np.allclose(y32, y64, rtol=1e-4, atol=1e-5)
+    assert np.allclose(dx32, dx64, rtol=1e-4, atol=1e-5)
+    for k in g64:
+        assert np.allclose(g32[k], g64[k], rtol=1e-4, atol=1e-4), k
+
 TRANSFORMER = [
     {"type": "embedding", "input_dim": 11, "output_dim": 8, "mask_zero": True},
     {"type": "positional_embedding", "name": "tokens"},
