@@ -1,6 +1,6 @@
 """The sequence layers against PyTorch's forward and gradients, in float64 (issue 16): the same
 weights copied into torch's module, the output and the gradients of sum(y * g) for the input and
-every weight compared to 1e-10. Needs torch (the bench extra); skipped without it.
+every weight compared to 1e-10. Needs torch: the test extra installs its CPU build (as the bench extra does).
 
 How nntrain's (Keras') weights map onto torch's:
 
