@@ -87,6 +87,38 @@ def test_maxpool_hand_computed_and_ties_go_to_the_first():
     assert odd.backward(np.ones((1, 1, 1, 1)))[0, :, :, 0].tolist() == [[0, 0, 0], [0, 1, 0], [0, 0, 0]]
 
 
+@pytest.mark.parametrize("spec", [{"type": "maxpool2d"}, {"type": "maxpool2d", "padding": "same"},
+                                  {"type": "maxpool2d", "pool_size": 3}, {"type": "maxpool2d", "strides": 1},
+                                  {"type": "maxpool2d", "pool_size": 2, "strides": 3}])
+@pytest.mark.parametrize("size", [(4, 4), (5, 5), (5, 6)])
+def test_maxpool_backward_on_reused_buffers_equals_a_fresh_layer(spec, size):
+    """The input gradient's buffer is zeroed only where no window writes (windows side by
+    side): a second backward, on the buffer of the first, gives what a fresh layer gives."""
+    rng = np.random.default_rng(0)
+    reused = build_layer(spec, size + (2,), "float64")
+    x1, x2 = rng.standard_normal((2, 3) + size + (2,))
+    g1, g2 = rng.standard_normal((2, 3) + reused.output_shape)
+    reused.forward(x1, training=True)
+    reused.backward(g1)
+    reused.forward(x2, training=True)
+    fresh = build_layer(spec, size + (2,), "float64")
+    fresh.forward(x2, training=True)
+    np.testing.assert_array_equal(reused.backward(g2), fresh.backward(g2))
+    # and each pixel gets the gradients of the windows whose maximum it is
+    want = np.zeros_like(x2)
+    (ph, pw), (sh, sw) = fresh.pool_size, fresh.strides
+    xp = np.pad(x2, ((0, 0), (fresh.pad_top, 0), (fresh.pad_left, 0), (0, 0)), constant_values=-np.inf)
+    big = np.full((3,) + fresh.padded_shape + (2,), -np.inf)
+    big[:, :xp.shape[1], :xp.shape[2]] = xp[:, :fresh.padded_shape[0], :fresh.padded_shape[1]]
+    grad = np.zeros_like(big)
+    for b, i, j, c in np.ndindex(g2.shape):
+        win = big[b, i * sh:i * sh + ph, j * sw:j * sw + pw, c]
+        p, q = np.unravel_index(np.argmax(win), win.shape)  # the first maximum, row-major
+        grad[b, i * sh + p, j * sw + q, c] += g2[b, i, j, c]
+    want = grad[:, fresh.pad_top:fresh.pad_top + size[0], fresh.pad_left:fresh.pad_left + size[1]]
+    np.testing.assert_allclose(fresh.backward(g2), want, rtol=1e-15, atol=1e-15)  # overlaps: sums in another order
+
+
 def test_avgpool_hand_computed_with_same_padding():
     layer = build_layer({"type": "avgpool2d", "pool_size": 2, "padding": "same"}, (3, 3, 1), "float64")
     x = np.arange(9.0).reshape(1, 3, 3, 1)
