@@ -147,23 +147,35 @@ class Conv2D(Spatial):
         n, c = x.shape[0], x.shape[3]
         k = kh * kw * c
         xp = self._padded(x)
+        y = self._buf("y", (n * oh * ow, self.filters))
         if c >= FEW_CHANNELS:
             cols = self._buf("cols", (n, oh, ow, kh, kw, c))
             np.copyto(cols, windows(xp, oh, ow, kh, kw, sh, sw))
             cols = cols.reshape(n * oh * ow, k)
+            np.matmul(cols, self.params["W"].reshape(k, self.filters), out=y)
+            if self.use_bias:
+                y += self.params["b"]
         else:
             # few channels (an image input): the windows' contiguous runs would be only kw*c
             # values long, so gather cols^T instead, one kernel offset at a time: rows of ow
             # pixels. cols is then the transposed view (n*oh*ow, k), which BLAS takes as is.
-            cols_t = self._buf("cols_t", (kh, kw, c, n, oh, ow))
+            # The bias rides the product as a row of ones under cols^T and a last row b of the
+            # kernel: y = [cols 1] [K; b], one pass over y fewer (MNIST's first conv: 1.3 ms
+            # against 2.0 + 1.3 for the product and the add, one thread), and backward gets
+            # dL/db from the same product as dL/dK.
+            rows = k + self.use_bias
+            cols_t = self._buf("cols_t", (rows, n * oh * ow))
+            offsets = cols_t[:k].reshape(kh, kw, c, n, oh, ow)
             for p in range(kh):
                 for q in range(kw):
-                    np.copyto(cols_t[p, q], offset_view(xp, p, q, oh, ow, sh, sw).transpose(3, 0, 1, 2))
-            cols = cols_t.reshape(k, n * oh * ow).T
-        y = self._buf("y", (n * oh * ow, self.filters))
-        np.matmul(cols, self.params["W"].reshape(k, self.filters), out=y)
-        if self.use_bias:
-            y += self.params["b"]
+                    np.copyto(offsets[p, q], offset_view(xp, p, q, oh, ow, sh, sw).transpose(3, 0, 1, 2))
+            kernel = self._buf("kernel_b", (rows, self.filters))
+            kernel[:k] = self.params["W"].reshape(k, self.filters)
+            if self.use_bias:
+                cols_t[k] = 1.0
+                kernel[k] = self.params["b"]
+            cols = cols_t.T
+            np.matmul(cols, kernel, out=y)
         self._cache = (cols, x.shape)
         y = y.reshape(n, oh, ow, self.filters)
         return self._act.forward(y, training) if self._act is not None else y
@@ -176,9 +188,16 @@ class Conv2D(Spatial):
         n, c = xshape[0], xshape[3]
         k = kh * kw * c
         g = np.ascontiguousarray(grad_y).reshape(n * oh * ow, self.filters)
-        np.matmul(cols.T, g, out=self.grads["W"].reshape(k, self.filters))  # dL/dK = cols^T g
-        if self.use_bias:
-            np.sum(g, axis=0, out=self.grads["b"])
+        if cols.shape[1] > k:  # the few-channel path's [cols 1]: [dL/dK; dL/db] = [cols 1]^T g
+            both = self._buf("grad_kernel_b", (k + 1, self.filters))
+            np.matmul(cols.T, g, out=both)
+            self.grads["W"].reshape(k, self.filters)[...] = both[:k]
+            self.grads["b"][...] = both[k]
+        else:
+            np.matmul(cols.T, g, out=self.grads["W"].reshape(k, self.filters))  # dL/dK = cols^T g
+            if self.use_bias:
+                # dL/db = 1^T g, a GEMV: 0.18 ms against np.sum's 0.70 for the MNIST CNN's second conv
+                np.dot(self._work.ones(len(g), self.dtype), g, out=self.grads["b"])
         if not self.need_input_grad:
             return None
         # col2im one kernel offset at a time: dcols[..., p, q, :] = g K[p, q]^T is a contiguous
