@@ -42,14 +42,8 @@ def set_threads(threads: int) -> None:
 
 
 def loops(config: str, batch: int) -> dict:
-    """{system: one_epoch() -> seconds} for every system that covers the config's model.
-
-    The numpy loops run with flush-to-zero as nntrain does (its default flush_denormals: auto):
-    without it, Adam's moments of a tiny model decay into denormals over a few dozen epochs and
-    the bare loop slows down, on this Xeon to 0.86x nntrain's speed after 300 spirals epochs,
-    which measures the floating-point mode, not the engine."""
-    from nntrain.train.denormals import flush_denormals
-
+    """{system: one_epoch() -> seconds} for every system that covers the config's model (the
+    numpy loops flush denormals as nntrain does: see numpy_loop)."""
     nntrain = nntrain_loop(config, batch)
     out = {"nntrain": nntrain.one_epoch}
     for name, loop in (("numpy", numpy_loop(config, batch)), ("numpy_report", numpy_loop(config, batch, report=True)),
@@ -57,16 +51,8 @@ def loops(config: str, batch: int) -> dict:
         if isinstance(loop, dict):
             print(f"{name}: skipped: {loop['skipped']}", file=sys.stderr)
         else:
-            out[name] = _flushing(loop.one_epoch, flush_denormals, nntrain.info["flush_denormals"])
+            out[name] = loop.one_epoch
     return out
-
-
-def _flushing(one_epoch, flush_denormals, on: bool):
-    """one_epoch run under flush-to-zero when nntrain's runs under it."""
-    def run() -> float:
-        with flush_denormals(on):
-            return one_epoch()
-    return run
 
 
 def measure(epochs: dict, rounds: int, warmup: int, log=None, repeat: int = 1) -> dict[str, list[float]]:
