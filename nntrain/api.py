@@ -19,7 +19,7 @@ import numpy as np
 from . import runs
 from .config.load import config_to_dict, dump_config, load_config
 from .config.schema import Config
-from .data import Dataset, Splits, load_splits, read_file, sequences, tabular
+from .data import Dataset, Splits, load_splits, preprocessing, read_file, sequences, tabular
 from .data.csvfile import read_table, target_and_weight
 from .data.splits import validation_indices
 from .data.target_scale import TargetScale
@@ -343,7 +343,8 @@ def _train(s: Setup, path: Path, progress: Progress, state: dict | None = None) 
         # from the first file on, a signal ends in the `interrupted` summary and the resume hint
         runs.write_text(path / runs.CONFIG, dump_config(cfg))
         if s.splits.tabular is not None or s.splits.train.classes is not None:  # how raw rows become inputs
-            runs.write_json(path / tabular.FILE, tabular.preprocessing_json(s.splits.tabular, s.splits.train.classes))
+            runs.write_json(path / preprocessing.FILE,
+                            preprocessing.preprocessing_json(s.splits.tabular, s.splits.train.classes))
         if s.splits.sequence is not None:  # the vocabulary or the windows: how raw rows become inputs
             runs.write_json(path / sequences.FILE, s.splits.sequence.to_json())
         runs.keep_metrics_rows(path / runs.METRICS, trainer.state.epoch)

@@ -12,7 +12,7 @@ import pytest
 
 from nntrain import runs
 from nntrain.data.builtin import sine
-from nntrain.data.tabular import Tabular
+from nntrain.data.preprocessing import Tabular
 
 SCALE = 1000.0
 CONFIG = """\

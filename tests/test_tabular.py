@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 import nntrain
-from conftest import CONFIGS, REPO
-from nntrain.data import tabular
+from nntrain.data import preprocessing
 from nntrain.data.csvfile import read_table
+
+from conftest import CONFIGS, REPO
 
 MODEL = ("model: {layers: [{type: dense, units: 16, activation: relu}, {type: dense, units: 3, activation: softmax}]}\n"
          "loss: sparse_categorical_crossentropy\nmetrics: [accuracy]\n"
@@ -79,15 +80,15 @@ def test_raw_mixed_csv_trains_with_only_the_target_and_predicts_class_names(tmp_
 
 def test_preprocessing_json_round_trips_and_transforms_the_same(mixed, tmp_path, cli):
     assert cli("fit", mixed, "--run-dir", "run", "-q").exit_code == 0
-    prep, classes = tabular.read_preprocessing(tmp_path / "run" / "preprocessing.json")
-    again = tabular.Tabular.from_json(json.loads(json.dumps(prep.to_json())), "x")
+    prep, classes = preprocessing.read_preprocessing(tmp_path / "run" / "preprocessing.json")
+    again = preprocessing.Tabular.from_json(json.loads(json.dumps(prep.to_json())), "x")
     assert again == prep and classes == prep.target.classes
     table = read_table(tmp_path / "test.csv")
     np.testing.assert_array_equal(again.transform(table), prep.transform(table))
     assert prep.ignored == ["id"] and prep.width == 1 + 3 + 1  # size, colour=blue/green/red, flag
     # the Python API gets the same inputs as predict
-    from nntrain.runs.predict import predict_run, run_inputs
     from nntrain.runs.load import load_run
+    from nntrain.runs.predict import predict_run, run_inputs
 
     run = load_run(tmp_path / "run")
     x = run_inputs(run, tmp_path / "test.csv")

@@ -403,7 +403,7 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"holds a fraction of data.train out as the test split, but data.test ({d.test}) "
                           f"is the test split; give one of them", "data.test_split")
     if d.columns:
-        from ..data.tabular import column_specs
+        from ..data.column_kinds import column_specs
 
         if d.train is None or not d.train.lower().endswith((".csv", ".csv.gz")):
             raise ConfigError("describes the columns of a CSV file; give data.train: FILE.csv", "data.columns")

@@ -31,7 +31,7 @@ class Sequence:
     kind: str  # text or window
     vocabulary: Vocabulary | None = None
     column: str | None = None  # the text column
-    target: object = None  # a text run's Target (tabular.Target): kind and class names
+    target: object = None  # a text run's Target (preprocessing.Target): kind and class names
     windows: Windows | None = None
 
     def inputs(self, table: RawTable, dtype="float32") -> np.ndarray:
@@ -44,7 +44,7 @@ class Sequence:
     def dataset(self, table: RawTable, dtype="float32", classes=None) -> Dataset:
         """x and y of raw rows that hold the target (eval --data)."""
         if self.kind == "text":
-            from .tabular import Tabular
+            from .preprocessing import Tabular
 
             y = Tabular(self.target, [], []).targets(table, dtype, " the run was trained on")
             return Dataset(self.inputs(table, dtype), y, classes)
@@ -63,7 +63,7 @@ class Sequence:
 
 def read(path) -> Sequence:
     """The Sequence of a run's sequence.json; DataError when it is damaged."""
-    from .tabular import Target
+    from .preprocessing import Target
 
     path = Path(path)
     try:
@@ -158,7 +158,9 @@ def load(d, seed: int, dtype, split) -> tuple:
 
 
 def _load_text(d, train_t: RawTable, test_t: RawTable | None, seed: int, dt, split) -> tuple:
-    from .tabular import NA_VALUES, Tabular, fit_target, infer_kinds, take_weights, target_index
+    from .column_kinds import NA_VALUES, infer_kinds, target_index
+    from .preprocessing import Tabular, fit_target
+    from .tabular import take_weights
 
     na = list(d.na_values or NA_VALUES)
     _text_column(train_t, d.text)
@@ -195,7 +197,7 @@ def _load_text(d, train_t: RawTable, test_t: RawTable | None, seed: int, dt, spl
 
 
 def _load_windows(d, train_t: RawTable, test_t: RawTable | None, dt) -> tuple:
-    from .tabular import target_index
+    from .column_kinds import target_index
 
     wc = d.window
     target = train_t.header[target_index(train_t, wc.target)]

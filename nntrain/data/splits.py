@@ -12,8 +12,8 @@ from .builtin import DATASETS
 from .csvfile import NotNumeric
 from .dataset import Dataset, float_dtype
 from .ondisk import is_disk_array
+from .preprocessing import Tabular
 from .readers import read_file
-from .tabular import Tabular
 
 # standardization works on row chunks of about this many values, so its float64
 # temporaries stay small (a few MB) whatever the size of the set

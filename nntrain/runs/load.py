@@ -13,8 +13,8 @@ import numpy as np
 
 from ..config.load import load_config
 from ..config.schema import Config
-from ..data import apply_standardize, load_splits, sequences, tabular
-from ..data.tabular import Tabular
+from ..data import apply_standardize, load_splits, preprocessing, sequences
+from ..data.preprocessing import Tabular
 from ..data.target_scale import TargetScale
 from ..errors import DataError, NntrainError, RunError
 from ..nn.graph import build_model
@@ -66,9 +66,9 @@ def load_run(run_dir: str | Path, weights: str = "last") -> LoadedRun:
                         inputs=cfg.model.inputs)
     model.load_state_dict(arrays, source=str(file))
     prep = classes = None
-    if (path / tabular.FILE).is_file():
+    if (path / preprocessing.FILE).is_file():
         try:
-            prep, classes = tabular.read_preprocessing(path / tabular.FILE)
+            prep, classes = preprocessing.read_preprocessing(path / preprocessing.FILE)
         except DataError as exc:
             raise RunError(str(exc)) from None
     seq = None

@@ -46,7 +46,7 @@ def export_run(run_dir: str | Path, out: str | Path, fmt: str | None = None, wei
         data = to_npz_bytes(run.model, run.mean, run.std, source=str(run_dir), target_scale=run.target_scale)
     prep = preprocessing_path(out) if run.tabular is not None or run.classes is not None else None
     if prep is not None:  # how raw rows become the graph's input, and the class names of its outputs
-        from ...data.tabular import preprocessing_json
+        from ...data.preprocessing import preprocessing_json
         from ...runs.folder import write_json
 
         check_out_file(prep, prep.name)
