@@ -5,6 +5,7 @@ checked against every registry before anything runs; and the generated config re
 """
 from __future__ import annotations
 
-from .load import apply_override, config_from_dict, config_to_dict, dump_config, load_config, validate
+from .checks import validate
+from .load import apply_override, config_from_dict, config_to_dict, dump_config, load_config
 
 __all__ = ["apply_override", "config_from_dict", "config_to_dict", "dump_config", "load_config", "validate"]
