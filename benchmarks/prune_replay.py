@@ -27,7 +27,8 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from nntrain.sweep.board import metric_value  # noqa: E402
-from nntrain.sweep.study import make_pruner, need_optuna  # noqa: E402
+from nntrain.sweep.search import make_pruner  # noqa: E402
+from nntrain.sweep.storage import need_optuna  # noqa: E402
 
 CUT, WITHIN = 0.40, 0.01  # issue 18: at least 40% fewer epochs, the best within 1%
 

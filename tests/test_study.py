@@ -112,7 +112,7 @@ def test_pruning_stops_a_hopeless_trial_and_keeps_its_run(xor, tmp_path, cli, wr
 def test_pruner_defaults_scale_with_the_epochs():
     """No verdict before a third (median) or a tenth (percentile, asha) of train.epochs; percentile
     stops only trials above the 80th percentile, after 3 baseline trials."""
-    from nntrain.sweep.study import make_pruner
+    from nntrain.sweep.search import make_pruner
 
     median, percentile, asha = (make_pruner(name, 20) for name in ("median", "percentile", "asha"))
     assert isinstance(median, optuna.pruners.MedianPruner) and (median._n_startup_trials, median._n_warmup_steps) == (5, 6)

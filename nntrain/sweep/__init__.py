@@ -51,11 +51,11 @@ def run_study(plan: Plan, out=None, workers: int | None = None, display: Display
               heartbeat: float | None = None, root="runs") -> dict:
     """Work on the plan's Optuna study (search, trials, prune, storage, study) with `workers`
     trials at once until its budget of trials is used; the study's leaderboard."""
-    from . import study
+    from . import study, worker
 
     spec = plan.spec
     s = study.study_spec(plan, spec.search, spec.trials, spec.prune, spec.storage, spec.study, heartbeat)
-    return study.run_study(plan, s, out, workers, display, root)
+    return worker.run_study(plan, s, out, workers, display, root)
 
 
 def report_study(storage: str, study: str | None, metric: str | None = None, mode: str | None = None) -> dict:

@@ -1,7 +1,7 @@
 """Inside a trial's `nntrain fit` process: report the monitored metric to its Optuna trial after
 every epoch, and stop cleanly when the study's pruner says the trial is hopeless.
 
-The sweep worker (study.py) starts the trial with NNTRAIN_OPTUNA_TRIAL set to a JSON object
+The sweep worker (worker.py) starts the trial with NNTRAIN_OPTUNA_TRIAL set to a JSON object
 {storage, study, trial_id, monitor, prune}; the fit process opens the same storage, so the
 value reaches the study the moment the epoch ends, and the pruner compares it with the other
 trials' values at the same epoch, wherever they ran. A pruned run stops after that epoch, has
@@ -15,7 +15,7 @@ import math
 import os
 
 from ..train.trainer import Callback
-from .study import TRIAL_ENV
+from .worker import TRIAL_ENV
 
 
 class PruneReporter(Callback):
@@ -47,7 +47,8 @@ def trial_reporter() -> PruneReporter | None:
         return None
     import optuna
 
-    from .study import make_pruner, open_storage
+    from .search import make_pruner
+    from .storage import open_storage
 
     spec = json.loads(text)
     study = optuna.load_study(study_name=spec["study"], storage=open_storage(spec["storage"]),

@@ -29,7 +29,7 @@ from ..config.schema import number_from, type_name
 from ..errors import NntrainError, did_you_mean
 
 DISTRIBUTIONS = ("loguniform", "uniform", "int", "choice")
-SEARCHES = ("tpe", "cmaes", "random", "grid")  # Optuna's samplers (study.py, the `tune` extra)
+SEARCHES = ("tpe", "cmaes", "random", "grid")  # Optuna's samplers (search.py, the `tune` extra)
 PRUNERS = ("median", "percentile", "asha", "hyperband")  # Optuna's pruners
 SPEC_KEYS = ("set", "grid", "zip", "random", "space", "seed", "metric", "mode",
              "search", "trials", "prune", "storage", "study")  # the last five: an Optuna study (study.py)
@@ -260,7 +260,7 @@ def read_spec(path: str | Path) -> SweepSpec:
     if "trials" in raw:
         spec.trials = _count(raw["trials"], f"{path}: trials", 1)
     if isinstance(raw.get("prune"), dict):
-        spec.prune = raw["prune"]  # {type: median, n_startup_trials: 2}: checked by study.make_pruner
+        spec.prune = raw["prune"]  # {type: median, n_startup_trials: 2}: checked by search.make_pruner
     for name in ("metric", "mode", "search", "storage", "study") + (("prune",) if "prune" in raw and spec.prune is None else ()):
         if name in raw:
             if not isinstance(raw[name], str) or not raw[name]:
