@@ -49,7 +49,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import resource
 import shutil
@@ -162,16 +161,11 @@ GROUPS = {  # top-level module -> group of the import breakdown
 
 
 def machine_line() -> str:
-    cpu = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    """compare.py's machine line (CPU, vector width, numpy and its BLAS), with the load now."""
+    from compare import machine  # benchmarks/compare.py, next to this script
+
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    return f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}; load average {load}"
+    return f"{machine()}; load average {load}"
 
 
 PYCACHE = Path(tempfile.gettempdir()) / "nntrain-sweep-overhead-pycache"

@@ -121,3 +121,18 @@ def test_residual_block_benchmark_runs(tmp_path):
     assert out.returncode == 0, out.stderr
     result = json.loads((tmp_path / "r.json").read_text())
     assert result["input"] == [5, 5, 3] and result["ms_per_step"]["nntrain"] > 0 and "ratio" not in result
+
+
+def test_sweep_overhead_benchmark_breaks_a_trial_down():
+    """benchmarks/sweep_overhead.py (issue 19) without the 64-trial sweep: one trial's process,
+    phase by phase, whose parts add up to its total and whose import cost names numpy."""
+    out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "sweep_overhead.py"), "--no-sweep", "--starts", "1",
+                          "--json"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "machine:" in out.stdout and "numpy" in out.stdout  # the machine line names numpy and its BLAS
+    res = json.loads(out.stdout.strip().splitlines()[-1])["this tree"]
+    assert res["sweeps"] == [] and res["imports"][0]["numpy"] > 0
+    phases = res["timelines"][0]
+    wall = {k: v[0] for k, v in phases.items()}
+    assert 0 < wall["time to first step"] < wall["total"]
+    assert wall["fit: the epochs' step loops (summary seconds)"] > 0 and wall["  fsync: calls (a count, not ms)"] > 0
