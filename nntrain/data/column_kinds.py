@@ -95,7 +95,7 @@ def column_numbers(table: RawTable, j: int, na_values) -> tuple[np.ndarray | Non
     if values is not None:
         return values, None
     missing = table.missing(j, na_values)
-    return None, next(i for i, c in enumerate(table.cells[:, j].tolist()) if not missing[i] and not _parses(c))
+    return None, next(i for i, c in enumerate(table.cells[:, j].tolist()) if not missing[i] and not parses_as_number(c))
 
 
 def _is_boolean(values: np.ndarray) -> bool:
@@ -155,7 +155,7 @@ def infer_kinds(table: RawTable, target: str, specs: dict[str, ColumnSpec], na_v
                                 f"value, add it to data.na_values")
         elif _is_boolean(present):
             kinds[name] = "boolean"
-        elif name != target and any(_parses(c) for c in set(present.tolist())):
+        elif name != target and any(parses_as_number(c) for c in set(present.tolist())):
             raise DataError(f"{cell_location(table, bad, name)}: {str(cells[bad])!r} is not a number, though the column "
                             f"holds numbers; if {str(cells[bad])!r} marks a missing value add it to "
                             f"data.na_values, if the column is a category declare it: "
@@ -167,7 +167,8 @@ def infer_kinds(table: RawTable, target: str, specs: dict[str, ColumnSpec], na_v
     return kinds
 
 
-def _parses(cell: str) -> bool:
+def parses_as_number(cell: str) -> bool:
+    """Whether float() reads the cell (a CSV's cells are numbers or text)."""
     try:
         float(cell)
     except ValueError:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import DataError, did_you_mean
+from .column_kinds import parses_as_number
 from .csvfile import RawTable
 
 
@@ -46,7 +47,7 @@ class Windows:
                 values = table.cells[:, j].astype(np.float64)
             except ValueError:
                 cells = table.cells[:, j].tolist()
-                i = next(i for i, c in enumerate(cells) if not _parses(c))
+                i = next(i for i, c in enumerate(cells) if not parses_as_number(c))
                 raise DataError(f"{table.path} line {table.lines[i]}, column {name!r}: {cells[i]!r} is not a number; "
                                 f"a window reads numbers only: list the numeric columns in data.window.features")
             bad = np.flatnonzero(~np.isfinite(values))
@@ -114,11 +115,3 @@ class Windows:
         if w.length < 1 or w.horizon < 1 or not w.features:
             raise DataError(f"{source}: its window settings are damaged ({d})")
         return w
-
-
-def _parses(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
