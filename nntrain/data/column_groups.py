@@ -5,7 +5,7 @@ input (`model.inputs: {name: shape}`) the encoded features of its group of colum
             inputs: {numbers: [bill_length_mm, bill_depth_mm], site: [island, sex]}}
     model: {inputs: {numbers: [2], site: [5]}, layers: [...]}     # island: 3 one-hot, sex: 2
 
-Every column goes through the typed-column preprocessing of data/tabular.py (kinds, fills,
+Every column goes through the typed-column preprocessing (data/column_kinds.py, data/preprocessing.py: kinds, fills,
 one-hot categories, z-scores), fitted on the training split as without groups. Then the
 features are reordered so that each group's sit side by side, the groups in sorted name order
 with each group's columns in the order it lists them: the packed layout that nn/graph.py
