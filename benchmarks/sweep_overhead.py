@@ -87,9 +87,11 @@ def wrap(owner, attr, label, once=False):
 def on_nntrain_config_load(m):
     wrap(m, "load_config", "config")
 
-def on_nntrain_api(m):
+def on_nntrain_train_setup(m):
     wrap(m, "load_splits", "data")
     wrap(m, "build_model", "model")
+
+def on_nntrain_api(m):
     wrap(m.RunWriter, "on_epoch_end", "epoch writes")
     wrap(m, "evaluate", "test evaluation")
     wrap(m.RunWriter, "summary", "summary")
@@ -99,7 +101,8 @@ def on_nntrain_train_trainer(m):
     wrap(m.Trainer, "train_step", "step", once=True)
     wrap(m, "evaluate", "validation")
 
-HOOKS = {"nntrain.config.load": on_nntrain_config_load, "nntrain.api": on_nntrain_api,
+HOOKS = {"nntrain.config.load": on_nntrain_config_load, "nntrain.train.setup": on_nntrain_train_setup,
+         "nntrain.api": on_nntrain_api,
          "nntrain.train.trainer": on_nntrain_train_trainer}
 SEEN = ("typer", "rich", "numpy", "yaml", "pydantic", "nntrain.cli", "nntrain.api")
 
