@@ -15,17 +15,22 @@ metrics: [accuracy]
 train: {epochs: 2, batch_size: 16}
 """
 
-# one epoch of xor on the whole set: the smallest real run, for sweeps of a few trials
-XOR = """\
+def xor_config(units: int = 4, epochs: int = 1) -> str:
+    """xor on the whole set, a tanh layer of `units`: the smallest real run, for sweeps."""
+    return f"""\
 seed: 0
-data: {name: xor}
+data: {{name: xor}}
 model:
   input_shape: [2]
   layers:
-    - {type: dense, units: 4, activation: tanh}
-    - {type: dense, units: 2, activation: softmax}
+    - {{type: dense, units: {units}, activation: tanh}}
+    - {{type: dense, units: 2, activation: softmax}}
 loss: sparse_categorical_crossentropy
-optimizer: {type: adam, lr: 0.05}
+optimizer: {{type: adam, lr: 0.05}}
 metrics: [accuracy]
-train: {epochs: 1, batch_size: full}
+train: {{epochs: {epochs}, batch_size: full}}
 """
+
+
+# one epoch of xor: for sweeps of a few trials
+XOR = xor_config()

@@ -18,19 +18,9 @@ from pathlib import Path
 import optuna
 import pytest
 
-XOR = """\
-seed: 0
-data: {name: xor}
-model:
-  input_shape: [2]
-  layers:
-    - {type: dense, units: 8, activation: tanh}
-    - {type: dense, units: 2, activation: softmax}
-loss: sparse_categorical_crossentropy
-optimizer: {type: adam, lr: 0.05}
-metrics: [accuracy]
-train: {epochs: 2, batch_size: full}
-"""
+from sample_configs import xor_config
+
+XOR = xor_config(units=8, epochs=2)
 SPACE = ["--space", "optimizer.lr=loguniform(1e-3,1e-1)"]
 
 

@@ -28,20 +28,10 @@ from nntrain.sweep.plan import build_spec
 from nntrain.sweep.runner import classify, thread_env
 from nntrain.sweep.space import SweepError, parse_distribution, value_text
 
+from sample_configs import xor_config
+
 REPO = Path(__file__).resolve().parent.parent
-XOR = """\
-seed: 0
-data: {name: xor}
-model:
-  input_shape: [2]
-  layers:
-    - {type: dense, units: 8, activation: tanh}
-    - {type: dense, units: 2, activation: softmax}
-loss: sparse_categorical_crossentropy
-optimizer: {type: adam, lr: 0.05}
-metrics: [accuracy]
-train: {epochs: 3, batch_size: full}
-"""
+XOR = xor_config(units=8, epochs=3)
 GRID = ["--grid", "optimizer.lr=0.1,0.01", "--grid", "train.batch_size=4,8"]
 COMPARED = ("trial", "id", "params", "status", "epochs", "train", "val", "test", "rank", "metric")
 
