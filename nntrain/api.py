@@ -252,6 +252,7 @@ def _train(s: Setup, path: Path, progress: Progress, state: dict | None = None) 
                               getattr(exc, "signum", 2)) from None
         kept = f"the last checkpoint ({saver.saved}) is in {path}" if saver.saved else f"no checkpoint yet in {path}"
         _record(writer, trainer.state, "interrupted", str(exc))
+        _end_tracking(extra, "interrupted", trainer.state)
         raise Interrupted(f"{exc or 'interrupted'}; {kept}\nresume with: {resume_cmd}",
                           getattr(exc, "signum", 2)) from None
     except NntrainError as exc:
@@ -265,15 +266,26 @@ def _train(s: Setup, path: Path, progress: Progress, state: dict | None = None) 
             exc = RunError(f"{exc}; then continue with: {resume_cmd}")  # the checkpoint before it is intact
         if (path / runs.CONFIG).is_file():  # a folder without its config is no run to record in
             _record(writer, trainer.state, "diverged" if exc.exit_code == 1 else "failed", str(exc))
+        _end_tracking(extra, "diverged" if exc.exit_code == 1 else "failed", trainer.state)
         raise exc from None
+    pruned = pruning is not None and pruning.pruned_at is not None  # stopped by the study's pruner
+    _end_tracking(extra, "pruned" if pruned else "done", st, test)
     try:
-        if pruning is not None and pruning.pruned_at is not None:  # stopped by the study's pruner
+        if pruned:
             return writer.summary(st, "pruned", test=test, skipped_batches=st.skipped, pruned=pruning.report(), **reports)
         return writer.summary(st, "done", test=test, skipped_batches=st.skipped, **reports)
     except RunError as exc:  # the last write: resume finds the epochs done and writes it again
         if getattr(exc, "environment", False):
             raise RunError(f"{exc}; then continue with: {resume_cmd}") from None
         raise
+
+
+def _end_tracking(callbacks: list[Callback], status: str, st: TrainState, test: dict | None = None) -> None:
+    """train.log's backends learn how the run ended, and its test metrics (Tracker.end_run)."""
+    for cb in callbacks:
+        end = getattr(cb, "end_run", None)
+        if end is not None:
+            end(status, st, test)
 
 
 def _record(writer: RunWriter, st: TrainState, status: str, error: str) -> None:

@@ -100,6 +100,41 @@ def test_mlflow_defaults_to_a_local_mlruns_folder(write, tmp_path, monkeypatch):
     assert set(run.data.metrics) >= {"loss", "accuracy", "val_loss", "lr"}
 
 
+def test_test_metrics_and_how_the_run_ended_reach_both_backends(write, tmp_path, monkeypatch):
+    """The test split's metrics (test_*, at the last epoch) reach MLflow and the event files; a
+    diverged run ends FAILED in MLflow with nntrain.status as in summary.json, not RUNNING."""
+    from mlflow.tracking import MlflowClient
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from nntrain.errors import DivergedError
+
+    store = (tmp_path / "store").as_uri()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    client = MlflowClient(tracking_uri=store)
+    summary = fit(write, tmp_path, "tensorboard, mlflow",
+                  overrides=["train.epochs=2", "data.test_split=0.2", "train.log_histograms=false"])
+    run = client.get_run(json.loads((tmp_path / "run" / "tracking.json").read_text())["mlflow_run_id"])
+    assert run.info.status == "FINISHED" and run.data.tags["nntrain.status"] == "done"
+    for name in ("loss", "accuracy"):
+        assert run.data.metrics[f"test_{name}"] == pytest.approx(summary["test"][name], rel=1e-6)
+        [event] = EventAccumulator(str(tmp_path / "run" / "tensorboard")).Reload().Scalars(f"test_{name}")
+        assert event.step == 2 and event.value == pytest.approx(summary["test"][name], rel=1e-5)
+    with pytest.raises(DivergedError):
+        fit(write, tmp_path, "mlflow", name="blowup",
+            overrides=["optimizer={type: sgd, lr: 1.0e+30}", "train.log_every_steps=null"])
+    run = client.get_run(json.loads((tmp_path / "blowup" / "tracking.json").read_text())["mlflow_run_id"])
+    status = json.loads((tmp_path / "blowup" / "summary.json").read_text())["status"]
+    assert run.info.status == "FAILED" and run.data.tags["nntrain.status"] == status == "diverged"
+    # an interrupted run is KILLED (resume takes the same MLflow run back to RUNNING, then FINISHED)
+    from nntrain.train.tracking import MLflow
+
+    backend = MLflow(tmp_path / "run", load_config(tmp_path / "run" / "config.yaml"))
+    backend.end("interrupted", {}, 2)
+    run = client.get_run(backend.run_id)
+    assert run.info.status == "KILLED" and run.data.tags["nntrain.status"] == "interrupted"
+
+
 def test_tracking_failures_warn_and_training_goes_on(write, tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "nosuchscheme://nowhere")  # no MLflow store has this scheme
     with pytest.warns(TrackingWarning) as caught:

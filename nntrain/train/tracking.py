@@ -105,7 +105,12 @@ class TensorBoard:
     def step(self, values: dict[str, float], step: int) -> None:
         self.scalars(values, step, prefix="step/")
 
-    def finish(self, run_dir: Path, files: dict[str, bytes]) -> None:
+    def artifacts(self, files: dict[str, bytes]) -> None:  # the run folder holds them already
+        pass
+
+    def end(self, status: str, test: dict[str, float], epoch: int) -> None:
+        if test:
+            self.scalars(test, epoch, prefix="test_")
         self.writer.close()
 
 
@@ -162,13 +167,23 @@ class MLflow:
     def histograms(self, arrays, step) -> None:  # MLflow has no histograms
         pass
 
-    def finish(self, run_dir: Path, files: dict[str, bytes]) -> None:
+    def artifacts(self, files: dict[str, bytes]) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             for name, data in files.items():
                 (Path(tmp) / name).write_bytes(data)
                 self.client.log_artifact(self.run_id, str(Path(tmp) / name))
-        self.client.set_tag(self.run_id, "nntrain.status", "done")
-        self.client.set_terminated(self.run_id, "FINISHED")
+
+    def end(self, status: str, test: dict[str, float], epoch: int) -> None:
+        """The test metrics (test_*, at the last epoch) and how the run ended: the summary.json
+        status as the tag nntrain.status, and MLflow's FINISHED, KILLED (interrupted: resume
+        continues this MLflow run) or FAILED (failed, diverged)."""
+        self._log(test, epoch, prefix="test_")
+        self.client.set_tag(self.run_id, "nntrain.status", status)
+        self.client.set_terminated(self.run_id, RUN_STATES.get(status, "FAILED"))
+
+
+# summary.json's status -> MLflow's RunStatus at the end of the run (anything else: FAILED)
+RUN_STATES = {"done": "FINISHED", "pruned": "FINISHED", "interrupted": "KILLED"}
 
 
 def build_backend(name: str, run_dir: Path, cfg):
@@ -234,4 +249,11 @@ class Tracker(Callback):
 
         payload: dict[str, bytes] = {}
         self._guard("tracking", "collect the artifacts", lambda: payload.update(files()))
-        self._each("finish", lambda b: b.finish(self.run_dir, payload))
+        self._each("log the artifacts", lambda b: b.artifacts(payload))
+
+    def end_run(self, status: str, st: TrainState, test: dict | None = None) -> None:
+        """How the run ended (summary.json's status) and its test metrics, once: the caller
+        knows them after the fit (the test evaluation, or the error that ended it)."""
+        values = _numbers(test or {})
+        self._each("finish", lambda b: b.end(status, values, st.epoch))
+        self.backends.clear()
