@@ -42,3 +42,15 @@ def test_cli_prints_the_same_markdown(cli):
     assert one.stdout.startswith("## Losses") and "### `mse`" in one.stdout and "## Layers" not in one.stdout
     bad = cli("list", "--format", "html")
     assert bad.exit_code == 2 and "table or markdown" in bad.stderr
+
+
+def test_the_keys_every_optimizer_and_schedule_share_are_in_the_reference():
+    from nntrain.nn.optimizers.base import COMMON_OPTIONS
+    from nntrain.nn.optimizers.schedules import TIMING_OPTIONS
+
+    for kind, keys in (("optimizers", COMMON_OPTIONS), ("schedules", TIMING_OPTIONS)):
+        text = markdown_reference(kind)
+        assert "also takes these keys" in text
+        for key in keys:
+            assert f"| `{key}` |" in text, (kind, key)
+    assert "also takes these keys" not in markdown_reference("layers")

@@ -67,6 +67,29 @@ def config_keys() -> list[str]:
     return lines + [""]
 
 
+def shared_options(kind: str) -> list[str]:
+    """The table of the keys every entry of a kind takes besides its own (the optimizers' clipping
+    and decay, the schedules' unit and warmup), from the signature and `Args:` of the code that
+    reads them; nothing for the other kinds."""
+    from ..nn.optimizers.base import Optimizer
+    from ..nn.optimizers.schedules import Timed
+    from ..nn.registry import param_docs
+
+    fn, intro = {"optimizers": (Optimizer.set_options, "Every optimizer also takes these keys:"),
+                 "schedules": (Timed.__init__, "Every schedule also takes these keys, which set its unit and a "
+                                               "linear warmup before it:")}.get(kind, (None, ""))
+    if fn is None:
+        return []
+    docs = param_docs(fn if kind == "optimizers" else Timed)
+    lines = [intro, "", "| key | default | description |", "| --- | --- | --- |"]
+    for p in inspect.signature(fn).parameters.values():
+        if p.name not in ("self", "inner"):
+            # set_options' None means "leave as is": the default is then the class's (weight_decay 0)
+            default = p.default if p.default is not None else getattr(Optimizer, p.name, None)
+            lines.append(f"| `{p.name}` | `{_yaml(default)}` | {_cell(docs.get(p.name, ''))} |")
+    return lines + [""]
+
+
 def registry_section(kind: str) -> list[str]:
     registry = KINDS[kind]
     lines = [f"## {kind.capitalize()}", ""]
@@ -74,6 +97,7 @@ def registry_section(kind: str) -> list[str]:
         return lines + ["None registered.", ""]
     key = "name" if registry.key == "name" else "type"
     lines += [f"Entries of `{registry.kind}` (a config names one by its `{key}`).", ""]
+    lines += shared_options(kind)
     for name in registry.names():
         lines += [f"### `{name}`", "", _summary(registry, name), ""]
         params = registry.params(name)

@@ -32,7 +32,7 @@ class Param:
         return self.default is inspect.Parameter.empty
 
 
-def _param_docs(obj: Callable) -> dict[str, str]:
+def param_docs(obj: Callable) -> dict[str, str]:
     """Parameter descriptions from an 'Args:' block of the docstring (`name: text` lines)."""
     doc = inspect.getdoc(obj) or ""
     out: dict[str, str] = {}
@@ -137,7 +137,7 @@ class Registry:
         """The keyword parameters of an entry, in signature order."""
         obj = self.get(name)
         target = obj.__init__ if isinstance(obj, type) else obj
-        docs = _param_docs(obj)
+        docs = param_docs(obj)
         out = []
         for p in inspect.signature(target).parameters.values():
             if p.name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):

@@ -60,7 +60,13 @@ class Optimizer:
         return {k: np.zeros_like(p) for k in self.state_names + ("tmp",)}
 
     def set_options(self, clipnorm=None, clipvalue=None, weight_decay=None) -> "Optimizer":
-        """The options every optimizer takes; None leaves one as it is."""
+        """The options every optimizer takes; None leaves one as it is.
+
+        Args:
+            clipnorm: rescale all gradients so that their global L2 norm is at most this.
+            clipvalue: clip every gradient entry to [-clipvalue, clipvalue].
+            weight_decay: decoupled decay before each step, p <- p - lr * weight_decay * p (AdamW's).
+        """
         if clipnorm is not None:
             self.clipnorm = _number("clipnorm", clipnorm, low=0.0, low_open=True)
         if clipvalue is not None:

@@ -242,7 +242,13 @@ class Timed(Schedule):
         t < W:  lr = base (t + 1) / (W + 1)        t >= W:  lr = inner.lr(t - W), inner over T - W
 
     warmup_steps needs schedule_unit: step (a per-epoch schedule changes the lr only between
-    epochs, so it cannot ramp inside one)."""
+    epochs, so it cannot ramp inside one).
+
+    Args:
+        schedule_unit: epoch (the lr changes between epochs) or step (after every optimizer step).
+        warmup_epochs: epochs of linear warmup to the base lr before the schedule starts.
+        warmup_steps: optimizer steps of linear warmup (needs schedule_unit: step).
+    """
 
     def __init__(self, inner: Schedule, schedule_unit: str = "epoch", warmup_epochs: int = 0, warmup_steps: int = 0):
         if schedule_unit not in UNITS:
