@@ -97,3 +97,21 @@ def _xy_dataset(x, y: np.ndarray, dtype, src: str, w: np.ndarray | None = None) 
     else:
         check_finite(ds, src)
     return ds
+
+
+def read_versioned_json(path, fmt: str, version: int, what: str) -> dict:
+    """The object of a JSON file a run keeps, {"format": fmt, "version": version, ...}; a
+    DataError naming the file and `what` it holds when it is unreadable, of another format or
+    of another version (preprocessing.json, sequence.json)."""
+    import json
+
+    path = Path(path)
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise DataError(f"{path}: cannot read the run's {what} ({exc})") from None
+    if not isinstance(d, dict) or d.get("format") != fmt:
+        raise DataError(f"{path}: not nntrain {what} (no \"format\": \"{fmt}\")")
+    if d.get("version") != version:
+        raise DataError(f"{path}: {what} version {d.get('version')!r}; this nntrain reads version {version}")
+    return d

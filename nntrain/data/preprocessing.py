@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,6 +26,7 @@ from . import column_groups
 from .column_kinds import FALSE_WORDS, MAX_CATEGORIES, TRUE_WORDS, ColumnSpec, cell_location, column_numbers, na_text
 from .csvfile import RawTable
 from .dataset import float_dtype
+from .files import read_versioned_json
 
 FILE = "preprocessing.json"  # in the run folder
 FORMAT, VERSION = "nntrain-preprocessing", 1
@@ -348,17 +348,8 @@ def preprocessing_json(prep: Tabular | None, classes: list[str] | None) -> dict:
 
 def read_preprocessing(path) -> tuple[Tabular | None, list[str] | None]:
     """(Tabular or None, class names or None) from a preprocessing.json; DataError when damaged."""
-    import json
 
-    path = Path(path)
-    try:
-        d = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise DataError(f"{path}: cannot read the run's preprocessing ({exc})") from None
-    if not isinstance(d, dict) or d.get("format") != FORMAT:
-        raise DataError(f"{path}: not nntrain preprocessing (no \"format\": \"{FORMAT}\")")
-    if d.get("version") != VERSION:
-        raise DataError(f"{path}: preprocessing version {d.get('version')!r}; this nntrain reads version {VERSION}")
+    d = read_versioned_json(path, FORMAT, VERSION, "preprocessing")
     classes = d.get("classes")
     if classes is not None and (not isinstance(classes, list) or not all(isinstance(c, str) for c in classes)):
         raise DataError(f"{path}: \"classes\" must be a list of names")

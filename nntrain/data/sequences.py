@@ -7,7 +7,6 @@ sequence.json, the file of the run folder that lets eval and predict read raw ro
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import numpy as np
 from ..errors import ConfigError, DataError
 from .csvfile import RawTable
 from .dataset import Dataset, float_dtype
+from .files import read_versioned_json
 from .text import Vocabulary
 from .windows import Windows
 
@@ -65,15 +65,7 @@ def read(path) -> Sequence:
     """The Sequence of a run's sequence.json; DataError when it is damaged."""
     from .preprocessing import Target
 
-    path = Path(path)
-    try:
-        d = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise DataError(f"{path}: cannot read the run's sequence preprocessing ({exc})") from None
-    if not isinstance(d, dict) or d.get("format") != FORMAT:
-        raise DataError(f"{path}: not nntrain sequence preprocessing (no \"format\": \"{FORMAT}\")")
-    if d.get("version") != VERSION:
-        raise DataError(f"{path}: sequence preprocessing version {d.get('version')!r}; this nntrain reads {VERSION}")
+    d = read_versioned_json(path, FORMAT, VERSION, "sequence preprocessing")
     if d.get("kind") == "text":
         try:
             target = Target(**d["target"])
